@@ -1,0 +1,25 @@
+"""One error root for the whole project, so callers can catch everything magistrate raises at once.
+
+The tree (each part adds its branch; this docstring is the map)::
+
+    MagistrateError
+    ├── ClaudeSDKError                    (magistrate.sdk: the Claude Code SDK root, for drop-in use)
+    │   ├── CLINotFoundError
+    │   ├── CLIConnectionError
+    │   │   └── ControlTimeoutError       a control request got no answer in time
+    │   ├── ProcessError                  exit_code, stderr
+    │   ├── CLIJSONDecodeError            line, original_error
+    │   ├── MessageParseError             data
+    │   └── OptionsError                  an option the CLI cannot take, named
+    ├── PolicyError                       (magistrate.broker)
+    │   └── PolicyLoadError               errors: every problem found while loading, with rule and source
+    ├── AuditError                        (magistrate.broker: the trail could not be written or read)
+    │   └── TrailVerificationError        the first bad record and what is wrong with it
+    └── ServerError                       (magistrate.servers)
+"""
+
+from __future__ import annotations
+
+
+class MagistrateError(Exception):
+    """Root of every error magistrate raises on purpose."""

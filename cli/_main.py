@@ -1,0 +1,44 @@
+"""Dispatch for `magistrate ...`; each command group lives in its own module with a `register()`.
+
+Command modules are imported only when their group is named, so `magistrate hook` (run by the CLI once
+per tool call) does not pay for the MCP servers or the document parsers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# group name -> (module, one-line help). Each module defines register(parser) and sets `func` defaults.
+_GROUPS: dict[str, tuple[str, str]] = {}
+
+
+def _build_parser(selected: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="magistrate", description="Policy-governed Claude Code agents.")
+    sub = parser.add_subparsers(dest="group", metavar="COMMAND")
+    for name, (module_name, help_text) in _GROUPS.items():
+        group_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == selected:
+            module = importlib.import_module(module_name)
+            module.register(group_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    selected = next((a for a in args_list if not a.startswith("-")), None)
+    parser = _build_parser(selected if selected in _GROUPS else None)
+    args = parser.parse_args(args_list)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return 2
+    code: int = func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
