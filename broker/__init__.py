@@ -11,13 +11,40 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from magistrate.broker._call import CallContext, PermissionMode, PriorDecision, ToolCall
+    from magistrate.broker._decision import Behavior, Decision, RuleRef, RuleSource
     from magistrate.broker._errors import MagistrateError
+    from magistrate.broker._interfaces import Governor, Policy, ToolOutcome
 
 _EXPORTS: dict[str, str] = {
+    "Behavior": "magistrate.broker._decision",
+    "CallContext": "magistrate.broker._call",
+    "Decision": "magistrate.broker._decision",
+    "Governor": "magistrate.broker._interfaces",
     "MagistrateError": "magistrate.broker._errors",
+    "PermissionMode": "magistrate.broker._call",
+    "Policy": "magistrate.broker._interfaces",
+    "PriorDecision": "magistrate.broker._call",
+    "RuleRef": "magistrate.broker._decision",
+    "RuleSource": "magistrate.broker._decision",
+    "ToolCall": "magistrate.broker._call",
+    "ToolOutcome": "magistrate.broker._interfaces",
 }
 
-__all__ = ["MagistrateError"]
+__all__ = [
+    "Behavior",
+    "CallContext",
+    "Decision",
+    "Governor",
+    "MagistrateError",
+    "PermissionMode",
+    "Policy",
+    "PriorDecision",
+    "RuleRef",
+    "RuleSource",
+    "ToolCall",
+    "ToolOutcome",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,53 @@
+"""The seams between the parts, as Protocols, so each side can be built and tested alone.
+
+The SDK knows the broker only through `Governor`: decide a call, record its outcome. Whatever sits behind
+it (an in-process broker with a local trail, or a client of a shared broker over HTTP) keeps the same promise:
+no allow is returned before its record is durable, and any failure comes back as a recorded deny.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from magistrate.broker._call import CallContext, ToolCall
+from magistrate.broker._decision import Decision
+
+
+class Policy(Protocol):
+    """Decides calls; knows nothing of the trail."""
+
+    @property
+    def version(self) -> str:
+        """A hash of the policy's sources."""
+        ...
+
+    async def decide(self, call: ToolCall, context: CallContext) -> Decision:
+        """Decide one call. Never raises for a rule's failure: that is a deny naming the error."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """What became of an allowed call, linked to its decision by `tool_use_id`."""
+
+    tool_use_id: str
+    tool_name: str
+    session_id: str
+    status: Literal["success", "error", "not_run"]
+    result_size: int = 0
+    """Bytes of the tool's result as the CLI reported it (UTF-8 of its JSON)."""
+    result_sha256: str = ""
+    error: str | None = None
+
+
+class Governor(Protocol):
+    """What a governed run needs from the broker."""
+
+    async def decide(self, call: ToolCall, context: CallContext) -> Decision:
+        """Decide and durably record; on any failure return a deny that is itself recorded."""
+        ...
+
+    async def record_outcome(self, outcome: ToolOutcome) -> None:
+        """Append the outcome of a call to the trail."""
+        ...
