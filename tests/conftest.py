@@ -1,0 +1,5 @@
+"""Shared test plugins: each lives in its own module and is registered here."""
+
+from __future__ import annotations
+
+pytest_plugins = ["tests._postgres"]
