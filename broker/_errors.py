@@ -4,13 +4,13 @@ The tree (each part adds its branch; this docstring is the map)::
 
     MagistrateError
     ├── ClaudeSDKError                    (magistrate.sdk: the Claude Code SDK root, for drop-in use)
-    │   ├── CLINotFoundError
     │   ├── CLIConnectionError
+    │   │   ├── CLINotFoundError          cli_path
     │   │   └── ControlTimeoutError       a control request got no answer in time
     │   ├── ProcessError                  exit_code, stderr
     │   ├── CLIJSONDecodeError            line, original_error
     │   ├── MessageParseError             data
-    │   └── OptionsError                  an option the CLI cannot take, named
+    │   └── OptionsError                  option: an option the CLI cannot take, named
     ├── PolicyError                       (magistrate.broker)
     │   └── PolicyLoadError               errors: every problem found while loading, with rule and source
     ├── AuditError                        (magistrate.broker: the trail could not be written or read)

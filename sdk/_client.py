@@ -1,0 +1,87 @@
+"""`ClaudeSDKClient`: a conversation with the CLI that stays open across queries."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from types import TracebackType
+from typing import Any
+
+from magistrate.sdk._errors import CLIConnectionError
+from magistrate.sdk._options import ClaudeCodeOptions
+from magistrate.sdk._permissions import PermissionMode
+from magistrate.sdk._run import Run
+from magistrate.sdk._types import Message, ResultMessage
+
+
+class ClaudeSDKClient:
+    """Send queries, read the messages they produce, interrupt, and close: one CLI process per client.
+
+    Use it as an async context manager, or call `connect()` and `disconnect()` yourself (a notebook does).
+    Nothing runs in the background: messages are read while you iterate, so the client works the same under
+    asyncio and trio and from any task.
+    """
+
+    def __init__(self, options: ClaudeCodeOptions | None = None) -> None:
+        self.options = options or ClaudeCodeOptions()
+        self._run: Run | None = None
+
+    async def connect(self, prompt: str | AsyncIterable[dict[str, Any]] | None = None) -> None:
+        """Start the CLI; an optional first prompt is sent at once."""
+        if self._run is not None:
+            return
+        self._run = await Run.start(self.options)
+        if prompt is not None:
+            await self._run.send_prompt(prompt)
+
+    def _require(self) -> Run:
+        if self._run is None:
+            raise CLIConnectionError("not connected: call connect() or use `async with ClaudeSDKClient()`")
+        return self._run
+
+    async def query(self, prompt: str | AsyncIterable[dict[str, Any]], session_id: str = "default") -> None:
+        """Send a prompt (or a stream of user messages) into the conversation."""
+        await self._require().send_prompt(prompt, session_id)
+
+    async def receive_messages(self) -> AsyncIterator[Message]:
+        """Every message from the CLI, until it exits."""
+        run = self._require()
+        while (message := await run.next_message()) is not None:
+            yield message
+
+    async def receive_response(self) -> AsyncIterator[Message]:
+        """The messages of one response, up to and including its `ResultMessage`."""
+        async for message in self.receive_messages():
+            yield message
+            if isinstance(message, ResultMessage):
+                return
+
+    async def interrupt(self) -> None:
+        """Stop the current response; the CLI ends it with a result."""
+        await self._require().session.request({"subtype": "interrupt"})
+
+    async def set_permission_mode(self, mode: PermissionMode) -> None:
+        await self._require().session.request({"subtype": "set_permission_mode", "mode": mode})
+
+    async def set_model(self, model: str | None) -> None:
+        await self._require().session.request({"subtype": "set_model", "model": model})
+
+    async def get_server_info(self) -> dict[str, Any] | None:
+        """What the CLI answered to `initialize` (commands, output styles, ...)."""
+        return None if self._run is None else self._run.init_response
+
+    async def disconnect(self, *, grace: float = 5.0) -> None:
+        """End the CLI process (bounded: it is terminated if it does not exit within `grace` seconds)."""
+        run, self._run = self._run, None
+        if run is not None:
+            await run.close(grace=grace)
+
+    async def __aenter__(self) -> ClaudeSDKClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        # Leaving on an error or a cancellation should not wait for the CLI to wind down politely.
+        await self.disconnect(grace=5.0 if exc_type is None else 0.5)
+        return False

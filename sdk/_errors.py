@@ -1,0 +1,75 @@
+"""The SDK's errors: the Claude Code SDK's names, each carrying what a user needs to act.
+
+`ClaudeSDKError` keeps the official SDK's root so `except ClaudeSDKError` code works unchanged, and it sits
+under `MagistrateError` so one `except` catches everything the project raises. See the tree in
+`magistrate.broker._errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from magistrate.broker._errors import MagistrateError
+
+
+class ClaudeSDKError(MagistrateError):
+    """Root of the SDK's errors."""
+
+
+class CLIConnectionError(ClaudeSDKError):
+    """The CLI could not be started, or the connection to it broke."""
+
+
+class CLINotFoundError(CLIConnectionError):
+    """No Claude Code CLI was found where magistrate looks for it."""
+
+    def __init__(self, message: str = "Claude Code not found", cli_path: str | None = None) -> None:
+        self.cli_path = cli_path
+        super().__init__(f"{message}: {cli_path}" if cli_path else message)
+
+
+class ControlTimeoutError(CLIConnectionError):
+    """A control request to the CLI got no answer within its bound."""
+
+    def __init__(self, subtype: str, timeout: float) -> None:
+        self.subtype = subtype
+        self.timeout = timeout
+        super().__init__(f"the CLI did not answer the {subtype!r} control request within {timeout:g} s")
+
+
+class ProcessError(ClaudeSDKError):
+    """The CLI process failed; `stderr` holds what it really printed."""
+
+    def __init__(self, message: str, exit_code: int | None = None, stderr: str | None = None) -> None:
+        self.exit_code = exit_code
+        self.stderr = stderr
+        if exit_code is not None:
+            message = f"{message} (exit code: {exit_code})"
+        if stderr:
+            message = f"{message}\nError output: {stderr.strip()}"
+        super().__init__(message)
+
+
+class CLIJSONDecodeError(ClaudeSDKError):
+    """A line from the CLI was not JSON; `line` is the offending line (shortened in the message)."""
+
+    def __init__(self, line: str, original_error: Exception) -> None:
+        self.line = line
+        self.original_error = original_error
+        super().__init__(f"Failed to decode JSON from the CLI: {line[:100]!r}{'...' if len(line) > 100 else ''}")
+
+
+class MessageParseError(ClaudeSDKError):
+    """A message from the CLI lacked a field its type requires; `data` is the message."""
+
+    def __init__(self, message: str, data: dict[str, Any] | None = None) -> None:
+        self.data = data
+        super().__init__(message)
+
+
+class OptionsError(ClaudeSDKError):
+    """An option cannot be given to the CLI as written; the message names the option and the fix."""
+
+    def __init__(self, message: str, option: str | None = None) -> None:
+        self.option = option
+        super().__init__(message)

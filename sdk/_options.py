@@ -1,0 +1,86 @@
+"""`ClaudeCodeOptions`: every field of the Claude Code SDK, with its defaults, plus magistrate's own.
+
+magistrate's additions are keyword fields with defaults that change nothing for code written for the official
+SDK: `cli_path` (which CLI to run) and `control_timeout` (the bound on each control request).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+from typing_extensions import NotRequired
+
+from magistrate.sdk._permissions import CanUseTool, HookEvent, HookMatcher, PermissionMode
+
+
+class McpStdioServerConfig(TypedDict):
+    """An MCP server the CLI starts as a subprocess."""
+
+    type: NotRequired[Literal["stdio"]]
+    command: str
+    args: NotRequired[list[str]]
+    env: NotRequired[dict[str, str]]
+
+
+class McpSSEServerConfig(TypedDict):
+    """An MCP server reached over server-sent events."""
+
+    type: Literal["sse"]
+    url: str
+    headers: NotRequired[dict[str, str]]
+
+
+class McpHttpServerConfig(TypedDict):
+    """An MCP server reached over streamable HTTP."""
+
+    type: Literal["http"]
+    url: str
+    headers: NotRequired[dict[str, str]]
+
+
+class McpSdkServerConfig(TypedDict):
+    """An MCP server that runs inside this Python process (see `create_sdk_mcp_server`)."""
+
+    type: Literal["sdk"]
+    name: str
+    instance: Any
+
+
+McpServerConfig = McpStdioServerConfig | McpSSEServerConfig | McpHttpServerConfig | McpSdkServerConfig
+
+
+@dataclass
+class ClaudeCodeOptions:
+    """How to run the agent; every field maps to a CLI flag or to the control protocol."""
+
+    allowed_tools: list[str] = field(default_factory=list)
+    max_thinking_tokens: int = 8000
+    system_prompt: str | None = None
+    append_system_prompt: str | None = None
+    mcp_tools: list[str] = field(default_factory=list)
+    mcp_servers: dict[str, McpServerConfig] | str | Path = field(default_factory=dict)
+    permission_mode: PermissionMode | None = None
+    continue_conversation: bool = False
+    resume: str | None = None
+    max_turns: int | None = None
+    disallowed_tools: list[str] = field(default_factory=list)
+    model: str | None = None
+    permission_prompt_tool_name: str | None = None
+    cwd: str | Path | None = None
+    settings: str | None = None
+    add_dirs: list[str | Path] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    extra_args: dict[str, str | None] = field(default_factory=dict)
+    debug_stderr: Any = sys.stderr
+    can_use_tool: CanUseTool | None = None
+    hooks: dict[HookEvent, list[HookMatcher]] | None = None
+    user: str | None = None
+    include_partial_messages: bool = False
+    # magistrate's additions
+    cli_path: str | Path | None = None
+    """The CLI to run; otherwise $MAGISTRATE_CLI_PATH, the project's node_modules/.bin/claude, then PATH."""
+    control_timeout: float = 60.0
+    """Seconds to wait for the CLI to answer a control request (initialize, interrupt, ...)."""

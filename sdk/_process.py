@@ -1,0 +1,172 @@
+"""The CLI as a subprocess: its own process group, stderr kept for errors, and a teardown that always ends it.
+
+Three choices carry the robustness promises:
+- the child gets a new session (its own process group), so the whole tree can be signalled at once and a
+  Ctrl-C in the terminal reaches only Python, which then ends the child deliberately;
+- stderr goes to an unlinked temporary file, so no task has to drain it and the real text is there when the
+  process fails;
+- `close()` is shielded from cancellation and bounded: close stdin, let the CLI finish, then SIGTERM the group,
+  then SIGKILL it. Leaving an `async with` early, cancelling, or KeyboardInterrupt all end up here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import tempfile
+from collections.abc import Mapping, Sequence
+from subprocess import PIPE
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from magistrate.broker._log import get_logger
+from magistrate.sdk._errors import CLIConnectionError, CLINotFoundError
+from magistrate.sdk._framer import LineFramer
+
+log = get_logger("magistrate.sdk.process")
+
+_STDERR_TAIL = 64 * 1024
+_READ_SIZE = 1024 * 1024
+
+
+class CLIProcess:
+    """A running CLI: write JSON lines to it, read lines from it, close it."""
+
+    def __init__(self, process: anyio.abc.Process, stderr_file: Any) -> None:
+        self._process = process
+        self._stderr_file = stderr_file
+        self._framer = LineFramer()
+        self._ready: list[bytes] = []
+        self._eof = False
+        self._write_lock = anyio.Lock()
+        self._stdin_closed = False
+        self._closed = False
+
+    @classmethod
+    async def start(
+        cls, argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str], user: str | None = None
+    ) -> CLIProcess:
+        stderr_file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process, closed in close()
+        try:
+            process = await anyio.open_process(
+                list(argv),
+                stdin=PIPE,
+                stdout=PIPE,
+                stderr=stderr_file,
+                cwd=cwd,
+                env=dict(env),
+                start_new_session=True,
+                user=user,
+            )
+        except FileNotFoundError as exc:
+            stderr_file.close()
+            raise CLINotFoundError("Claude Code CLI could not be started", argv[0]) from exc
+        except OSError as exc:
+            stderr_file.close()
+            raise CLIConnectionError(f"could not start the CLI {argv[0]!r}: {exc}") from exc
+        log.debug("cli_started", pid=process.pid, argv0=argv[0])
+        return cls(process, stderr_file)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        """Write one JSON line; raises CLIConnectionError if the CLI has gone."""
+        data = (json.dumps(message, ensure_ascii=False) + "\n").encode()
+        stdin = self._process.stdin
+        if stdin is None or self._stdin_closed:
+            raise CLIConnectionError("the CLI's input is closed; no more messages can be sent")
+        async with self._write_lock:
+            try:
+                await stdin.send(data)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+                raise CLIConnectionError(f"the CLI stopped reading its input ({exc.__class__.__name__})") from exc
+
+    async def end_input(self) -> None:
+        """Close stdin: the CLI finishes what it is doing and exits."""
+        if self._stdin_closed:
+            return
+        self._stdin_closed = True
+        stdin = self._process.stdin
+        if stdin is not None:
+            async with self._write_lock:
+                with contextlib.suppress(anyio.BrokenResourceError, OSError):
+                    await stdin.aclose()
+
+    async def receive_line(self) -> bytes | None:
+        """The next complete line from stdout, or None at end of stream. Safe to cancel."""
+        while not self._ready:
+            if self._eof:
+                return None
+            stdout = self._process.stdout
+            assert stdout is not None
+            try:
+                chunk = await stdout.receive(_READ_SIZE)
+            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._eof = True
+                last = self._framer.finish()
+                if last is not None:
+                    self._ready.append(last)
+                continue
+            self._ready.extend(self._framer.feed(chunk))
+        return self._ready.pop(0)
+
+    async def wait(self) -> int:
+        return await self._process.wait()
+
+    def stderr_text(self) -> str:
+        """The tail of what the CLI wrote to stderr."""
+        if self._stderr_file.closed:
+            return ""
+        try:
+            size = os.fstat(self._stderr_file.fileno()).st_size
+            self._stderr_file.seek(max(0, size - _STDERR_TAIL))
+            return str(self._stderr_file.read().decode("utf-8", "replace"))
+        except (OSError, ValueError):
+            return ""
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, sig)
+
+    async def close(self, *, grace: float = 5.0) -> None:
+        """End the CLI for sure: stdin closed, `grace` seconds to exit, then SIGTERM, then SIGKILL."""
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            await self.end_input()
+            if self._process.returncode is None:
+                with anyio.move_on_after(grace):
+                    await self._drain_and_wait()
+            if self._process.returncode is None:
+                self._signal_group(signal.SIGTERM)
+                with anyio.move_on_after(3.0):
+                    await self._drain_and_wait()
+            if self._process.returncode is None:
+                self._signal_group(signal.SIGKILL)
+                await self._process.wait()
+            # The CLI may have left children in its group (shells, MCP servers); they go with it.
+            self._signal_group(signal.SIGKILL)
+            if self._process.stdout is not None:
+                await self._process.stdout.aclose()
+            log.debug("cli_closed", pid=self._process.pid, returncode=self._process.returncode)
+
+    async def _drain_and_wait(self) -> None:
+        # A CLI blocked on a full stdout pipe would never exit; read and drop what it still says.
+        while await self.receive_line() is not None:
+            pass
+        await self._process.wait()
+
+    def release(self) -> None:
+        """Free the stderr file once nobody needs its text."""
+        self._stderr_file.close()
