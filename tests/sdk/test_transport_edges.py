@@ -37,7 +37,8 @@ def read():
     return json.loads(line) if line else None
 def answer_initialize():
     req = read()
-    out({"type": "control_response", "response": {"subtype": "success", "request_id": req["request_id"], "response": {}}})
+    ok = {"subtype": "success", "request_id": req["request_id"], "response": {}}
+    out({"type": "control_response", "response": ok})
 RESULT = {"type": "result", "subtype": "success", "duration_ms": 1, "duration_api_ms": 1, "is_error": False,
           "num_turns": 1, "session_id": "s", "result": "ok"}
 """
