@@ -14,9 +14,10 @@ if TYPE_CHECKING:
     from magistrate.broker._call import CallContext, PermissionMode, PriorDecision, ToolCall
     from magistrate.broker._decision import Behavior, Decision, RuleRef, RuleSource
     from magistrate.broker._errors import MagistrateError
-    from magistrate.broker._interfaces import Governor, Policy, ToolOutcome
+    from magistrate.broker._interfaces import Approval, Governor, Policy, ToolOutcome
 
 _EXPORTS: dict[str, str] = {
+    "Approval": "magistrate.broker._interfaces",
     "Behavior": "magistrate.broker._decision",
     "CallContext": "magistrate.broker._call",
     "Decision": "magistrate.broker._decision",
@@ -32,6 +33,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "Approval",
     "Behavior",
     "CallContext",
     "Decision",

@@ -7,8 +7,9 @@ no allow is returned before its record is durable, and any failure comes back as
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Decision
@@ -41,6 +42,20 @@ class ToolOutcome:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """How an `ask` was answered, by whom, and with what note."""
+
+    tool_use_id: str | None
+    tool_name: str
+    session_id: str
+    behavior: Literal["allow", "deny"]
+    approver: str
+    """Who answered: `callback:<name>`, `terminal:<user>`, `queue:<user>`, or `timeout` / `none` for a deny."""
+    note: str = ""
+    updated_input: Mapping[str, Any] | None = None
+
+
 class Governor(Protocol):
     """What a governed run needs from the broker."""
 
@@ -50,4 +65,8 @@ class Governor(Protocol):
 
     async def record_outcome(self, outcome: ToolOutcome) -> None:
         """Append the outcome of a call to the trail."""
+        ...
+
+    async def record_approval(self, approval: Approval) -> None:
+        """Append the answer to an ask to the trail."""
         ...
