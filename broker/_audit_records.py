@@ -1,0 +1,186 @@
+"""What the trail stores: decisions, outcomes and approvals, as canonical JSON that hashes the same anywhere.
+
+Records are a wire format (they outlive the process, are exported, and are read back by other versions),
+so they are pydantic models; unknown fields are kept, so an older reader still shows a newer record. The
+bytes that are hashed are RFC 8785 canonical JSON of the redacted record: re-serialising an exported record
+canonically gives back exactly the bytes the Merkle leaf was computed over.
+
+A record does not contain its own position: the leaf index in the tree is its position, so a record can be
+built, redacted and hashed before the writer takes the trail's lock.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+import rfc8785
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from magistrate.broker._call import CallContext, ToolCall
+from magistrate.broker._decision import Decision, RuleRef
+from magistrate.broker._interfaces import ToolOutcome
+from magistrate.broker._redact import Redactor
+from magistrate.broker._trail_errors import AuditError
+
+RECORD_VERSION = 1
+_MAX_SAFE_INT = 2**53 - 1
+
+
+def utc_now() -> str:
+    """RFC 3339 UTC with microseconds, the trail's one time format."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    v: int = RECORD_VERSION
+    """Record format version."""
+    time: str = Field(default_factory=utc_now)
+    """When the record was made (RFC 3339, UTC)."""
+    session_id: str = ""
+    tool_use_id: str | None = None
+    """Links a call's decision, approval and outcome."""
+    tool_name: str = ""
+
+
+class RuleRecord(BaseModel):
+    """A rule as the trail names it: id, text, which list, and where it was written."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    id: str
+    text: str
+    list: str
+    source_kind: str
+    source_path: str | None = None
+    source_line: int | None = None
+
+    @classmethod
+    def of(cls, rule: RuleRef) -> RuleRecord:
+        return cls(
+            id=rule.id,
+            text=rule.text,
+            list=rule.list,
+            source_kind=rule.source.kind,
+            source_path=rule.source.path,
+            source_line=rule.source.line,
+        )
+
+
+class DecisionRecord(_Record):
+    """A decision on one tool call, with the call, its context and the rule that decided."""
+
+    kind: Literal["decision"] = "decision"
+    agent_id: str | None = None
+    input: dict[str, Any] = Field(default_factory=dict)
+    """The input the model asked for (redacted)."""
+    updated_input: dict[str, Any] | None = None
+    """The input to run, when the decision rewrote it (redacted); None when unchanged."""
+    cwd: str = "."
+    permission_mode: str = "default"
+    labels: dict[str, str] = Field(default_factory=dict)
+    behavior: Literal["allow", "deny", "ask"]
+    message: str = ""
+    rule: RuleRecord | None = None
+    """The deciding rule; None when magistrate itself decided (failing closed)."""
+    matched: list[RuleRecord] = Field(default_factory=list)
+    policy_version: str = ""
+    elapsed_ns: int = 0
+    error: str | None = None
+
+    @classmethod
+    def of(cls, call: ToolCall, context: CallContext, decision: Decision, *, time: str | None = None) -> DecisionRecord:
+        requested = dict(call.tool_input)
+        to_run = dict(decision.input)
+        return cls(
+            time=time or utc_now(),
+            session_id=context.session_id,
+            agent_id=context.agent_id,
+            tool_use_id=call.tool_use_id,
+            tool_name=call.tool_name,
+            input=requested,
+            updated_input=None if to_run == requested else to_run,
+            cwd=context.cwd,
+            permission_mode=context.permission_mode,
+            labels=dict(context.labels),
+            behavior=decision.behavior,
+            message=decision.message,
+            rule=RuleRecord.of(decision.rule) if decision.rule else None,
+            matched=[RuleRecord.of(r) for r in decision.matched],
+            policy_version=decision.policy_version,
+            elapsed_ns=decision.elapsed_ns,
+            error=decision.error,
+        )
+
+
+class OutcomeRecord(_Record):
+    """What became of an allowed call; linked to its decision by `tool_use_id`."""
+
+    kind: Literal["outcome"] = "outcome"
+    status: Literal["success", "error", "not_run"]
+    result_size: int = 0
+    result_sha256: str = ""
+    error: str | None = None
+
+    @classmethod
+    def of(cls, outcome: ToolOutcome, *, time: str | None = None) -> OutcomeRecord:
+        return cls(
+            time=time or utc_now(),
+            session_id=outcome.session_id,
+            tool_use_id=outcome.tool_use_id,
+            tool_name=outcome.tool_name,
+            status=outcome.status,
+            result_size=outcome.result_size,
+            result_sha256=outcome.result_sha256,
+            error=outcome.error,
+        )
+
+
+class ApprovalRecord(_Record):
+    """Who answered an `ask`, how, and why."""
+
+    kind: Literal["approval"] = "approval"
+    behavior: Literal["allow", "deny"]
+    approver: str
+    """Who decided: a user name, an approval queue's reviewer, `callback`, or `timeout`."""
+    note: str = ""
+    updated_input: dict[str, Any] | None = None
+    """The input the approver allowed, when they changed it (redacted)."""
+
+
+TrailRecord = Annotated[DecisionRecord | OutcomeRecord | ApprovalRecord, Field(discriminator="kind")]
+_ADAPTER: TypeAdapter[DecisionRecord | OutcomeRecord | ApprovalRecord] = TypeAdapter(TrailRecord)
+
+
+def parse_record(body: bytes) -> DecisionRecord | OutcomeRecord | ApprovalRecord:
+    """A stored record back as a model (raises pydantic's ValidationError on a malformed body)."""
+    return _ADAPTER.validate_json(body)
+
+
+def _json_safe(value: Any) -> Any:
+    # RFC 8785 only has IEEE doubles: larger integers and non-finite floats are kept as their text.
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_SAFE_INT:
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def encode_record(record: DecisionRecord | OutcomeRecord | ApprovalRecord, redactor: Redactor) -> bytes:
+    """The canonical bytes of a redacted record: what the trail stores and hashes."""
+    data = redactor.value(record.model_dump(mode="json"))
+    try:
+        return rfc8785.dumps(data)
+    except rfc8785.CanonicalizationError:
+        pass
+    try:
+        return rfc8785.dumps(_json_safe(data))
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise AuditError(f"cannot encode the {record.kind} record as canonical JSON: {exc}") from exc

@@ -1,0 +1,121 @@
+"""Keeps secrets out of the trail while keeping them comparable.
+
+The trail is append-only and signed: a token that lands in it cannot be taken out without breaking the
+chain. So records are redacted before they are hashed. A secret is replaced by `[hmac:<hex>]`, an
+HMAC-SHA256 under a key kept beside the signing key (never in the database): the same secret gives the same
+replacement, so a reader can still see "these two calls used the same token", but cannot recover it or test
+guesses without the key.
+
+What counts as a secret:
+- the value of any field whose name looks like a credential (`password`, `token`, `api_key`, `secret`,
+  `authorization`, `cookie`, ...), at any depth, whatever its type;
+- every value of an `env` mapping (names are kept);
+- substrings matching known token shapes (Anthropic, OpenAI, GitHub, Slack, AWS, JWTs, PEM private keys,
+  `Bearer ...`), and `NAME=value` / `--password value` where NAME looks like a credential, in any string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+DEFAULT_FIELDS = (
+    r"pass(word|wd|phrase)?|secret|token(?!s)|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential"
+    r"|authorization|auth[_-]?header|cookie|session[_-]?(key|secret)|client[_-]?secret|signature"
+)
+DEFAULT_ENV_FIELDS = ("env", "environment")
+_SECRETISH = (
+    r"[A-Za-z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)[A-Za-z0-9_]*"
+)
+DEFAULT_PATTERNS = (
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+    r"\bsk-ant-[A-Za-z0-9_\-]{10,}",
+    r"\bsk-[A-Za-z0-9_\-]{20,}",
+    r"\bgh[pousr]_[A-Za-z0-9]{20,}",
+    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
+    r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
+    r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
+    r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
+    # With a group named `v`, only that group is the secret; the rest stays readable.
+    r"(?i)\b(?:bearer|basic) (?P<v>[A-Za-z0-9._~+/\-]{8,}=*)",
+    rf"(?i)\b{_SECRETISH}=(?P<v>\"[^\"]*\"|'[^']*'|[^\s;&|]+)",
+    r"(?i)--password[= ](?P<v>\"[^\"]*\"|'[^']*'|[^\s;&|]+)",
+    r"://[^/\s:@]+:(?P<v>[^/\s@]+)@",
+)
+
+
+class Redactor:
+    """Replaces secrets in a JSON-like value by keyed hashes; `Redactor.disabled()` passes values through."""
+
+    def __init__(
+        self,
+        key: bytes,
+        *,
+        fields: str = DEFAULT_FIELDS,
+        env_fields: Iterable[str] = DEFAULT_ENV_FIELDS,
+        patterns: Iterable[str] = DEFAULT_PATTERNS,
+        enabled: bool = True,
+    ) -> None:
+        self._key = key
+        self._field = re.compile(fields, re.IGNORECASE)
+        self._env_fields = frozenset(f.lower() for f in env_fields)
+        self._patterns = tuple(re.compile(p) for p in patterns)
+        self._enabled = enabled
+
+    @classmethod
+    def disabled(cls) -> Redactor:
+        return cls(b"", patterns=(), enabled=False)
+
+    def hash(self, secret: str) -> str:
+        """The stand-in for a secret: equal secrets, equal stand-ins."""
+        digest = hmac.new(self._key, secret.encode(), hashlib.sha256).hexdigest()
+        return f"[hmac:{digest[:32]}]"
+
+    def _whole(self, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k): self._whole(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._whole(v) for v in value]
+        if value is None or isinstance(value, bool):
+            return value
+        return self.hash(value if isinstance(value, str) else repr(value))
+
+    def text(self, value: str) -> str:
+        """Replace every secret-shaped substring of a free string."""
+        if not self._enabled:
+            return value
+        for pattern in self._patterns:
+            value = pattern.sub(self._replace, value)
+        return value
+
+    def _replace(self, match: re.Match[str]) -> str:
+        if "v" not in match.re.groupindex:
+            return self.hash(match.group(0))
+        start, end = match.span("v")
+        whole = match.group(0)
+        offset = match.start()
+        return whole[: start - offset] + self.hash(match.group("v")) + whole[end - offset :]
+
+    def value(self, value: Any) -> Any:
+        """A copy of a JSON-like value with secrets replaced; containers become dicts and lists."""
+        if not self._enabled:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                name = str(k)
+                if name.lower() in self._env_fields and isinstance(v, Mapping):
+                    out[name] = {str(ek): self._whole(ev) for ek, ev in v.items()}
+                elif self._field.search(name) and v is not None and not isinstance(v, bool):
+                    out[name] = self._whole(v)
+                else:
+                    out[name] = self.value(v)
+            return out
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        return value

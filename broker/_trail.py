@@ -1,0 +1,158 @@
+"""The audit trail: records go in redacted, hashed and durably committed, each with a signed checkpoint.
+
+`Trail.append` returns only after the record is committed, so the broker can promise that no allow leaves
+before its record is durable. The work that needs no lock (redaction, canonical JSON, the leaf hash) happens
+before the store is touched; the store's blocking calls run in a worker thread.
+
+Appends from many tasks of one process are committed together: while one batch is being written, the
+next ones queue, and the next writer commits everything queued in one transaction (one fsync, still one
+signed checkpoint per record). Each caller still waits for its own record's commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import anyio
+import anyio.to_thread
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord, encode_record, utc_now
+from magistrate.broker._log import get_logger
+from magistrate.broker._merkle import leaf_hash
+from magistrate.broker._redact import Redactor
+from magistrate.broker._signing import Checkpoint, default_key_path, load_or_create_secret, load_or_create_signing_key
+from magistrate.broker._storage import NewRecord, Store, open_store
+from magistrate.broker._trail_errors import AuditError
+from magistrate.broker._trail_witness import Witness
+
+_log = get_logger("magistrate.trail")
+
+AnyRecord = DecisionRecord | OutcomeRecord | ApprovalRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Proof of a durable append: the record's position, its leaf hash and the checkpoint that signs it."""
+
+    seq: int
+    leaf: bytes
+    checkpoint: Checkpoint
+
+
+@dataclass(slots=True)
+class _Pending:
+    record: NewRecord
+    done: anyio.Event = field(default_factory=anyio.Event)
+    receipt: Receipt | None = None
+    error: BaseException | None = None
+
+
+class Trail:
+    """An append-only, signed log of decisions, outcomes and approvals."""
+
+    def __init__(
+        self,
+        store: Store,
+        signing_key: Ed25519PrivateKey,
+        *,
+        redactor: Redactor | None = None,
+        witness: Witness | None = None,
+    ) -> None:
+        self.store = store
+        self._key = signing_key
+        self._redactor = redactor or Redactor.disabled()
+        self.witness = witness
+        self._queue: list[_Pending] = []
+        self._flush_lock = anyio.Lock()
+        self.log_id = store.log_id()
+
+    @classmethod
+    def open(
+        cls,
+        db: str | Path | None = None,
+        *,
+        key_path: Path | None = None,
+        witness: bool = True,
+        redact: bool = True,
+    ) -> Trail:
+        """Open (creating if needed) the trail at `db` (a path or `postgresql://` URL; the per-user SQLite
+        trail by default), signing with the key at `key_path` (default `~/.config/magistrate/trail.key`).
+        Blocking: call it before the event loop gets busy, or in a worker thread."""
+        key_path = key_path or default_key_path()
+        key = load_or_create_signing_key(key_path)
+        redactor = (
+            Redactor(load_or_create_secret(key_path.with_name(key_path.stem + ".redact.key"))) if redact else None
+        )
+        store = open_store(db)
+        return cls(store, key, redactor=redactor, witness=Witness.beside(key_path) if witness else None)
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public_key()
+
+    def prepare(self, record: AnyRecord) -> NewRecord:
+        """Redact, canonicalise and hash a record (no I/O)."""
+        body = encode_record(record, self._redactor)
+        return NewRecord(
+            kind=record.kind,
+            time=record.time,
+            session_id=record.session_id,
+            tool_use_id=record.tool_use_id,
+            tool_name=record.tool_name,
+            body=body,
+            leaf=leaf_hash(body),
+        )
+
+    async def append(self, record: AnyRecord) -> Receipt:
+        """Append a record; returns once it is durably committed. Raises `AuditError` when it is not."""
+        pending = _Pending(self.prepare(record))
+        self._queue.append(pending)
+        async with self._flush_lock:
+            if not pending.done.is_set():
+                batch, self._queue = self._queue, []
+                await self._flush(batch)
+        if pending.error is not None:
+            raise AuditError(f"the trail did not record the {record.kind}: {pending.error}") from pending.error
+        assert pending.receipt is not None
+        return pending.receipt
+
+    async def _flush(self, batch: list[_Pending]) -> None:
+        try:
+            results = await anyio.to_thread.run_sync(self._write, [p.record for p in batch])
+        except Exception as exc:  # noqa: BLE001 - every waiter learns of the failure; none is left hanging
+            for p in batch:
+                p.error = exc
+                p.done.set()
+            return
+        for p, (seq, checkpoint) in zip(batch, results, strict=True):
+            p.receipt = Receipt(seq, p.record.leaf, checkpoint)
+            p.done.set()
+
+    def _seal(self, log_id: str, size: int, root: bytes) -> Checkpoint:
+        return Checkpoint.sign(self._key, log_id, size, root, utc_now())
+
+    def _write(self, records: list[NewRecord]) -> list[tuple[int, Checkpoint]]:
+        results = self.store.append(records, self._seal)
+        if self.witness is not None and results:
+            try:
+                self.witness.advance(results[-1][1])
+            except (OSError, AuditError) as exc:  # the record is durable; a stale witness only weakens one check
+                _log.error("trail_witness_not_updated", error=str(exc), witness=str(self.witness.directory))
+        return results
+
+    def close(self) -> None:
+        self.store.close()
+
+    async def aclose(self) -> None:
+        await anyio.to_thread.run_sync(self.close)
+
+    async def __aenter__(self) -> Trail:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,67 @@
+"""A copy of the latest signed checkpoint kept outside the database, so cutting off the trail's tail shows.
+
+Signatures stop anyone without the key from changing what a checkpoint says, but not from deleting the last
+records together with their checkpoints: what remains is an older trail, still perfectly signed. The witness
+remembers the largest checkpoint this machine has written (or seen), beside the key by default
+(`trail.witness/<log id>.json`), and verification insists the trail still contains it: at least that many
+records, and the same root over them.
+
+A witness only helps if the attacker cannot also rewrite it; keep it where the key is, or copy checkpoints
+somewhere else entirely (`magistrate audit checkpoint` prints the latest one). Updates are monotone under a
+file lock, so concurrent writers never move it backwards.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import secrets
+from pathlib import Path
+
+from magistrate.broker._signing import Checkpoint
+from magistrate.broker._trail_errors import AuditError
+
+
+class Witness:
+    """The witness files in one directory, one per trail (by log id)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @classmethod
+    def beside(cls, key_path: Path) -> Witness:
+        return cls(key_path.with_name(key_path.name.removesuffix(".key") + ".witness"))
+
+    def path(self, log_id: str) -> Path:
+        return self.directory / f"{log_id}.json"
+
+    def read(self, log_id: str) -> Checkpoint | None:
+        path = self.path(log_id)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise AuditError(f"cannot read the witness {path}: {exc}") from exc
+        try:
+            return Checkpoint.from_json(json.loads(text))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AuditError(f"the witness {path} is unreadable: {exc}") from exc
+
+    def advance(self, checkpoint: Checkpoint) -> None:
+        """Record `checkpoint` unless the witness already holds a larger one."""
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.path(checkpoint.log_id)
+        lock_path = path.with_suffix(".lock")
+        with lock_path.open("a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                current = self.read(checkpoint.log_id)
+            except AuditError:
+                current = None  # a torn witness is replaced by a good one
+            if current is not None and current.size >= checkpoint.size:
+                return
+            tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+            tmp.write_text(json.dumps(checkpoint.to_json(), indent=1) + "\n")
+            tmp.chmod(0o600)
+            tmp.replace(path)
