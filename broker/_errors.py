@@ -16,6 +16,12 @@ The tree (each part adds its branch; this docstring is the map)::
     ├── AuditError                        (magistrate.broker: the trail could not be written or read)
     │   └── TrailVerificationError        the first bad record and what is wrong with it
     └── ServerError                       (magistrate.servers)
+        ├── InvalidInputError             problems: each bad argument, `field: what is wrong`
+        │   └── LimitExceededError        limit, actual
+        ├── NotFoundError                 no such requirement, finding or (live) document
+        ├── ImportRowsError               source, errors: every bad row of a framework file
+        ├── ExtractionError               a file's text could not be extracted
+        └── DatabaseError                 the store could not be opened or used
 """
 
 from __future__ import annotations

@@ -1,0 +1,125 @@
+"""One small database handle for both stores, so SQLite (one user) and PostgreSQL (shared) run the same tools.
+
+The repositories write SQL with `?` placeholders and keep dialect-specific statements (schema, full-text
+search) side by side; everything else is common. A handle holds one connection behind a lock: the tools run
+on worker threads, and a transaction must not interleave with another thread's statements. psycopg is only
+imported when a `postgresql://` URL is opened.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from magistrate.servers._errors import DatabaseError
+
+Dialect = Literal["sqlite", "postgres"]
+Row = tuple[Any, ...]
+
+
+class _Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def close(self) -> None: ...
+
+
+def data_dir() -> Path:
+    """Per-user data directory: `$XDG_DATA_HOME/magistrate`, else `~/.local/share/magistrate`."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "magistrate"
+
+
+def default_location(store: str) -> str:
+    """Where a store lives when no `--db` is given, e.g. `.../magistrate/compliance.sqlite3`."""
+    return str(data_dir() / f"{store}.sqlite3")
+
+
+def is_postgres_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+class Database:
+    """A connection, its dialect, and a lock that makes each statement or transaction atomic across threads."""
+
+    def __init__(self, connection: _Connection, dialect: Dialect, location: str) -> None:
+        self._conn = connection
+        self.dialect: Dialect = dialect
+        self.location = location
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s") if self.dialect == "postgres" else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement; returns its rows (empty for statements without a result)."""
+        with self._lock:
+            cursor = self._conn.execute(self._sql(sql), tuple(params))
+            if cursor.description is None:
+                return []
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = self.execute(sql, params)
+        return rows[0] if rows else None
+
+    def script(self, statements: Sequence[str]) -> None:
+        """Run schema statements in one transaction."""
+        with self.transaction():
+            for statement in statements:
+                self.execute(statement)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing; nested uses join the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def open_database(location: str) -> Database:
+    """Open a SQLite file (created with its directory) or a `postgresql://` URL."""
+    if is_postgres_url(location):
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise DatabaseError("PostgreSQL needs psycopg: pip install 'magistrate[postgres]'") from exc
+        try:
+            pg = psycopg.connect(location, autocommit=True)
+        except psycopg.Error as exc:
+            raise DatabaseError(f"cannot connect to PostgreSQL: {exc}") from exc
+        pg.execute("SET client_min_messages TO warning")
+        return Database(pg, "postgres", location)
+    path = Path(location).expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except (OSError, sqlite3.Error) as exc:
+        raise DatabaseError(f"cannot open SQLite database {path}: {exc}") from exc
+    return Database(conn, "sqlite", str(path))
