@@ -12,7 +12,9 @@ import sys
 from collections.abc import Sequence
 
 # group name -> (module, one-line help). Each module defines register(parser) and sets `func` defaults.
-_GROUPS: dict[str, tuple[str, str]] = {}
+_GROUPS: dict[str, tuple[str, str]] = {
+    "scripted-model": ("magistrate.cli._scripted_model", "Serve a scripted model (Anthropic Messages API) offline."),
+}
 
 
 def _build_parser(selected: str | None) -> argparse.ArgumentParser:

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests._postgres"]
+pytest_plugins = ["tests._harness", "tests._postgres"]

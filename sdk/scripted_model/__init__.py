@@ -1,1 +1,32 @@
-"""A local model that speaks the Anthropic Messages API and plays a scripted scenario."""
+"""A local model that speaks the Anthropic Messages API and plays a scripted scenario.
+
+It lets the real Claude Code CLI run offline and deterministically: tests, the demo and users' own tests of
+their agents and policies describe what the model says (`Scenario`), serve it (`ScriptedModel`), point the CLI
+at it (`model.env()`), and then check what came back to the model (`model.tool_results()`).
+"""
+
+from magistrate.sdk.scripted_model._model import ScriptedModel
+from magistrate.sdk.scripted_model._scenario import Rule, Scenario, ScenarioError, Text, Thinking, ToolCall, Turn
+from magistrate.sdk.scripted_model._wire import (
+    MessagesRequest,
+    ReceivedRequest,
+    RequestBlock,
+    RequestMessage,
+    ToolResult,
+)
+
+__all__ = [
+    "MessagesRequest",
+    "ReceivedRequest",
+    "RequestBlock",
+    "RequestMessage",
+    "Rule",
+    "Scenario",
+    "ScenarioError",
+    "ScriptedModel",
+    "Text",
+    "Thinking",
+    "ToolCall",
+    "ToolResult",
+    "Turn",
+]
