@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # group name -> (module, one-line help). Each module defines register(parser) and sets `func` defaults.
 _GROUPS: dict[str, tuple[str, str]] = {
     "scripted-model": ("magistrate.cli._scripted_model", "Serve a scripted model (Anthropic Messages API) offline."),
+    "policy": ("magistrate.cli._policy", "Check a tool call against a policy, or lint a policy."),
 }
 
 

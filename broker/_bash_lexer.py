@@ -1,0 +1,300 @@
+"""A small shell lexer, so Bash rules are matched against the commands a shell would really run.
+
+Matching a rule against the raw text is what lets `git status && rm -rf ~` through a `git status` allow, or
+`cat "$(cat ~/.ssh/id_rsa)"` past a `cat ~/.ssh` deny. The lexer splits a command line into simple commands
+at `&&`, `||`, `;`, `|`, `&` and newlines, removes quotes and backslashes as the shell would, separates
+redirections, and pulls out every command hidden inside `$( )`, backticks, process substitution, groups and
+unquoted here-documents, so each can be judged on its own. It is deliberately not a full shell parser: anything
+it does not understand marks the command *opaque*, which no allow covers and every deny still searches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_OPERATORS = ("&&", "||", ";;", "|&", ";", "|", "&", "\n")
+_REDIRECT = re.compile(r"(\d*|&)(>>|>\||>&|>|<<<|<<-|<<|<&|<>|<)")
+_KEYWORDS = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "case", "esac", "!"})
+_GROUP_WORDS = frozenset({"{", "}"})
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """One redirection: the operator (`>`, `>>`, `<`, `2>`, `&>`, ...) and its target word."""
+
+    op: str
+    target: str
+
+    @property
+    def writes_file(self) -> bool:
+        """True when the redirection may create or change a file (not a descriptor copy or /dev/null)."""
+        if "<" in self.op and ">" not in self.op:
+            return False
+        if self.op.endswith("&") or self.op.endswith(">&"):
+            return not self.target.isdigit() and self.target != "-"
+        return self.target not in {"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"}
+
+
+@dataclass(slots=True)
+class SimpleCommand:
+    """Words of one command after quote removal, with its redirections apart."""
+
+    words: list[str] = field(default_factory=list)
+    redirects: list[Redirect] = field(default_factory=list)
+    opaque: bool = False
+    """Set when the command's text hides something (substitution, group, control keyword)."""
+
+
+@dataclass(slots=True)
+class Parsed:
+    """A command line split into its top-level simple commands, plus every command nested inside them."""
+
+    commands: list[SimpleCommand] = field(default_factory=list)
+    nested: list[SimpleCommand] = field(default_factory=list)
+    """Commands found inside substitutions, groups and here-documents, to be searched by deny rules."""
+    opaque: bool = False
+    error: str | None = None
+
+
+class _Lexer:
+    def __init__(self, text: str, depth: int) -> None:
+        self.text = text
+        self.i = 0
+        self.depth = depth
+        self.out = Parsed()
+        self.current = SimpleCommand()
+        self.word: list[str] = []
+        self.in_word = False
+        self.word_quoted = False
+        self.pending_redirect: str | None = None
+        self.heredocs: list[tuple[str, bool, bool]] = []
+
+    # -- words and commands -------------------------------------------------------------------------
+    def end_word(self) -> None:
+        if not self.in_word:
+            return
+        value = "".join(self.word)
+        self.word = []
+        self.in_word = False
+        self.word_quoted, quoted = False, self.word_quoted
+        if self.pending_redirect is not None:
+            op = self.pending_redirect
+            self.pending_redirect = None
+            if op in {"<<", "<<-"}:
+                self.heredocs.append((value, op.endswith("-"), quoted))
+            self.current.redirects.append(Redirect(op, value))
+            return
+        if not self.current.words and (value in _KEYWORDS or value in _GROUP_WORDS):
+            self.current.opaque = True
+            self.out.opaque = True
+            return
+        if value == "}" or (value in {"fi", "done", "esac"} and not self.current.words):
+            self.current.opaque = True
+            self.out.opaque = True
+            return
+        self.current.words.append(value)
+
+    def end_command(self) -> None:
+        self.end_word()
+        if self.current.words or self.current.redirects:
+            self.out.commands.append(self.current)
+        self.current = SimpleCommand()
+
+    def nest(self, inner: str) -> None:
+        """Parse the text of a substitution or group; its commands are searched by denies, never allowed."""
+        self.current.opaque = True
+        self.out.opaque = True
+        if self.depth > 16:
+            self.out.error = "nesting too deep"
+            return
+        sub = parse(inner, self.depth + 1)
+        self.out.nested.extend(sub.commands)
+        self.out.nested.extend(sub.nested)
+        if sub.error and not self.out.error:
+            self.out.error = sub.error
+
+    def take_until_close(self, start: int, open_c: str, close_c: str) -> str:
+        """Return the text up to the matching `close_c`, skipping quoted parts; leaves `i` after it."""
+        level = 1
+        j = start
+        text = self.text
+        while j < len(text):
+            c = text[j]
+            if c == "\\":
+                j += 2
+                continue
+            if c == "'":
+                k = text.find("'", j + 1)
+                if k < 0:
+                    break
+                j = k + 1
+                continue
+            if c == '"':
+                j = _skip_double(text, j + 1)
+                continue
+            if c == open_c:
+                level += 1
+            elif c == close_c:
+                level -= 1
+                if level == 0:
+                    self.i = j + 1
+                    return text[start:j]
+            j += 1
+        self.out.error = f"unbalanced {open_c!r}"
+        self.i = len(text)
+        return text[start:]
+
+    # -- the scan -----------------------------------------------------------------------------------
+    def run(self) -> Parsed:  # noqa: PLR0915 - one state machine reads best in one place
+        text = self.text
+        n = len(text)
+        while self.i < n:
+            c = text[self.i]
+            if c == "\\":
+                if self.i + 1 < n and text[self.i + 1] == "\n":
+                    self.i += 2
+                    continue
+                self.in_word = True
+                self.word_quoted = True
+                if self.i + 1 < n:
+                    self.word.append(text[self.i + 1])
+                self.i += 2
+                continue
+            if c == "'":
+                k = text.find("'", self.i + 1)
+                if k < 0:
+                    self.out.error = "unterminated single quote"
+                    self.word.append(text[self.i + 1 :])
+                    self.in_word = True
+                    self.i = n
+                    break
+                self.word.append(text[self.i + 1 : k])
+                self.in_word = True
+                self.word_quoted = True
+                self.i = k + 1
+                continue
+            if c == '"':
+                self.double_quoted()
+                continue
+            if c == "`":
+                k = self.i + 1
+                while k < n and text[k] != "`":
+                    k += 2 if text[k] == "\\" else 1
+                if k >= n:
+                    self.out.error = "unterminated backtick"
+                self.nest(text[self.i + 1 : k])
+                self.word.append("`…`")
+                self.in_word = True
+                self.i = k + 1
+                continue
+            if c == "$" and text.startswith("$(", self.i):
+                self.i += 2
+                inner = self.take_until_close(self.i, "(", ")")
+                self.nest(inner)
+                self.word.append("$(…)")
+                self.in_word = True
+                continue
+            if c == "$" and text.startswith("${", self.i):
+                start = self.i
+                self.take_until_close(self.i + 2, "{", "}")
+                chunk = text[start : self.i]
+                if "$(" in chunk or "`" in chunk:
+                    self.nest(chunk[2:-1])
+                self.word.append(chunk)
+                self.in_word = True
+                continue
+            if c in "<>" and text.startswith("(", self.i + 1) and not self.in_word:
+                self.i += 2
+                self.nest(self.take_until_close(self.i, "(", ")"))
+                self.word.append("<(…)")
+                self.in_word = True
+                continue
+            if c == "(" and not self.in_word:
+                self.i += 1
+                self.nest(self.take_until_close(self.i, "(", ")"))
+                continue
+            if c == "#" and not self.in_word:
+                k = text.find("\n", self.i)
+                self.i = n if k < 0 else k
+                continue
+            if c in " \t":
+                self.end_word()
+                self.i += 1
+                continue
+            m = _REDIRECT.match(text, self.i) if c in "<>" or (c in "&0123456789" and not self.in_word) else None
+            if m:
+                self.end_word()
+                self.pending_redirect = m.group(0)
+                self.i = m.end()
+                continue
+            op = next((o for o in _OPERATORS if text.startswith(o, self.i)), None)
+            if op is not None:
+                self.end_command()
+                self.i += len(op)
+                if op == "\n" and self.heredocs:
+                    self.skip_heredocs()
+                continue
+            self.word.append(c)
+            self.in_word = True
+            self.i += 1
+        self.end_command()
+        if self.pending_redirect is not None:
+            self.out.error = self.out.error or "redirection without a target"
+        return self.out
+
+    def double_quoted(self) -> None:
+        text = self.text
+        j = self.i + 1
+        self.in_word = True
+        self.word_quoted = True
+        while j < len(text) and text[j] != '"':
+            c = text[j]
+            if c == "\\" and j + 1 < len(text) and text[j + 1] in '"\\$`\n':
+                self.word.append(text[j + 1])
+                j += 2
+                continue
+            if c == "`" or text.startswith("$(", j):
+                if c == "`":
+                    k = text.find("`", j + 1)
+                    k = len(text) if k < 0 else k
+                    self.nest(text[j + 1 : k])
+                    j = k + 1
+                else:
+                    self.nest(self.take_until_close(j + 2, "(", ")"))
+                    j = self.i
+                self.word.append("$(…)")
+                continue
+            self.word.append(c)
+            j += 1
+        if j >= len(text):
+            self.out.error = "unterminated double quote"
+        self.i = j + 1
+
+    def skip_heredocs(self) -> None:
+        """Skip here-document bodies; an unquoted one with substitutions is searched like a command."""
+        text = self.text
+        for delimiter, strip_tabs, quoted in self.heredocs:
+            body: list[str] = []
+            while self.i < len(text):
+                k = text.find("\n", self.i)
+                line = text[self.i :] if k < 0 else text[self.i : k]
+                self.i = len(text) if k < 0 else k + 1
+                if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+                    break
+                body.append(line)
+            joined = "\n".join(body)
+            if not quoted and ("$(" in joined or "`" in joined):
+                self.nest(joined)
+        self.heredocs = []
+
+
+def _skip_double(text: str, j: int) -> int:
+    while j < len(text) and text[j] != '"':
+        j += 2 if text[j] == "\\" else 1
+    return j + 1
+
+
+def parse(text: str, depth: int = 0) -> Parsed:
+    """Split a command line into simple commands; never raises (a problem is reported in `error`)."""
+    return _Lexer(text, depth).run()

@@ -1,0 +1,146 @@
+"""File rules (`Read(...)`, `Edit(...)`) with Claude Code's anchoring, and the paths a call really touches.
+
+A pattern's anchor follows the CLI: `//p` is absolute, `~/p` is under the home directory, `/p` is relative to
+the rule's source (the project root for `.claude/settings.json`, the file's folder for a settings file given
+by path, `~/.claude` for user settings), `./p` and `p/q` are relative to the working directory, and a
+slash-free `p` matches at any depth. Globs are gitignore-like: `*` and `?` stay inside one path segment, `**`
+crosses segments. Matching ignores case, and paths are compared after `~` expansion and `..` resolution.
+
+Deny and ask fail closed where the CLI's meaning is narrow: a slash-free pattern, or a one-segment `X/**`,
+matches anywhere on the filesystem (not only under the working directory); a pattern naming a directory
+covers everything beneath it; and a path is denied when either its own spelling or the file a symlink
+points to matches. An allow must hold for both, and stays anchored.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def _glob_to_regex(pattern: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                out.append(re.escape(c))
+                i += 1
+            else:
+                body = pattern[i + 1 : end].replace("\\", "\\\\")
+                out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+                i = end + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class PathPattern:
+    """A compiled file rule specifier."""
+
+    text: str
+    base: str | None
+    """Absolute folder the pattern is relative to; None for the call's working directory."""
+    regex: re.Pattern[str]
+    anywhere: bool
+    """Match the pattern against any tail of the absolute path, wherever it is."""
+
+    def matches(self, path: str, cwd: str) -> bool:
+        """Does the absolute, normalised `path` match, for a call running in `cwd`?"""
+        if self.anywhere:
+            return self.regex.search(path) is not None
+        base = self.base if self.base is not None else cwd
+        if path == base:
+            rel = ""
+        elif base == "/":
+            rel = path[1:]
+        elif path.startswith(base + "/"):
+            rel = path[len(base) + 1 :]
+        elif ".." in self.text:
+            rel = posixpath.relpath(path, base)
+        else:
+            return False
+        return self.regex.fullmatch(rel) is not None
+
+
+def compile_path(spec: str, *, deny_side: bool, source_root: str, home: str) -> PathPattern:
+    """Compile a file rule specifier; `deny_side` is True for deny and ask lists (wider, fail closed)."""
+    body = spec
+    base: str | None
+    if body.startswith("//"):
+        base, body = "/", body[2:]
+    elif body == "~" or body.startswith("~/"):
+        base, body = home, body[2:] or "**"
+    elif body.startswith("/"):
+        base, body = source_root, body[1:]
+    elif body.startswith("./"):
+        base, body = None, body[2:]
+    else:
+        base = None
+    if body.endswith("/"):
+        body += "**"
+    body = posixpath.normpath(body) if body else "**"
+    if body == ".":
+        body = "**"
+    anchored = spec.startswith(("/", "./", "~"))
+    slash_free = "/" not in spec.rstrip("/") and not anchored
+    one_segment_dir = not anchored and len(body.split("/")) == 2 and body.endswith("/**")
+    regex = _glob_to_regex(body)
+    # A pattern naming a folder covers what is inside it; for allows only when the pattern says so (`/**`).
+    tail = "(?:/.*)?" if deny_side else ""
+    if deny_side and (slash_free or one_segment_dir):
+        return PathPattern(spec, None, re.compile(f"(?:^|/){regex}{tail}$", re.IGNORECASE), anywhere=True)
+    if slash_free:
+        return PathPattern(spec, base, re.compile(f"(?:.*/)?{regex}", re.IGNORECASE), anywhere=False)
+    return PathPattern(spec, base, re.compile(f"{regex}{tail}", re.IGNORECASE), anywhere=False)
+
+
+@lru_cache(maxsize=4096)
+def resolve(path: str, cwd: str, home: str) -> tuple[str, ...]:
+    """The spellings of a file a call names: lexical (with `~` and `..` resolved) and, if different, real."""
+    if path == "~" or path.startswith("~/"):
+        path = home + path[1:]
+    for var in ("$HOME", "${HOME}"):
+        if path.startswith(var):
+            path = home + path[len(var) :]
+    lexical = posixpath.normpath(path if path.startswith("/") else posixpath.join(cwd, path))
+    if lexical.startswith("//"):
+        lexical = "/" + lexical.lstrip("/")
+    real = os.path.realpath(lexical)
+    return (lexical,) if real == lexical else (lexical, real)
+
+
+def literal_prefix(pattern: str) -> str:
+    """The part of a glob before its first wildcard segment (`../x/*.py` -> `../x`): where a search starts."""
+    kept: list[str] = []
+    for segment in pattern.split("/"):
+        if _GLOB_CHARS & set(segment):
+            break
+        kept.append(segment)
+    return "/".join(kept) or "."
+
+
+def inside(path: str, folders: tuple[str, ...]) -> bool:
+    """Is the absolute `path` one of `folders` or beneath one of them?"""
+    return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)

@@ -1,0 +1,265 @@
+"""`RulePolicy`: rule strings, settings files and Python rules, combined into one explained decision.
+
+How the parts combine (the same for every source):
+
+1. A matching **deny** decides, whoever wrote it; nothing undoes it, so Python rules are not even run.
+2. Python rules for the tool run in registration order; a `Deny` (or a rule that fails) decides at once.
+3. Any **ask**, from a rule string or a Python rule, decides next.
+4. An **allow** from a rule string or a Python rule decides next. An `Allow(updated_input=...)` is validated
+   against the tool's input model and checked again against every deny and ask (strings and Python rules)
+   before it is returned.
+5. Nothing matched: the policy's default (`deny` unless declared; settings-only policies default to `ask`,
+   as the CLI would prompt, adjusted by the settings' `defaultMode`).
+
+The session's `dontAsk` mode turns a final ask into a deny; no mode widens a policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from magistrate.broker._call import CallContext, ToolCall
+from magistrate.broker._decision import Behavior, Decision, RuleRef, RuleSource
+from magistrate.broker._policy_errors import PolicyLoadError, RuleProblem
+from magistrate.broker._policy_sources import python_rule_specs
+from magistrate.broker._python_rules import CallView, PythonRule, RuleFunction, make_rule
+from magistrate.broker._rule_set import CallFacts, RuleSet
+from magistrate.broker._rules import EDIT_TOOLS, StringRule, parse_rule
+from magistrate.broker._settings import RuleSpec, read_settings
+
+F = TypeVar("F", bound=RuleFunction)
+DefaultMode = Literal["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"]
+
+
+class RulePolicy:
+    """A policy: rule-string lists, settings files and Python rules. Satisfies the `Policy` protocol.
+
+    In a `policy.py`::
+
+        policy = RulePolicy(default="deny", allow=["Bash(npm run test:*)"], deny=["Read(.env)"])
+
+        @policy.rule("Bash")
+        def no_force_push(call, context):
+            if "push --force" in call.input.command:
+                return Deny("force pushes are reviewed by a person")
+    """
+
+    def __init__(
+        self,
+        *,
+        default: Behavior = "deny",
+        allow: Sequence[str] = (),
+        ask: Sequence[str] = (),
+        deny: Sequence[str] = (),
+        settings: Sequence[str | Path] = (),
+        additional_directories: Sequence[str] = (),
+        rule_timeout: float = 5.0,
+        home: str | None = None,
+        source_file: str | None = None,
+    ) -> None:
+        """Build a policy; raises PolicyLoadError naming every bad rule (file and line) at once.
+
+        `settings` are Claude Code settings files whose `permissions` join this policy (relative paths are
+        relative to the policy file). `rule_timeout` bounds each Python rule, in seconds.
+        """
+        caller = source_file or sys._getframe(1).f_code.co_filename
+        origin = Path(caller).absolute() if not caller.startswith("<") else None
+        specs = python_rule_specs(origin, {"allow": allow, "ask": ask, "deny": deny})
+        problems: list[RuleProblem] = []
+        digests = [hashlib.sha256(origin.read_bytes()).hexdigest()] if origin and origin.is_file() else []
+        dirs = list(additional_directories)
+        base = origin.parent if origin else Path.cwd()
+        for item in settings:
+            part = read_settings(base / Path(item).expanduser(), home=Path(home) if home else None)
+            specs.extend(part.specs)
+            problems.extend(part.problems)
+            dirs.extend(part.additional_directories)
+            digests.append(part.digest)
+        self._setup(
+            specs=specs,
+            problems=problems,
+            default=default,
+            default_mode=None,
+            additional_directories=dirs,
+            digests=digests,
+            rule_timeout=rule_timeout,
+            home=home,
+        )
+
+    @classmethod
+    def from_specs(
+        cls,
+        specs: Sequence[RuleSpec],
+        *,
+        default: Behavior,
+        default_mode: str | None = None,
+        additional_directories: Sequence[str] = (),
+        digests: Sequence[str] = (),
+        problems: Sequence[RuleProblem] = (),
+        home: str | None = None,
+    ) -> RulePolicy:
+        """Build a policy from rule specs already read (settings files, command-line options)."""
+        policy = cls.__new__(cls)
+        policy._setup(
+            specs=list(specs),
+            problems=list(problems),
+            default=default,
+            default_mode=default_mode,
+            additional_directories=additional_directories,
+            digests=digests,
+            rule_timeout=5.0,
+            home=home,
+        )
+        return policy
+
+    def _setup(
+        self,
+        *,
+        specs: list[RuleSpec],
+        problems: list[RuleProblem],
+        default: Behavior,
+        default_mode: str | None,
+        additional_directories: Sequence[str],
+        digests: Sequence[str],
+        rule_timeout: float,
+        home: str | None,
+    ) -> None:
+        if default not in ("allow", "deny", "ask"):
+            problems.append(
+                RuleProblem("", RuleSource("default"), f"default must be allow, deny or ask, not {default!r}")
+            )
+        self._home = str(Path(home).expanduser()) if home else str(Path.home())
+        parsed: list[StringRule] = []
+        for spec in specs:
+            result = parse_rule(spec.text, spec.list, spec.source, root=spec.root, home=self._home)
+            (problems if isinstance(result, RuleProblem) else parsed).append(result)  # type: ignore[arg-type]
+        if problems:
+            raise PolicyLoadError(sorted(problems, key=lambda p: (p.source.path or "", p.source.line or 0)))
+        self.default: Behavior = default
+        self.default_mode = default_mode
+        self.rule_timeout = rule_timeout
+        self.additional_directories = tuple(additional_directories)
+        self._specs = tuple(specs)
+        self._rules = RuleSet(parsed)
+        self._python: list[PythonRule] = []
+        self._python_for: dict[str, tuple[PythonRule, ...]] = {}
+        self._digests = tuple(digests)
+        self._version = ""
+        self._default_ref = RuleRef("default", f"default: {default}", RuleSource("default"), "default")
+
+    # -- building -----------------------------------------------------------------------------------
+    def rule(self, *tools: str, id: str | None = None, timeout: float | None = None) -> Callable[[F], F]:
+        """Register a Python rule for tool names or globs (`"Bash"`, `"mcp__documents__*"`, `"*"`)."""
+
+        def register(function: F) -> F:
+            code = getattr(function, "__code__", None)
+            source = RuleSource("python", code.co_filename if code else None, code.co_firstlineno if code else None)
+            name = getattr(function, "__qualname__", repr(function))
+            rule_id = id or f"python:{name}"
+            bad = [t for t in tools if not t or not (t[0].isupper() or t.startswith("mcp__") or t == "*")]
+            problem = None
+            if not tools or bad:
+                problem = f"register a rule for tool names or globs ('Bash', 'mcp__docs__*', '*'), not {bad or '()'}"
+            elif any(r.ref.id == rule_id for r in self._python):
+                problem = f"a rule with id {rule_id!r} is already registered; pass id= to tell them apart"
+            if problem:
+                raise PolicyLoadError([RuleProblem(name, source, problem, "python")])
+            ref = RuleRef(rule_id, name, source, "python")
+            try:
+                rule = make_rule(ref, tools, function, timeout or self.rule_timeout)
+            except (TypeError, ValueError) as exc:
+                raise PolicyLoadError([RuleProblem(name, source, str(exc), "python")]) from None
+            self._python.append(rule)
+            self._python_for.clear()
+            self._version = ""
+            return function
+
+        return register
+
+    # -- the Policy protocol -------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """sha256 over the rules, their sources' bytes, the default and the Python rules' code."""
+        if not self._version:
+            material = {
+                "default": self.default,
+                "default_mode": self.default_mode,
+                "dirs": self.additional_directories,
+                "rules": [[s.list, s.text, s.source.kind, s.source.path] for s in self._specs],
+                "files": self._digests,
+                "python": [
+                    [r.ref.id, r.tools, hashlib.sha256(getattr(r.function, "__code__", None).co_code).hexdigest()]  # type: ignore[union-attr]
+                    if hasattr(r.function, "__code__")
+                    else [r.ref.id, r.tools, ""]
+                    for r in self._python
+                ],
+            }
+            self._version = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+        return self._version
+
+    @property
+    def string_rules(self) -> tuple[StringRule, ...]:
+        return self._rules.rules
+
+    @property
+    def python_rules(self) -> tuple[PythonRule, ...]:
+        return tuple(self._python)
+
+    def python_rules_for(self, tool_name: str) -> tuple[PythonRule, ...]:
+        rules = self._python_for.get(tool_name)
+        if rules is None:
+            rules = tuple(r for r in self._python if r.applies_to(tool_name))
+            self._python_for[tool_name] = rules
+        return rules
+
+    async def decide(self, call: ToolCall, context: CallContext) -> Decision:
+        """Decide one call; any failure inside is a deny naming the error, never an exception."""
+        from magistrate.broker._policy_decide import decide
+
+        started = time.perf_counter_ns()
+        try:
+            return await decide(self, call, context, started)
+        except Exception as exc:  # noqa: BLE001 - failing closed is the point
+            return Decision(
+                "deny",
+                call.tool_input,
+                message="the policy failed while deciding this call; denied to be safe",
+                policy_version=self.version,
+                elapsed_ns=time.perf_counter_ns() - started,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+    # -- helpers used by the decision procedure -----------------------------------------------------
+    def facts(self, call: ToolCall, context: CallContext) -> CallFacts:
+        return CallFacts(call, context, self._home, self.additional_directories)
+
+    @property
+    def rule_set(self) -> RuleSet:
+        return self._rules
+
+    def default_for(self, facts: CallFacts) -> tuple[Behavior, RuleRef]:
+        """What happens when nothing matched, after the settings' `defaultMode`."""
+        mode = self.default_mode
+        if mode == "bypassPermissions":
+            return "allow", RuleRef("default", "defaultMode: bypassPermissions", RuleSource("default"), "default")
+        if mode == "dontAsk":
+            return "deny", RuleRef("default", "defaultMode: dontAsk", RuleSource("default"), "default")
+        if mode == "acceptEdits" and facts.call.tool_name in EDIT_TOOLS and facts.paths:
+            from magistrate.broker._paths import inside
+
+            if all(inside(p, facts.working_dirs) for names in facts.paths for p in names):
+                return "allow", RuleRef("default", "defaultMode: acceptEdits", RuleSource("default"), "default")
+        return self.default, self._default_ref
+
+
+def view_of(call: ToolCall) -> CallView:
+    """The typed view a Python rule receives; raises pydantic's ValidationError for a malformed input."""
+    from magistrate.broker._tool_inputs import parse_input
+
+    return CallView(call.tool_name, parse_input(call.tool_name, call.tool_input), call.tool_input, call.tool_use_id)

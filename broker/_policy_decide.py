@@ -1,0 +1,190 @@
+"""The decision procedure of `RulePolicy`: deny, then ask, then allow, then the default, explained.
+
+Kept apart from the policy's construction so the hot path reads top to bottom. The order is documented in
+`_policy`; here each step also gathers the other rules that matched, so a decision can say everything
+that had an opinion about the call, not only the rule that won.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from magistrate.broker._call import CallContext, ToolCall
+from magistrate.broker._decision import Behavior, Decision, RuleRef
+from magistrate.broker._python_rules import Allow, Ask, Deny, RuleOutcome, run_rule
+
+if TYPE_CHECKING:
+    from magistrate.broker._policy import RulePolicy
+
+
+def _describe(ref: RuleRef) -> str:
+    return f"{ref.text} ({ref.source})"
+
+
+def _first_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "input"
+    return f"{where}: {first.get('msg', 'invalid')}"
+
+
+async def _python(
+    policy: RulePolicy, call: ToolCall, context: CallContext, *, rerun: bool
+) -> tuple[list[RuleOutcome], str | None]:
+    """Run the Python rules for the call, stopping at the first deny or failure; the second value is an error."""
+    rules = policy.python_rules_for(call.tool_name)
+    if not rules:
+        return [], None
+    from magistrate.broker._policy import view_of
+
+    try:
+        view = view_of(call)
+    except ValidationError as exc:
+        what = "the rewritten input" if rerun else "the input"
+        return [], f"{what} does not fit the {call.tool_name} tool's schema ({_first_line(exc)})"
+    outcomes: list[RuleOutcome] = []
+    for rule in rules:
+        outcome = await run_rule(rule, view, context)
+        outcomes.append(outcome)
+        if outcome.error is not None or isinstance(outcome.result, Deny):
+            break
+    return outcomes, None
+
+
+class _Done:
+    """Builds the decision: fills the version and time, orders the other matches, applies `dontAsk`."""
+
+    __slots__ = ("call", "context", "started", "version")
+
+    def __init__(self, call: ToolCall, context: CallContext, version: str, started: int) -> None:
+        self.call = call
+        self.context = context
+        self.version = version
+        self.started = started
+
+    def __call__(
+        self,
+        behavior: Behavior,
+        rule: RuleRef | None,
+        others: list[RuleRef],
+        message: str = "",
+        *,
+        tool_input: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> Decision:
+        if behavior == "ask" and self.context.permission_mode == "dontAsk":
+            behavior, message = "deny", f"{message} (no one can be asked in dontAsk mode)".lstrip()
+        matched = tuple(r for r in dict.fromkeys(others) if r is not rule)
+        return Decision(
+            behavior,
+            self.call.tool_input if tool_input is None else tool_input,
+            message=message,
+            rule=rule,
+            matched=matched,
+            policy_version=self.version,
+            elapsed_ns=time.perf_counter_ns() - self.started,
+            error=error,
+        )
+
+
+async def decide(policy: RulePolicy, call: ToolCall, context: CallContext, started: int) -> Decision:
+    """Decide one call by the order documented in `_policy`."""
+    done = _Done(call, context, policy.version, started)
+    facts = policy.facts(call, context)
+    strings = policy.rule_set.evaluate(facts)
+    string_refs = [r.ref for r in (*strings.deny, *strings.ask, *strings.allow)]
+    if strings.deny:
+        ref = strings.deny[0].ref
+        return done("deny", ref, string_refs, f"Denied by rule {_describe(ref)}")
+
+    outcomes, input_error = await _python(policy, call, context, rerun=False)
+    python_refs = [o.rule.ref for o in outcomes if o.result is not None]
+    others = [*string_refs, *python_refs]
+    if input_error is not None:
+        return done("deny", None, others, input_error, error=input_error)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            return done(
+                "deny", outcome.rule.ref, others, "A policy rule failed; denied to be safe", error=outcome.error
+            )
+        if isinstance(outcome.result, Deny):
+            return done("deny", outcome.rule.ref, others, outcome.result.message)
+
+    if strings.ask:
+        ref = strings.ask[0].ref
+        return done("ask", ref, others, f"Rule {_describe(ref)} asks for approval")
+    for outcome in outcomes:
+        if isinstance(outcome.result, Ask):
+            return done("ask", outcome.rule.ref, others, outcome.result.reason)
+
+    allows = [o for o in outcomes if isinstance(o.result, Allow)]
+    rewrite = next((o for o in allows if o.result.updated_input is not None), None)  # type: ignore[union-attr]
+    if rewrite is not None:
+        assert isinstance(rewrite.result, Allow)
+        assert rewrite.result.updated_input is not None
+        return await _recheck(
+            policy,
+            call,
+            context,
+            rewrite=rewrite,
+            new_input=dict(rewrite.result.updated_input),
+            others=others,
+            done=done,
+        )
+    if strings.allow:
+        return done("allow", strings.allow[0].ref, others)
+    if allows:
+        result = allows[0].result
+        assert isinstance(result, Allow)
+        return done("allow", allows[0].rule.ref, others, result.message)
+
+    behavior, ref = policy.default_for(facts)
+    message = {"deny": "No rule allows this call", "ask": "No rule decides this call", "allow": ""}[behavior]
+    return done(behavior, ref, others, message)
+
+
+async def _recheck(
+    policy: RulePolicy,
+    call: ToolCall,
+    context: CallContext,
+    *,
+    rewrite: RuleOutcome,
+    new_input: dict[str, Any],
+    others: list[RuleRef],
+    done: _Done,
+) -> Decision:
+    """A rewritten input must fit the tool's model and pass every deny and ask before it is allowed."""
+    from magistrate.broker._tool_inputs import parse_input
+
+    ref = rewrite.rule.ref
+    try:
+        parse_input(call.tool_name, new_input)
+    except ValidationError as exc:
+        error = f"{ref.text} rewrote the input into one the {call.tool_name} tool rejects ({_first_line(exc)})"
+        return done("deny", ref, others, "A policy rule produced an invalid input; denied to be safe", error=error)
+    new_call = ToolCall(call.tool_name, new_input, call.tool_use_id)
+    strings = policy.rule_set.evaluate(policy.facts(new_call, context))
+    refs = [*others, *(r.ref for r in (*strings.deny, *strings.ask))]
+    if strings.deny:
+        deny = strings.deny[0].ref
+        return done("deny", deny, [ref, *refs], f"The rewritten input is denied by rule {_describe(deny)}")
+    outcomes, input_error = await _python(policy, new_call, context, rerun=True)
+    if input_error is not None:
+        return done("deny", ref, refs, input_error, error=input_error)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            message = "A policy rule failed on the rewritten input; denied to be safe"
+            return done("deny", outcome.rule.ref, [ref, *refs], message, error=outcome.error)
+        if isinstance(outcome.result, Deny):
+            return done("deny", outcome.rule.ref, [ref, *refs], outcome.result.message)
+    if strings.ask:
+        ask = strings.ask[0].ref
+        return done("ask", ask, [ref, *refs], f"Rule {_describe(ask)} asks for approval", tool_input=new_input)
+    for outcome in outcomes:
+        if isinstance(outcome.result, Ask):
+            return done("ask", outcome.rule.ref, [ref, *refs], outcome.result.reason, tool_input=new_input)
+    message = rewrite.result.message if isinstance(rewrite.result, Allow) else ""
+    return done("allow", ref, refs, message, tool_input=new_input)

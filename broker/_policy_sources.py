@@ -1,0 +1,146 @@
+"""Where policies come from: a `policy.py`, a settings JSON, or what the plain CLI itself would read.
+
+`load_policy(path)` is what the SDK's `policy=` option, `MAGISTRATE_POLICY` and `magistrate policy check`
+use. `claude_code_policy(...)` rebuilds the CLI's own permission set (the `--allowedTools` and
+`--disallowedTools` lists plus user, project and local settings), so a run without a magistrate policy is
+judged as the plain CLI would judge it, but with every decision explained.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from magistrate.broker._decision import RuleSource
+from magistrate.broker._interfaces import Policy
+from magistrate.broker._policy_errors import PolicyLoadError, RuleProblem
+from magistrate.broker._rules import ListName
+from magistrate.broker._settings import RuleSpec, SettingsPermissions, read_settings
+
+
+def _string_lines(origin: Path) -> dict[str, list[int]]:
+    try:
+        tree = ast.parse(origin.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return {}
+    lines: dict[str, list[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            lines.setdefault(node.value, []).append(node.lineno)
+    for found in lines.values():
+        found.sort()
+    return lines
+
+
+def python_rule_specs(origin: Path | None, lists: Mapping[ListName, Sequence[str]]) -> list[RuleSpec]:
+    """Rule strings written in a policy file, each with the line it was written on when it can be found."""
+    lines = _string_lines(origin) if origin is not None else {}
+    path = str(origin) if origin is not None else None
+    root = str(origin.parent) if origin is not None else str(Path.cwd())
+    specs: list[RuleSpec] = []
+    for list_name in ("deny", "ask", "allow"):
+        rules = lists.get(list_name, ())
+        if isinstance(rules, str):
+            rules = [rules]
+        for text in rules:
+            found = lines.get(text) if isinstance(text, str) else None
+            line = found.pop(0) if found else None
+            specs.append(RuleSpec(text, list_name, RuleSource("python", path, line), root))
+    return specs
+
+
+def _settings_policy(parts: Sequence[SettingsPermissions], extra: Sequence[RuleSpec], home: str | None) -> Policy:
+    from magistrate.broker._policy import RulePolicy
+
+    specs = [*extra, *(s for part in parts for s in part.specs)]
+    problems = [p for part in parts for p in part.problems]
+    mode = next((p.default_mode for p in reversed(parts) if p.default_mode), None)
+    dirs = [d for part in parts for d in part.additional_directories]
+    digests = [part.digest for part in parts]
+    return RulePolicy.from_specs(
+        specs,
+        default="ask",
+        default_mode=mode,
+        additional_directories=dirs,
+        digests=digests,
+        problems=problems,
+        home=home,
+    )
+
+
+def _load_module(file: Path) -> Policy:
+    name = "magistrate_policy_" + hashlib.sha256(str(file).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise PolicyLoadError([RuleProblem("", RuleSource("python", str(file)), "not a Python module")])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except PolicyLoadError:
+        raise
+    except SyntaxError as exc:
+        source = RuleSource("python", str(file), exc.lineno)
+        raise PolicyLoadError([RuleProblem("", source, f"syntax error: {exc.msg}")]) from None
+    except Exception as exc:  # noqa: BLE001 - whatever the module raised, the load fails with its line
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(file)]
+        line = frames[-1].lineno if frames else None
+        source = RuleSource("python", str(file), line)
+        raise PolicyLoadError([RuleProblem("", source, f"the policy raised {type(exc).__name__}: {exc}")]) from None
+    finally:
+        sys.modules.pop(name, None)
+    policy = getattr(module, "policy", None)
+    if policy is None or not callable(getattr(policy, "decide", None)) or not hasattr(policy, "version"):
+        reason = "a policy module defines `policy = RulePolicy(...)` (or any object with `version` and `decide`)"
+        raise PolicyLoadError([RuleProblem("", RuleSource("python", str(file)), reason)])
+    return policy  # type: ignore[no-any-return]
+
+
+def load_policy(path: str | Path, *, home: str | None = None) -> Policy:
+    """Load a policy from a `policy.py` or a Claude Code settings JSON; raises PolicyLoadError with every problem.
+
+    For a settings file, `/p` rules are relative to the project root when the file sits in a project's
+    `.claude/` folder, to `~/.claude` for the user's settings, and to the file's folder otherwise.
+    """
+    file = Path(path).expanduser().absolute()
+    if file.suffix == ".py":
+        if not file.is_file():
+            raise PolicyLoadError([RuleProblem("", RuleSource("python", str(file)), "no such policy file")])
+        return _load_module(file)
+    part = read_settings(file, home=Path(home) if home else None)
+    return _settings_policy([part], (), home)
+
+
+def claude_code_policy(
+    cwd: str | Path,
+    allowed_tools: Sequence[str] = (),
+    disallowed_tools: Sequence[str] = (),
+    *,
+    home: str | Path | None = None,
+    settings_files: Sequence[str | Path] = (),
+) -> Policy:
+    """The permissions the plain CLI would apply in `cwd`, as a policy that explains its decisions.
+
+    Reads `~/.claude/settings.json`, `<cwd>/.claude/settings.json`, `<cwd>/.claude/settings.local.json`
+    (those that exist), then `settings_files` (like the CLI's `--settings`), plus the `allowed_tools` and
+    `disallowed_tools` options. Nothing matched means ask, as the CLI would prompt.
+    """
+    home_dir = Path(home).expanduser() if home else Path.home()
+    project = Path(cwd).expanduser().absolute()
+    candidates = [
+        home_dir / ".claude" / "settings.json",
+        project / ".claude" / "settings.json",
+        project / ".claude" / "settings.local.json",
+    ]
+    parts = [read_settings(p, home=home_dir) for p in candidates if p.is_file()]
+    parts.extend(read_settings(Path(p), home=home_dir) for p in settings_files)
+    options: list[RuleSpec] = []
+    for list_name, rules in (("deny", disallowed_tools), ("allow", allowed_tools)):
+        for text in rules:
+            options.append(RuleSpec(text, list_name, RuleSource("option"), str(project)))  # type: ignore[arg-type]
+    return _settings_policy(parts, options, str(home_dir))

@@ -1,0 +1,244 @@
+"""Matching one call against every rule string of a policy, fast enough to sit in front of each tool call.
+
+Rules are indexed by the tool they apply to (and Bash rules by their first word), and what a rule asks
+about a call (the Bash analysis, the files it names, the hosts a URL reaches) is computed once per call and
+only when a rule asks. Deny and ask rules match when any form of the call matches; an allow must cover the
+whole call: every top-level part of a Bash line, every spelling of a path, every host a URL may reach.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from magistrate.broker._bash import BashAnalysis, analyse
+from magistrate.broker._call import CallContext, ToolCall
+from magistrate.broker._domains import domain_matches, hosts_of
+from magistrate.broker._paths import inside, literal_prefix, resolve
+from magistrate.broker._rules import ListName, StringRule
+
+_PATH_FIELDS = {"file_path": ("Read", "Write", "Edit", "MultiEdit"), "notebook_path": ("NotebookEdit", "NotebookRead")}
+_TOOL_PATH_FIELD = {tool: name for name, tools in _PATH_FIELDS.items() for tool in tools}
+_MAX_GLOB_EXPANSION = 256
+
+
+class CallFacts:
+    """What rules ask about one call, computed lazily and at most once."""
+
+    __slots__ = ("_bash", "_bash_paths", "_hosts", "_paths", "call", "cwd", "home", "key", "working_dirs")
+
+    def __init__(self, call: ToolCall, context: CallContext, home: str, extra_dirs: Sequence[str]) -> None:
+        self.call = call
+        self.cwd = posixpath.normpath(posixpath.join("/", context.cwd)) if context.cwd else "/"
+        self.home = home
+        self.working_dirs = (self.cwd, *context.additional_directories, *extra_dirs)
+        name = call.tool_name
+        if name.startswith("mcp__"):
+            server = name[5:].split("__", 1)[0]
+            self.key = f"mcp__{server}"
+        else:
+            self.key = name
+        self._bash: BashAnalysis | None = None
+        self._paths: tuple[tuple[str, ...], ...] | None = None
+        self._hosts: tuple[str, ...] | bool | None = False
+        self._bash_paths: dict[str, tuple[tuple[str, ...], ...]] = {}
+
+    @property
+    def bash(self) -> BashAnalysis | None:
+        if self._bash is None:
+            command = self.call.tool_input.get("command")
+            if not isinstance(command, str):
+                return None
+            self._bash = analyse(command)
+        return self._bash
+
+    @property
+    def paths(self) -> tuple[tuple[str, ...], ...]:
+        """The spellings of each file or folder the call names; empty when it names none we can read."""
+        if self._paths is None:
+            found: list[str] = []
+            tool_input = self.call.tool_input
+            field_name = _TOOL_PATH_FIELD.get(self.call.tool_name)
+            if field_name is not None:
+                value = tool_input.get(field_name)
+                if isinstance(value, str):
+                    found.append(value)
+            elif self.call.tool_name in {"Glob", "Grep", "LS"}:
+                base = tool_input.get("path")
+                base = base if isinstance(base, str) and base else self.cwd
+                found.append(base)
+                for key in ("pattern", "glob") if self.call.tool_name != "Grep" else ("glob",):
+                    value = tool_input.get(key)
+                    if isinstance(value, str) and value:
+                        found.append(posixpath.join(base, literal_prefix(value)))
+            self._paths = tuple(resolve(p, self.cwd, self.home) for p in found)
+        return self._paths
+
+    @property
+    def hosts(self) -> tuple[str, ...] | None:
+        if self._hosts is False:
+            url = self.call.tool_input.get("url")
+            self._hosts = hosts_of(url) if isinstance(url, str) else None
+        return self._hosts  # type: ignore[return-value]
+
+    def bash_paths(self, family: str) -> tuple[tuple[str, ...], ...]:
+        """Resolved spellings of the files a Bash line reads (`read`) or changes (`edit`)."""
+        cached = self._bash_paths.get(family)
+        if cached is not None:
+            return cached
+        analysis = self.bash
+        words = () if analysis is None else analysis.read_paths if family == "read" else analysis.write_paths
+        out: list[tuple[str, ...]] = []
+        for word in words:
+            if "$(" in word or "`" in word or "…" in word:
+                continue
+            out.append(resolve(word, self.cwd, self.home))
+            if any(c in word for c in "*?["):
+                pattern = out[-1][0]
+                for i, match in enumerate(glob.iglob(pattern)):  # noqa: PTH207 - a shell glob, expanded as the shell would
+                    if i >= _MAX_GLOB_EXPANSION:
+                        break
+                    out.append(resolve(match, self.cwd, self.home))
+        result = tuple(out)
+        self._bash_paths[family] = result
+        return result
+
+
+def _bash_form_matches(rule: StringRule, form: tuple[str, ...]) -> bool:
+    mode = rule.bash_mode
+    if mode == "any":
+        return True
+    if mode == "exact":
+        return form == rule.bash_words
+    if mode == "prefix":
+        return form[: len(rule.bash_words)] == rule.bash_words
+    assert rule.regex is not None
+    return rule.regex.fullmatch(" ".join(form)) is not None
+
+
+def _input_text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def hits(rule: StringRule, facts: CallFacts, *, deny_side: bool) -> bool:
+    """Does one rule match the call? `deny_side` chooses the any-form (deny, ask) or all-forms (allow) reading."""
+    kind = rule.kind
+    call = facts.call
+    if kind == "tool":
+        return True
+    if kind == "bash":
+        analysis = facts.bash
+        if analysis is None:
+            return False
+        if deny_side:
+            return any(_bash_form_matches(rule, form) for form in analysis.deny_forms)
+        forms = analysis.allow_forms
+        return bool(forms) and all(_bash_form_matches(rule, form) for form in forms or ())
+    if kind == "path":
+        assert rule.path is not None
+        pattern = rule.path
+        if call.tool_name == "Bash":
+            if rule.gates_bash is None:
+                return False
+            spellings = facts.bash_paths(rule.gates_bash)
+            return any(pattern.matches(p, facts.cwd) for names in spellings for p in names)
+        paths = facts.paths
+        if deny_side:
+            return any(pattern.matches(p, facts.cwd) for names in paths for p in names)
+        return bool(paths) and all(pattern.matches(p, facts.cwd) for names in paths for p in names)
+    if kind == "domain":
+        hosts = facts.hosts
+        if hosts is None:
+            return False
+        test = any if deny_side else all
+        return test(domain_matches(rule.domain, h, deny_side=deny_side) for h in hosts)
+    if kind == "name":
+        assert rule.regex is not None
+        value = call.tool_input.get("skill" if call.tool_name == "Skill" else "subagent_type")
+        return isinstance(value, str) and rule.regex.fullmatch(value) is not None
+    if kind == "param":
+        assert rule.regex is not None
+        if rule.param not in call.tool_input:
+            return False
+        return rule.regex.fullmatch(_input_text(call.tool_input[rule.param])) is not None
+    # mcp: the index already matched the server
+    if rule.regex is None:
+        return True
+    tool = call.tool_name[len(facts.key) + 2 :]
+    return rule.regex.fullmatch(tool) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class StringVerdict:
+    deny: tuple[StringRule, ...]
+    ask: tuple[StringRule, ...]
+    allow: tuple[StringRule, ...]
+    """The allow rules that together cover the call; empty when the call is not covered."""
+
+
+@dataclass(slots=True)
+class _ListIndex:
+    by_tool: dict[str, list[StringRule]] = field(default_factory=dict)
+    bash_by_first: dict[str, list[StringRule]] = field(default_factory=dict)
+    bash_other: list[StringRule] = field(default_factory=list)
+
+
+class RuleSet:
+    """The rule strings of a policy, indexed for matching."""
+
+    def __init__(self, rules: Iterable[StringRule]) -> None:
+        self.rules = tuple(rules)
+        self._lists: dict[ListName, _ListIndex] = {"allow": _ListIndex(), "ask": _ListIndex(), "deny": _ListIndex()}
+        for rule in self.rules:
+            index = self._lists[rule.ref.list]  # type: ignore[index]
+            for tool in rule.tools:
+                if tool == "Bash" and rule.kind == "bash" and rule.bash_mode in {"exact", "prefix"}:
+                    index.bash_by_first.setdefault(rule.bash_words[0], []).append(rule)
+                elif tool == "Bash" and rule.kind == "bash":
+                    index.bash_other.append(rule)
+                else:
+                    index.by_tool.setdefault(tool, []).append(rule)
+
+    def _matching(self, list_name: ListName, facts: CallFacts) -> list[StringRule]:
+        index = self._lists[list_name]
+        found = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts, deny_side=True)]
+        if facts.key == "Bash" and facts.bash is not None:
+            found.extend(r for r in index.bash_other if hits(r, facts, deny_side=True))
+            seen: set[int] = set()
+            for form in facts.bash.deny_forms:
+                for rule in index.bash_by_first.get(form[0], ()):
+                    if id(rule) not in seen and _bash_form_matches(rule, form):
+                        seen.add(id(rule))
+                        found.append(rule)
+        return found
+
+    def _allowing(self, facts: CallFacts) -> list[StringRule]:
+        index = self._lists["allow"]
+        whole = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts, deny_side=False)]
+        if whole or facts.key != "Bash":
+            return whole
+        analysis = facts.bash
+        if analysis is None or not analysis.allow_forms:
+            return []
+        if not all(inside(p, facts.working_dirs) for names in facts.bash_paths("edit") for p in names):
+            return []
+        covering: list[StringRule] = []
+        for form in analysis.allow_forms:
+            candidates = [*index.bash_by_first.get(form[0], ()), *index.bash_other]
+            rule = next((r for r in candidates if _bash_form_matches(r, form)), None)
+            if rule is None:
+                return []
+            if rule not in covering:
+                covering.append(rule)
+        return covering
+
+    def evaluate(self, facts: CallFacts) -> StringVerdict:
+        """Every deny and ask rule that matches, and the allow rules that cover the call."""
+        return StringVerdict(
+            deny=tuple(self._matching("deny", facts)),
+            ask=tuple(self._matching("ask", facts)),
+            allow=tuple(self._allowing(facts)),
+        )
