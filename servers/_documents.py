@@ -1,0 +1,25 @@
+"""The `documents` MCP server: what an agent reads and cites, kept as immutable versions.
+
+`build_server()` binds the tools of `_documents_tools` to a store. `open_documents()` is the same store without
+any MCP, for the command line and for policy rules that look up a document's labels.
+"""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver import MCPServer
+
+from magistrate.servers._db import default_location, open_database
+from magistrate.servers._documents_repo import DocumentStore
+from magistrate.servers._documents_tools import INSTRUCTIONS, documents_toolset
+from magistrate.servers._toolkit import to_mcp_server
+
+
+def open_documents(db: str | None = None) -> DocumentStore:
+    """The document store at `db` (a path or postgresql:// URL; default per user)."""
+    return DocumentStore(open_database(db or default_location("documents")))
+
+
+def build_server(db: str | DocumentStore | None = None) -> MCPServer:
+    """The `documents` server over a database location or an open store."""
+    store = db if isinstance(db, DocumentStore) else open_documents(db)
+    return to_mcp_server(documents_toolset(store), instructions=INSTRUCTIONS)
