@@ -8,6 +8,7 @@ dependency, so the framing is done by a tested library and only the socket loop 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -141,5 +142,8 @@ async def serve(listener: anyio.abc.Listener[anyio.abc.SocketStream], handler: H
             await serve_connection(stream, handler)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
             _log.debug("connection dropped", error=repr(exc))
+        except Exception:  # noqa: BLE001 - a failure on one connection (even in logging) must not stop the server
+            with contextlib.suppress(Exception):
+                _log.error("connection failed", exc_info=True)
 
     await listener.serve(one)

@@ -124,7 +124,7 @@ class ScriptedModel:
         with self._lock:
             self._requests.append(ReceivedRequest(request.method, request.path, request.headers, body, problem))
         if problem:
-            _log.warning("unreadable request", path=request.path, problem=problem)
+            _log.debug("unreadable request", path=request.path, problem=problem)
         headers = {"request-id": new_id("req")}
         if request.method != "POST" or request.path not in ("/v1/messages", "/v1/messages/count_tokens"):
             await respond.json(404, error_body(404, f"{request.method} {request.path} not found"), headers)
