@@ -52,7 +52,7 @@ class Logger:
                 _configure()
             import structlog
 
-            self._bound = structlog.get_logger(logger=self._name)
+            self._bound = structlog.get_logger().bind(logger=self._name)
         getattr(self._bound, level)(event, **fields)
 
     def debug(self, event: str, **fields: Any) -> None:
