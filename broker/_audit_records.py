@@ -11,16 +11,19 @@ built, redacted and hashed before the writer takes the trail's lock.
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic_core import PydanticSerializationError
 
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Decision, RuleRef
-from magistrate.broker._interfaces import ToolOutcome
+from magistrate.broker._interfaces import Approval, ToolOutcome
 from magistrate.broker._redact import Redactor
 from magistrate.broker._trail_errors import AuditError
 
@@ -150,6 +153,19 @@ class ApprovalRecord(_Record):
     updated_input: dict[str, Any] | None = None
     """The input the approver allowed, when they changed it (redacted)."""
 
+    @classmethod
+    def of(cls, approval: Approval, *, time: str | None = None) -> ApprovalRecord:
+        return cls(
+            time=time or utc_now(),
+            session_id=approval.session_id,
+            tool_use_id=approval.tool_use_id,
+            tool_name=approval.tool_name,
+            behavior=approval.behavior,
+            approver=approval.approver,
+            note=approval.note,
+            updated_input=dict(approval.updated_input) if approval.updated_input is not None else None,
+        )
+
 
 TrailRecord = Annotated[DecisionRecord | OutcomeRecord | ApprovalRecord, Field(discriminator="kind")]
 _ADAPTER: TypeAdapter[DecisionRecord | OutcomeRecord | ApprovalRecord] = TypeAdapter(TrailRecord)
@@ -173,9 +189,18 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def jsonable(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON-only copy of a mapping, anything else written as its repr (for recording a failure)."""
+    result: dict[str, Any] = json.loads(json.dumps(dict(value), default=repr))
+    return result
+
+
 def encode_record(record: DecisionRecord | OutcomeRecord | ApprovalRecord, redactor: Redactor) -> bytes:
     """The canonical bytes of a redacted record: what the trail stores and hashes."""
-    data = redactor.value(record.model_dump(mode="json"))
+    try:
+        data = redactor.value(record.model_dump(mode="json"))
+    except PydanticSerializationError as exc:
+        raise AuditError(f"the {record.kind} record holds a value that is not JSON: {exc}") from exc
     try:
         return rfc8785.dumps(data)
     except rfc8785.CanonicalizationError:

@@ -94,6 +94,8 @@ class Redactor:
     def _replace(self, match: re.Match[str]) -> str:
         if "v" not in match.re.groupindex:
             return self.hash(match.group(0))
+        if match.group("v").startswith("[hmac:"):  # an earlier pattern already replaced this secret
+            return match.group(0)
         start, end = match.span("v")
         whole = match.group(0)
         offset = match.start()

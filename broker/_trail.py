@@ -74,14 +74,14 @@ class Trail:
         cls,
         db: str | Path | None = None,
         *,
-        key_path: Path | None = None,
+        key_path: str | Path | None = None,
         witness: bool = True,
         redact: bool = True,
     ) -> Trail:
         """Open (creating if needed) the trail at `db` (a path or `postgresql://` URL; the per-user SQLite
         trail by default), signing with the key at `key_path` (default `~/.config/magistrate/trail.key`).
         Blocking: call it before the event loop gets busy, or in a worker thread."""
-        key_path = key_path or default_key_path()
+        key_path = Path(key_path).expanduser() if key_path else default_key_path()
         key = load_or_create_signing_key(key_path)
         redactor = (
             Redactor(load_or_create_secret(key_path.with_name(key_path.stem + ".redact.key"))) if redact else None

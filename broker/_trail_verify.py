@@ -174,17 +174,19 @@ class _Checker:
         good = sizes[lo - 1] if lo else 0
         fault = self._fault(bad)
         assert fault is not None
-        _, signature_problem, root_matches = fault
-        if signature_problem is not None and root_matches:
+        signature_problem = fault[1]
+        if signature_problem is not None:
             raise TrailVerificationError(
-                f"the checkpoint for {bad} records was altered: it {signature_problem}", problem="checkpoint"
+                f"record {good} onwards is not vouched for by a valid signature: the checkpoint for {bad} records"
+                f" {signature_problem} (records rewritten and rehashed, or the checkpoint altered, without the key)",
+                seq=good,
+                problem="forged",
             )
-        what = "rewritten and its hashes recomputed without the key" if signature_problem else "changed"
         raise TrailVerificationError(
-            f"record {good} was {what}: records {good}..{bad - 1} no longer match the signed checkpoint for"
+            f"record {good} was changed: records {good}..{bad - 1} no longer match the signed checkpoint for"
             f" {bad} records (an edit, insertion, deletion or reordering)",
             seq=good,
-            problem="forged" if signature_problem else "edited",
+            problem="edited",
         )
 
     def check_all(self, latest_size: int) -> int:
@@ -196,7 +198,10 @@ class _Checker:
             )
         for size in sizes:
             fault = self._fault(size)
-            if fault is None or fault[1] is not None or not fault[2]:
-                self.localize()
-                raise TrailVerificationError(f"the checkpoint for {size} records does not hold", problem="checkpoint")
+            assert fault is not None
+            if fault[1] is not None or not fault[2]:
+                reason = fault[1] or "its root does not match the records"
+                raise TrailVerificationError(
+                    f"the checkpoint for {size} records does not hold: {reason}", problem="checkpoint"
+                )
         return len(sizes)

@@ -1,0 +1,112 @@
+"""The broker: a policy and a trail behind the one seam the SDK calls, keeping the governance promises.
+
+- No decision leaves before its record is durable: `decide` appends, then returns.
+- Any failure is a deny, and the deny is recorded: a policy that raises gives a deny naming the error; a
+  trail that cannot be written turns even an allow into a deny (and the broker tries to record that too).
+- Rules see the session's history: the broker remembers, per session id, the decisions it made (oldest
+  first) and hands them to the policy in `CallContext.history`, so "after reading secrets, no network" works
+  without the caller keeping state. A caller that passes its own history keeps it. The memory is bounded:
+  the last `history_limit` decisions of the `session_limit` most recently active sessions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections import OrderedDict, deque
+
+from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord, jsonable
+from magistrate.broker._call import CallContext, PriorDecision, ToolCall
+from magistrate.broker._decision import Decision
+from magistrate.broker._interfaces import Approval, Policy, ToolOutcome
+from magistrate.broker._log import get_logger
+from magistrate.broker._trail import Trail
+
+_log = get_logger("magistrate.broker")
+
+
+class Broker:
+    """Decides tool calls with `policy` and records every decision, outcome and approval in `trail`."""
+
+    def __init__(self, policy: Policy, trail: Trail, *, history_limit: int = 1000, session_limit: int = 1024) -> None:
+        self.policy = policy
+        self.trail = trail
+        self._history_limit = history_limit
+        self._session_limit = session_limit
+        self._sessions: OrderedDict[str, deque[PriorDecision]] = OrderedDict()
+
+    def history(self, session_id: str) -> tuple[PriorDecision, ...]:
+        """The decisions made so far in a session, oldest first, as rules see them."""
+        return tuple(self._sessions.get(session_id, ()))
+
+    def _remember(self, session_id: str, call: ToolCall, decision: Decision) -> None:
+        past = self._sessions.get(session_id)
+        if past is None:
+            past = self._sessions[session_id] = deque(maxlen=self._history_limit)
+            while len(self._sessions) > self._session_limit:
+                self._sessions.popitem(last=False)
+        self._sessions.move_to_end(session_id)
+        rule_id = decision.rule.id if decision.rule else None
+        past.append(PriorDecision(call.tool_name, call.tool_input, decision.behavior, rule_id))
+
+    async def decide(self, call: ToolCall, context: CallContext) -> Decision:
+        """Decide `call` and durably record the decision; on any failure, a recorded deny."""
+        if not context.history:
+            context = dataclasses.replace(context, history=self.history(context.session_id))
+        started = time.perf_counter_ns()
+        try:
+            decision = await self.policy.decide(call, context)
+        except Exception as exc:  # noqa: BLE001 - fail closed on anything a policy raises
+            _log.error("policy_failed", tool=call.tool_name, error=repr(exc))
+            decision = self._deny(
+                call,
+                "the policy failed, so the call is denied",
+                f"policy raised {exc!r}",
+                time.perf_counter_ns() - started,
+            )
+        try:
+            await self.trail.append(DecisionRecord.of(call, context, decision))
+        except Exception as exc:  # noqa: BLE001 - an unrecorded decision must not be an allow
+            _log.error("trail_append_failed", tool=call.tool_name, error=repr(exc))
+            failed = self._deny(
+                call,
+                "the audit trail could not record the decision, so the call is denied",
+                f"trail append failed: {exc}",
+                decision.elapsed_ns,
+            )
+            kept = (decision.rule, *decision.matched) if decision.rule else decision.matched
+            failed = dataclasses.replace(failed, matched=kept)
+            # Record the deny even when the input itself was what could not be encoded.
+            plain = dataclasses.replace(call, tool_input=jsonable(call.tool_input))
+            try:
+                await self.trail.append(
+                    DecisionRecord.of(plain, context, dataclasses.replace(failed, input=plain.tool_input))
+                )
+            except Exception as again:  # noqa: BLE001 - nothing more to do than say so
+                _log.error("trail_append_failed_again", tool=call.tool_name, error=repr(again))
+            decision = failed
+        self._remember(context.session_id, call, decision)
+        return decision
+
+    def _deny(self, call: ToolCall, message: str, error: str, elapsed_ns: int) -> Decision:
+        version = ""
+        with contextlib.suppress(Exception):  # the version is informative; failing closed matters more
+            version = self.policy.version
+        return Decision(
+            behavior="deny",
+            input=call.tool_input,
+            message=f"magistrate: {message}",
+            rule=None,
+            policy_version=version,
+            elapsed_ns=elapsed_ns,
+            error=error,
+        )
+
+    async def record_outcome(self, outcome: ToolOutcome) -> None:
+        """Append a call's outcome, linked to its decision by `tool_use_id`; raises `AuditError` on failure."""
+        await self.trail.append(OutcomeRecord.of(outcome))
+
+    async def record_approval(self, approval: Approval) -> None:
+        """Append who answered an ask, and how; raises `AuditError` on failure."""
+        await self.trail.append(ApprovalRecord.of(approval))

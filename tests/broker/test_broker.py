@@ -1,0 +1,192 @@
+"""The broker records before it answers, fails closed, and hands rules the session's history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import pytest
+
+from magistrate.broker import (
+    Approval,
+    Broker,
+    CallContext,
+    Decision,
+    Governor,
+    PriorDecision,
+    RuleRef,
+    RuleSource,
+    ToolCall,
+    ToolOutcome,
+    Trail,
+    verify_trail,
+)
+from magistrate.broker._storage import StoredRecord
+
+pytestmark = pytest.mark.anyio
+
+RULE = RuleRef("r1", "Bash(echo:*)", RuleSource("cli"), "allow")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass
+class EchoPolicy:
+    """Allows `echo`, denies the rest; remembers what each call saw."""
+
+    seen: list[CallContext] = field(default_factory=list)
+    version: str = "v-test"
+
+    async def decide(self, call: ToolCall, context: CallContext) -> Decision:
+        self.seen.append(context)
+        if str(call.tool_input.get("command", "")).startswith("echo"):
+            return Decision("allow", call.tool_input, rule=RULE, policy_version=self.version)
+        return Decision("deny", call.tool_input, message="no", policy_version=self.version)
+
+
+class RaisingPolicy:
+    version = "v-broken"
+
+    async def decide(self, call: ToolCall, context: CallContext) -> Decision:
+        raise RuntimeError("rule exploded")
+
+
+@pytest.fixture
+def trail(tmp_path: Path) -> Trail:
+    return Trail.open(tmp_path / "trail.sqlite3", key_path=tmp_path / "keys" / "trail.key")
+
+
+def stored(trail: Trail) -> list[StoredRecord]:
+    with trail.store.snapshot() as cur:
+        return trail.store.records(cur)
+
+
+def bash(command: str, tool_use_id: str = "tu") -> ToolCall:
+    return ToolCall("Bash", {"command": command}, tool_use_id=tool_use_id)
+
+
+async def test_a_decision_is_durable_before_it_is_returned(trail: Trail) -> None:
+    broker: Governor = Broker(EchoPolicy(), trail)
+    with anyio.fail_after(10):
+        decision = await broker.decide(bash("echo hi"), CallContext(session_id="s"))
+    assert decision.behavior == "allow"
+    # a second, independent reader sees the record as soon as decide returned
+    records = stored(trail)
+    assert len(records) == 1
+    body = json.loads(records[0].body)
+    assert body["behavior"] == "allow"
+    assert body["rule"] == {
+        "id": "r1",
+        "text": "Bash(echo:*)",
+        "list": "allow",
+        "source_kind": "cli",
+        "source_path": None,
+        "source_line": None,
+    }
+    assert body["policy_version"] == "v-test"
+    trail.close()
+
+
+async def test_a_raising_policy_is_a_recorded_deny(trail: Trail) -> None:
+    broker = Broker(RaisingPolicy(), trail)
+    with anyio.fail_after(10):
+        decision = await broker.decide(bash("echo hi"), CallContext(session_id="s"))
+    assert decision.behavior == "deny"
+    assert decision.rule is None
+    assert decision.error is not None
+    assert "rule exploded" in decision.error
+    body = json.loads(stored(trail)[0].body)
+    assert body["behavior"] == "deny"
+    assert "rule exploded" in body["error"]
+    assert body["policy_version"] == "v-broken"
+    trail.close()
+
+
+async def test_a_trail_that_cannot_be_written_turns_an_allow_into_a_deny(trail: Trail) -> None:
+    broker = Broker(EchoPolicy(), trail)
+    trail.store.close()  # every write now fails
+    with anyio.fail_after(10):
+        decision = await broker.decide(bash("echo hi"), CallContext(session_id="s"))
+    assert decision.behavior == "deny"
+    assert decision.error is not None
+    assert "trail" in decision.error
+    assert decision.matched == (RULE,)  # the rule that would have allowed it is still named
+
+
+async def test_an_unencodable_input_is_a_deny_not_a_crash(trail: Trail) -> None:
+    broker = Broker(EchoPolicy(), trail)
+    with anyio.fail_after(10):
+        decision = await broker.decide(ToolCall("Bash", {"command": "echo", "x": object()}), CallContext())
+    assert decision.behavior == "deny"
+    (record,) = stored(trail)
+    body = json.loads(record.body)
+    assert body["behavior"] == "deny"
+    assert body["input"]["x"].startswith("<object object")
+    trail.close()
+
+
+async def test_rules_see_the_sessions_history(trail: Trail) -> None:
+    policy = EchoPolicy()
+    broker = Broker(policy, trail)
+    with anyio.fail_after(10):
+        await broker.decide(bash("echo 1"), CallContext(session_id="a"))
+        await broker.decide(bash("rm x"), CallContext(session_id="a"))
+        await broker.decide(bash("echo other"), CallContext(session_id="b"))
+        await broker.decide(bash("echo 3"), CallContext(session_id="a"))
+    assert policy.seen[0].history == ()
+    assert policy.seen[2].history == ()
+    assert policy.seen[3].history == (
+        PriorDecision("Bash", {"command": "echo 1"}, "allow", "r1"),
+        PriorDecision("Bash", {"command": "rm x"}, "deny", None),
+    )
+    mine = (PriorDecision("Read", {}, "allow", None),)
+    with anyio.fail_after(10):
+        await broker.decide(bash("echo 4"), CallContext(session_id="a", history=mine))
+    assert policy.seen[4].history == mine  # a caller's own history is kept
+    trail.close()
+
+
+async def test_history_memory_is_bounded(trail: Trail) -> None:
+    broker = Broker(EchoPolicy(), trail, history_limit=2, session_limit=2)
+    with anyio.fail_after(10):
+        for i in range(3):
+            await broker.decide(bash(f"echo {i}"), CallContext(session_id="a"))
+        await broker.decide(bash("echo"), CallContext(session_id="b"))
+        await broker.decide(bash("echo"), CallContext(session_id="c"))
+    assert broker.history("a") == ()
+    assert [p.tool_input["command"] for p in broker.history("b")] == ["echo"]
+    trail.close()
+
+
+async def test_outcomes_and_approvals_are_linked_by_tool_use_id(trail: Trail) -> None:
+    broker = Broker(EchoPolicy(), trail)
+    with anyio.fail_after(10):
+        await broker.decide(bash("echo hi", "tu-9"), CallContext(session_id="s"))
+        await broker.record_approval(Approval("tu-9", "Bash", "s", "allow", "terminal:alice", note="fine"))
+        await broker.record_outcome(ToolOutcome("tu-9", "Bash", "s", "success", result_size=3, result_sha256="ab"))
+    records = stored(trail)
+    assert [(r.kind, r.tool_use_id) for r in records] == [
+        ("decision", "tu-9"),
+        ("approval", "tu-9"),
+        ("outcome", "tu-9"),
+    ]
+    approval = json.loads(records[1].body)
+    assert (approval["approver"], approval["note"], approval["behavior"]) == ("terminal:alice", "fine", "allow")
+    assert verify_trail(trail.store, [trail.public_key]).size == 3
+    trail.close()
+
+
+async def test_concurrent_decisions_are_all_recorded(trail: Trail) -> None:
+    broker = Broker(EchoPolicy(), trail)
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            for i in range(40):
+                tg.start_soon(broker.decide, bash(f"echo {i}", f"tu{i}"), CallContext(session_id=f"s{i % 3}"))
+    assert sorted(r.tool_use_id or "" for r in stored(trail)) == sorted(f"tu{i}" for i in range(40))
+    assert verify_trail(trail.store, [trail.public_key]).size == 40
+    trail.close()

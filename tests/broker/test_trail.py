@@ -1,0 +1,188 @@
+"""The trail appends durably, signs every append, keeps secrets out, and survives concurrent writers.
+
+Every test runs on both backends: SQLite in a temporary directory and PostgreSQL in a fresh database.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import anyio
+import pytest
+
+from magistrate.broker import (
+    CallContext,
+    Decision,
+    DecisionRecord,
+    ToolCall,
+    ToolOutcome,
+    Trail,
+    verify_trail,
+)
+from magistrate.broker._audit_records import OutcomeRecord, parse_record
+from magistrate.broker._merkle import MerkleLevels, verify_inclusion
+from magistrate.broker._signing import Checkpoint
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "state" / "trail.sqlite3")
+    url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
+@pytest.fixture
+def key_path(tmp_path: Path) -> Path:
+    return tmp_path / "config" / "trail.key"
+
+
+def decision_record(i: int, **input_: object) -> DecisionRecord:
+    call = ToolCall("Bash", {"command": f"echo {i}", **input_}, tool_use_id=f"tu{i}")
+    return DecisionRecord.of(call, CallContext(session_id="s1"), Decision("allow", call.tool_input))
+
+
+async def test_append_returns_sequential_signed_receipts(db: str, key_path: Path) -> None:
+    with anyio.fail_after(30):
+        async with Trail.open(db, key_path=key_path) as trail:
+            receipts = [await trail.append(decision_record(i)) for i in range(5)]
+            assert [r.seq for r in receipts] == [0, 1, 2, 3, 4]
+            assert [r.checkpoint.size for r in receipts] == [1, 2, 3, 4, 5]
+            keys = {receipts[0].checkpoint.key_id: trail.public_key}
+            assert all(r.checkpoint.verify(keys) is None for r in receipts)
+            assert trail.witness is not None
+            report = verify_trail(trail.store, [trail.public_key], witness=trail.witness.read(trail.log_id))
+            assert report.size == 5
+            assert report.root == receipts[-1].checkpoint.root
+            # the receipt's leaf is provably in the signed tree
+            levels = MerkleLevels(r.leaf for r in receipts)
+            proof = levels.inclusion_proof(2, 5)
+            assert verify_inclusion(receipts[2].leaf, 2, 5, proof, receipts[-1].checkpoint.root)
+
+
+async def test_key_is_created_private_and_reused(db: str, key_path: Path) -> None:
+    with anyio.fail_after(30):
+        async with Trail.open(db, key_path=key_path) as first:
+            await first.append(decision_record(0))
+            public = first.public_key
+        assert (await anyio.Path(key_path).stat()).st_mode & 0o777 == 0o600
+        async with Trail.open(db, key_path=key_path) as second:
+            assert second.public_key == public
+            receipt = await second.append(decision_record(1))
+            assert receipt.seq == 1
+            verify_trail(second.store, [public])
+
+
+async def test_records_are_canonical_and_read_back(db: str, key_path: Path) -> None:
+    with anyio.fail_after(30):
+        async with Trail.open(db, key_path=key_path) as trail:
+            await trail.append(decision_record(0, note="héllo"))
+            await trail.append(OutcomeRecord.of(ToolOutcome("tu0", "Bash", "s1", "success", result_size=3)))
+            with trail.store.snapshot() as cur:
+                rows = trail.store.records(cur)
+    assert [r.kind for r in rows] == ["decision", "outcome"]
+    body = rows[0].body
+    assert body == json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    parsed = parse_record(rows[0].body)
+    assert isinstance(parsed, DecisionRecord)
+    assert parsed.input["note"] == "héllo"
+    assert rows[1].tool_use_id == "tu0"
+
+
+async def test_secrets_are_replaced_by_comparable_keyed_hashes(db: str, key_path: Path) -> None:
+    secret = "ghp_" + "a1B2" * 9
+    with anyio.fail_after(30):
+        async with Trail.open(db, key_path=key_path) as trail:
+            await trail.append(
+                decision_record(0, command=f"GITHUB_TOKEN={secret} gh pr list", env={"AWS_PROFILE": "prod"})
+            )
+            await trail.append(decision_record(1, password="hunter2", token=secret))
+            with trail.store.snapshot() as cur:
+                bodies = [r.body.decode() for r in trail.store.records(cur)]
+    assert all(secret not in b and "hunter2" not in b and "prod" not in b for b in bodies)
+    first, second = (json.loads(b)["input"] for b in bodies)
+    assert first["command"].startswith("GITHUB_TOKEN=[hmac:")
+    assert first["command"].endswith(" gh pr list")
+    assert list(first["env"]) == ["AWS_PROFILE"]
+    assert second["token"] == first["command"].split("=", 1)[1].split(" ")[0]  # same secret, same stand-in
+
+
+async def test_concurrent_tasks_share_commits_and_stay_ordered(db: str, key_path: Path) -> None:
+    with anyio.fail_after(60):
+        async with Trail.open(db, key_path=key_path) as trail:
+            seqs: list[int] = []
+
+            async def one(i: int) -> None:
+                seqs.append((await trail.append(decision_record(i))).seq)
+
+            async with anyio.create_task_group() as tg:
+                for i in range(60):
+                    tg.start_soon(one, i)
+            assert sorted(seqs) == list(range(60))
+            assert verify_trail(trail.store, [trail.public_key], full=True).size == 60
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    import anyio
+    from magistrate.broker import CallContext, Decision, DecisionRecord, ToolCall, Trail
+
+    async def main(db, key, worker, count):
+        async with Trail.open(db, key_path=key) as trail:
+            for i in range(count):
+                call = ToolCall("Read", {"file_path": f"/w{worker}/{i}"}, tool_use_id=f"{worker}-{i}")
+                await trail.append(DecisionRecord.of(call, CallContext(session_id=worker), Decision("allow", {})))
+
+    anyio.run(main, sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    """
+)
+
+
+def test_several_processes_append_without_breaking_the_chain(db: str, key_path: Path, tmp_path: Path) -> None:
+    script = tmp_path / "writer.py"
+    script.write_text(_WRITER)
+    Trail.open(db, key_path=key_path).close()  # create the key and schema once, as a deployment would
+    procs = [
+        subprocess.Popen([sys.executable, str(script), db, str(key_path), f"w{n}", "25"], stderr=subprocess.PIPE)
+        for n in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    trail = Trail.open(db, key_path=key_path)
+    try:
+        witness = trail.witness.read(trail.log_id) if trail.witness else None
+        report = verify_trail(trail.store, [trail.public_key], witness=witness, full=True)
+        assert report.size == 100
+        assert witness is not None
+        assert witness.size == 100
+        with trail.store.snapshot() as cur:
+            rows = trail.store.records(cur)
+        per_worker = {f"w{n}": [r.tool_use_id for r in rows if r.session_id == f"w{n}"] for n in range(4)}
+        assert all(ids == [f"{w}-{i}" for i in range(25)] for w, ids in per_worker.items())
+    finally:
+        trail.close()
+
+
+def test_checkpoint_round_trips_through_json() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    cp = Checkpoint.sign(key, "log", 3, b"r" * 32, "2026-01-01T00:00:00.000000Z")
+    again = Checkpoint.from_json(json.loads(json.dumps(cp.to_json())))
+    assert again == cp
+    assert again.verify({cp.key_id: key.public_key()}) is None
+    other = Ed25519PrivateKey.generate().public_key()
+    assert again.verify({cp.key_id: other}) is not None
