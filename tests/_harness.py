@@ -156,14 +156,18 @@ def run_cli(
     args: Sequence[str] = (),
     timeout: float = 60,
     env: Mapping[str, str] | None = None,
+    settings: Mapping[str, Any] | None = None,
     claude: Path = CLAUDE,
 ) -> CliRun:
     """Run `claude -p PROMPT --output-format stream-json --verbose *args` to the end and parse its output.
 
     The CLI runs in its own process group, which is killed if the run outlasts `timeout` (a failed test,
-    never a hung suite). `env` adds variables on top of `cli_env(model, home)`.
+    never a hung suite). `env` adds variables on top of `cli_env(model, home)`; `settings` is passed as
+    `--settings JSON` (e.g. `{"permissions": {"deny": ["Bash(rm:*)"]}}`).
     """
     argv = [str(claude), "-p", prompt, "--output-format", "stream-json", "--verbose", *args]
+    if settings is not None:
+        argv += ["--settings", json.dumps(settings)]
     full_env = {**cli_env(model, home), **(env or {})}
     proc = subprocess.Popen(
         argv,

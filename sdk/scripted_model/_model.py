@@ -12,7 +12,7 @@ import threading
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
@@ -20,7 +20,6 @@ import anyio.from_thread
 from pydantic import ValidationError
 
 from magistrate.broker._log import get_logger
-from magistrate.sdk.scripted_model._http import HttpRequest, Responder, serve
 from magistrate.sdk.scripted_model._play import choose, usage
 from magistrate.sdk.scripted_model._scenario import Scenario, ScenarioError
 from magistrate.sdk.scripted_model._wire import (
@@ -34,6 +33,9 @@ from magistrate.sdk.scripted_model._wire import (
     result_text,
     sse,
 )
+
+if TYPE_CHECKING:
+    from magistrate.sdk.scripted_model._http import HttpRequest, Responder
 
 _log = get_logger("magistrate.scripted_model")
 _SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache"}
@@ -165,6 +167,9 @@ class ScriptedModel:
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve in the current event loop until cancelled; reports the bound port through `task_status`."""
+        # h11 is imported here, not at the top: building scenarios and reading logs need no HTTP machinery.
+        from magistrate.sdk.scripted_model._http import serve
+
         listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
         async with listener:
             self.port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 - anyio, not Django

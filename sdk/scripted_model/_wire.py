@@ -20,7 +20,7 @@ _REMINDER = "<system-reminder>"
 class RequestBlock(BaseModel):
     """A content block in a request; only the fields the scripted model reads are typed."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     type: str
     """`text`, `tool_use`, `tool_result`, `thinking`, `image`, ... (unknown types are kept)."""
@@ -43,7 +43,7 @@ class RequestBlock(BaseModel):
 class RequestMessage(BaseModel):
     """One message of the conversation a request carries."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     role: str
     """`user` or `assistant` (the CLI also sends `system` messages mid-conversation)."""
@@ -66,7 +66,7 @@ class RequestMessage(BaseModel):
 class MessagesRequest(BaseModel):
     """The body of `POST /v1/messages` (and of `count_tokens`, which lacks `max_tokens`)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     model: str = "claude-scripted"
     """The requested model; echoed in the reply."""

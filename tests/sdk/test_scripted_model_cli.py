@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from magistrate.sdk.scripted_model import Rule, Scenario, ScriptedModel, Text, ToolCall, Turn
-from tests._harness import run_cli
+from tests._harness import cli_env, run_cli
 
 
 def test_greeting(claude_cli: Path, isolated_home: Path, tmp_path: Path) -> None:
@@ -95,3 +97,33 @@ def test_delay(claude_cli: Path, isolated_home: Path, tmp_path: Path) -> None:
         elapsed = time.monotonic() - started
     assert run.text == "Slow hello."
     assert elapsed >= 1.0
+
+
+def test_settings_reach_the_cli(claude_cli: Path, isolated_home: Path, tmp_path: Path) -> None:
+    turns = ({"tool_calls": [{"name": "Bash", "input": {"command": "touch made.txt"}}]}, "Done.")
+    with ScriptedModel({"default": {"turns": turns}}) as model:
+        run = run_cli(
+            "go",
+            model=model,
+            home=isolated_home,
+            cwd=tmp_path,
+            settings={"permissions": {"allow": ["Bash(touch:*)"]}},
+            claude=claude_cli,
+        )
+    [call] = run.calls("Bash")
+    assert not call.denied
+    assert not call.is_error
+    assert (tmp_path / "made.txt").exists()
+
+
+def test_environment_is_scrubbed(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_MODEL", "leaked")
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", "/leaked")
+    with ScriptedModel({}) as model:
+        env = cli_env(model, isolated_home, EXTRA="1")
+    assert env["HOME"] == str(isolated_home)
+    assert env["ANTHROPIC_BASE_URL"] == model.base_url
+    assert env["EXTRA"] == "1"
+    assert "ANTHROPIC_MODEL" not in env
+    assert "CLAUDE_CONFIG_DIR" not in env
+    assert "PATH" in env

@@ -116,7 +116,8 @@ def test_all_is_sorted_and_complete() -> None:
 
 def test_import_stays_light() -> None:
     code = "import sys, magistrate.sdk.scripted_model; print(sorted(m for m in sys.modules if m.split('.')[0] in {m0}))"
-    heavy = "{'uvicorn', 'starlette', 'httpx', 'mcp', 'structlog', 'yaml'}"
+    # h11 too: it is loaded when a server starts, not by building a scenario.
+    heavy = "{'uvicorn', 'starlette', 'httpx', 'mcp', 'structlog', 'yaml', 'h11'}"
     out = subprocess.run(
         [sys.executable, "-c", code.replace("{m0}", heavy)], capture_output=True, text=True, check=True, timeout=60
     )
@@ -161,3 +162,8 @@ def test_command_reports_a_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFi
 
     assert main(["scripted-model", "--scenario", str(tmp_path / "missing.json")]) == 2
     assert "cannot read scenario" in capsys.readouterr().err
+
+
+def test_a_busy_port_is_an_oserror() -> None:
+    with ScriptedModel({}) as first, pytest.raises(OSError), ScriptedModel({}, port=first.port):
+        pass
