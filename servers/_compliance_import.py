@@ -112,22 +112,22 @@ def _validate(items: Iterable[tuple[str, Any]], source: str) -> list[FrameworkRo
     seen: dict[str, str] = {}
     for label, item in items:
         lines: dict[int, int] = {}
-        if isinstance(item, dict) and isinstance(item.get("requirements"), list):
-            for index, req in enumerate(item["requirements"]):
-                if isinstance(req, dict) and "_line" in req:
-                    lines[index] = req.pop("_line")
-        try:
-            framework = FrameworkRow.model_validate(item)
-        except ValidationError as exc:
-            for problem in describe_validation_error(exc):
-                errors.append(f"{_locate(label, problem, lines)}")
-            continue
-        for index, req in enumerate(framework.requirements):
+        raw = item.get("requirements") if isinstance(item, dict) else None
+        for index, req in enumerate(raw if isinstance(raw, list) else []):
+            if not isinstance(req, dict):
+                continue
+            if "_line" in req:
+                lines[index] = req.pop("_line")
             place = f"row {lines[index]}" if index in lines else f"{label}.requirements.{index}"
-            if req.id in seen:
-                errors.append(f"{place}: id {req.id} repeats {seen[req.id]}")
-            seen.setdefault(req.id, place)
-        result.append(framework)
+            req_id = req.get("id")
+            if isinstance(req_id, str) and req_id in seen:
+                errors.append(f"{place}: id {req_id} repeats {seen[req_id]}")
+            elif isinstance(req_id, str):
+                seen[req_id] = place
+        try:
+            result.append(FrameworkRow.model_validate(item))
+        except ValidationError as exc:
+            errors.extend(_locate(label, problem, lines) for problem in describe_validation_error(exc))
     if not result and not errors:
         errors.append("no frameworks found")
     if errors:

@@ -113,9 +113,7 @@ class ComplianceRepository:
                     if self.db.dialect == "sqlite":
                         self.db.execute("DELETE FROM requirements_fts WHERE id = ?", (req.id,))
                         self.db.execute("DELETE FROM requirement_titles WHERE id = ?", (req.id,))
-                        self.db.execute(
-                            "INSERT INTO requirement_titles (id, title) VALUES (?, ?)", (req.id, req.title)
-                        )
+                        self.db.execute("INSERT INTO requirement_titles (id, title) VALUES (?, ?)", (req.id, req.title))
                         self.db.execute(
                             "INSERT INTO requirements_fts (id, title, text, tags) VALUES (?, ?, ?, ?)",
                             (req.id, req.title, req.text, " ".join(req.tags)),

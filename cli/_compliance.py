@@ -1,0 +1,83 @@
+"""`magistrate compliance ...`: load frameworks into the compliance database and manage waivers.
+
+`import` reads every file and validates every row first; if anything is wrong it prints all the problems and
+writes nothing (exit 1), so a fixed file can be imported again from scratch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (default: per-user data dir)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    load = sub.add_parser("import", help="load frameworks from CSV, JSON or YAML files")
+    load.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    load.set_defaults(func=_import)
+    listing = sub.add_parser("frameworks", help="list the frameworks in the database")
+    listing.set_defaults(func=_frameworks)
+    waive = sub.add_parser("waive", help="waive a requirement until a date")
+    waive.add_argument("requirement_id")
+    waive.add_argument("--reason", required=True)
+    waive.add_argument("--by", required=True, dest="approved_by", help="who approved the waiver")
+    waive.add_argument("--until", required=True, help="expiry, YYYY-MM-DD or an ISO 8601 time (UTC)")
+    waive.add_argument("--document", default=None, help="only for this document")
+    waive.set_defaults(func=_waive)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from magistrate.servers._compliance import open_compliance
+    from magistrate.servers._compliance_import import load_framework_file
+    from magistrate.servers._errors import ImportRowsError, ServerError
+
+    frameworks, problems = [], []
+    for path in args.files:
+        try:
+            frameworks.extend(load_framework_file(path))
+        except ImportRowsError as exc:
+            problems.append(str(exc))
+    if problems:
+        sys.stderr.write("\n".join(problems) + "\n")
+        return 1
+    try:
+        count = open_compliance(args.db).import_frameworks(frameworks)
+    except ServerError as exc:
+        sys.stderr.write(f"magistrate compliance import: {exc}; nothing imported\n")
+        return 1
+    names = ", ".join(fw.id for fw in frameworks)
+    sys.stdout.write(f"imported {count} requirement(s) in {len(frameworks)} framework(s): {names}\n")
+    return 0
+
+
+def _frameworks(args: argparse.Namespace) -> int:
+    from magistrate.servers._compliance import open_compliance
+
+    for fw in open_compliance(args.db).frameworks():
+        sys.stdout.write(f"{fw.id}\t{fw.requirements}\t{fw.name}\n")
+    return 0
+
+
+def _waive(args: argparse.Namespace) -> int:
+    from magistrate.servers._compliance import open_compliance
+    from magistrate.servers._errors import ServerError
+
+    try:
+        until = datetime.fromisoformat(args.until.replace("Z", "+00:00"))
+    except ValueError:
+        sys.stderr.write(f"magistrate compliance waive: --until {args.until!r} is not a date or ISO 8601 time\n")
+        return 2
+    until = until if until.tzinfo else until.replace(tzinfo=timezone.utc)
+    expires = until.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        waiver = open_compliance(args.db).add_waiver(
+            args.requirement_id, args.reason, args.approved_by, expires, args.document
+        )
+    except ServerError as exc:
+        sys.stderr.write(f"magistrate compliance waive: {exc}\n")
+        return 1
+    sys.stdout.write(f"waiver {waiver.id} on {waiver.requirement_id} until {waiver.expires_at}\n")
+    return 0

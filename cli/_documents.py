@@ -1,0 +1,67 @@
+"""`magistrate documents ...`: add files to the document store and see what it holds.
+
+`add` extracts each file's text (PDF, DOCX, Markdown, plain text) before storing any, so one unreadable file
+stops the whole command with every problem listed, and nothing half-added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (default: per-user data dir)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add = sub.add_parser("add", help="store files' text as documents (a new version when changed)")
+    add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    add.add_argument("--label", action="append", default=[], dest="labels", help="a label; repeat for more")
+    add.add_argument("--prefix", default="", help="prepended to each file name to make the document name")
+    add.set_defaults(func=_add)
+    listing = sub.add_parser("list", help="list live documents")
+    listing.add_argument("--prefix", default=None)
+    listing.add_argument("--label", default=None)
+    listing.set_defaults(func=_list)
+
+
+def _add(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from magistrate.servers._documents import open_documents
+    from magistrate.servers._documents_extract import extract_text
+    from magistrate.servers._documents_models import PutDocumentInput
+    from magistrate.servers._errors import ServerError
+    from magistrate.servers._toolspec import describe_validation_error
+
+    ready: list[PutDocumentInput] = []
+    problems: list[str] = []
+    for path in args.paths:
+        try:
+            text = extract_text(path)
+            ready.append(PutDocumentInput(name=f"{args.prefix}{path.name}", content=text, labels=args.labels))
+        except ServerError as exc:
+            problems.append(str(exc))
+        except ValidationError as exc:
+            problems.append(f"{path}: " + "; ".join(describe_validation_error(exc)))
+    if problems:
+        sys.stderr.write("\n".join(problems) + "\nnothing added\n")
+        return 1
+    store = open_documents(args.db)
+    for doc in ready:
+        try:
+            info, created = store.put(doc.name, doc.content, doc.labels)
+        except ServerError as exc:
+            sys.stderr.write(f"{doc.name}: {exc}\n")
+            return 1
+        state = "added" if created else "unchanged"
+        sys.stdout.write(f"{state}\t{info.name}@{info.version}\t{info.sha256}\t{','.join(info.labels)}\n")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from magistrate.servers._documents import open_documents
+
+    for info in open_documents(args.db).list_documents(args.prefix, args.label, 1000):
+        sys.stdout.write(f"{info.name}@{info.version}\t{info.size}\t{info.sha256}\t{','.join(info.labels)}\n")
+    return 0

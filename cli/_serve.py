@@ -1,0 +1,63 @@
+"""`magistrate serve NAME`: run one bundled MCP server on its own, over stdio or streamable HTTP.
+
+Servers are a registry of name -> "module:factory"; a factory takes the `--db` location (None for the default)
+and returns an `MCPServer`. The factory's module is imported only for the server named, so serving one never
+pays for another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Any
+
+# server name -> "module:factory(db: str | None) -> MCPServer"
+SERVERS: dict[str, str] = {
+    "compliance": "magistrate.servers._compliance:build_server",
+    "documents": "magistrate.servers._documents:build_server",
+}
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("server", choices=sorted(SERVERS), help="which server to run")
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP address (default loopback)")
+    parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    parser.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (default: per-user data dir)")
+    parser.add_argument(
+        "--token", default=None, help="bearer token for HTTP (default $MAGISTRATE_SERVER_TOKEN); required off loopback"
+    )
+    parser.set_defaults(func=run)
+
+
+def build(name: str, db: str | None) -> Any:
+    """The named server, built by its registered factory."""
+    module_name, _, attribute = SERVERS[name].partition(":")
+    factory = getattr(importlib.import_module(module_name), attribute)
+    return factory(db)
+
+
+def run(args: argparse.Namespace) -> int:
+    import anyio
+
+    from magistrate.servers._errors import ServerError
+    from magistrate.servers._http import TOKEN_ENV, check_exposure, serve_http
+
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    try:
+        if args.transport == "http":
+            check_exposure(args.host, token)
+        server = build(args.server, args.db)
+    except ServerError as exc:
+        sys.stderr.write(f"magistrate serve: {exc}\n")
+        return 2
+    try:
+        if args.transport == "stdio":
+            anyio.run(server.run_stdio_async)
+        else:
+            anyio.run(lambda: serve_http(server, host=args.host, port=args.port, token=token))
+    except KeyboardInterrupt:
+        return 130
+    return 0

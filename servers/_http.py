@@ -1,0 +1,86 @@
+"""Serving an MCP server over streamable HTTP: loopback by default, a bearer token whenever it is exposed.
+
+A compliance database or a document store on the network is someone's contracts and findings, so binding to a
+non-loopback address without a token is refused, and a token, once set, is checked on every request (in
+constant time) before the MCP app sees it. The check is plain ASGI so it wraps any app and is tested alone.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from typing import Any
+
+from magistrate.broker._log import get_logger
+from magistrate.servers._errors import InvalidInputError
+
+_log = get_logger("magistrate.servers.http")
+TOKEN_ENV = "MAGISTRATE_SERVER_TOKEN"  # noqa: S105 - the name of the variable, not a secret
+ASGIApp = Any
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class BearerTokenMiddleware:
+    """Answers 401 to any HTTP request whose `Authorization` is not `Bearer <token>`."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        if not token:
+            raise InvalidInputError("the bearer token must not be empty")
+        self.app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self._expected):
+                _log.warning("http_unauthorized", path=scope.get("path"), client=str(scope.get("client")))
+                body = json.dumps({"error": "unauthorized", "detail": "a valid bearer token is required"}).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"www-authenticate", b'Bearer realm="magistrate"'),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    """Refuse to serve on a non-loopback address without a token."""
+    if not is_loopback(host) and not token:
+        raise InvalidInputError(
+            f"serving on {host} (not loopback) needs a bearer token: pass --token or set {TOKEN_ENV}"
+        )
+
+
+def http_app(server: Any, *, host: str, token: str | None) -> ASGIApp:
+    """The server's streamable HTTP app (at /mcp), behind the token check when there is a token."""
+    check_exposure(host, token)
+    app = server.streamable_http_app(host=host)
+    return BearerTokenMiddleware(app, token) if token else app
+
+
+async def serve_http(server: Any, *, host: str, port: int, token: str | None) -> None:
+    """Serve until cancelled."""
+    import uvicorn
+
+    app = http_app(server, host=host, token=token)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    _log.info("http_serving", server=server.name, host=host, port=port, token=bool(token))
+    await uvicorn.Server(config).serve()
