@@ -11,6 +11,8 @@ The tree (each part adds its branch; this docstring is the map)::
     │   ├── CLIJSONDecodeError            line, original_error
     │   ├── MessageParseError             data
     │   └── OptionsError                  option: an option the CLI cannot take, named
+    ├── ScriptedModelError                (magistrate.sdk.scripted_model: could not start, address taken)
+    │   └── ScenarioError                 source: a scenario file that cannot be read or is not valid
     ├── PolicyError                       (magistrate.broker)
     │   └── PolicyLoadError               errors: every problem found while loading, with rule and source
     ├── AuditError                        (magistrate.broker: the trail could not be written or read)

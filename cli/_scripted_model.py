@@ -11,7 +11,7 @@ import sys
 
 import anyio
 
-from magistrate.sdk.scripted_model import ScenarioError, ScriptedModel
+from magistrate.sdk.scripted_model import ScenarioError, ScriptedModel, ScriptedModelError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -38,8 +38,8 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         anyio.run(main)
-    except OSError as exc:
-        print(f"magistrate scripted-model: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+    except ScriptedModelError as exc:
+        print(f"magistrate scripted-model: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -5,8 +5,9 @@ their agents and policies describe what the model says (`Scenario`), serve it (`
 at it (`model.env()`), and then check what came back to the model (`model.tool_results()`).
 """
 
+from magistrate.sdk.scripted_model._errors import ScenarioError, ScriptedModelError
 from magistrate.sdk.scripted_model._model import ScriptedModel
-from magistrate.sdk.scripted_model._scenario import Rule, Scenario, ScenarioError, Text, Thinking, ToolCall, Turn
+from magistrate.sdk.scripted_model._scenario import Rule, Scenario, Text, Thinking, ToolCall, Turn
 from magistrate.sdk.scripted_model._wire import (
     MessagesRequest,
     ReceivedRequest,
@@ -24,6 +25,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "ScriptedModel",
+    "ScriptedModelError",
     "Text",
     "Thinking",
     "ToolCall",

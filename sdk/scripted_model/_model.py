@@ -20,8 +20,9 @@ import anyio.from_thread
 from pydantic import ValidationError
 
 from magistrate.broker._log import get_logger
+from magistrate.sdk.scripted_model._errors import ScenarioError, ScriptedModelError
 from magistrate.sdk.scripted_model._play import choose, usage
-from magistrate.sdk.scripted_model._scenario import Scenario, ScenarioError
+from magistrate.sdk.scripted_model._scenario import Scenario
 from magistrate.sdk.scripted_model._wire import (
     MessagesRequest,
     ReceivedRequest,
@@ -170,7 +171,10 @@ class ScriptedModel:
         # h11 is imported here, not at the top: building scenarios and reading logs need no HTTP machinery.
         from magistrate.sdk.scripted_model._http import serve
 
-        listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
+        try:
+            listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
+        except OSError as exc:
+            raise ScriptedModelError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
         async with listener:
             self.port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 - anyio, not Django
             with anyio.CancelScope() as scope:
@@ -181,7 +185,7 @@ class ScriptedModel:
     def start(self) -> ScriptedModel:
         """Start serving from a background thread; returns self once the port is bound."""
         if self._exit is not None:
-            raise RuntimeError("the scripted model is already running")
+            raise ScriptedModelError("the scripted model is already running")
         stack = ExitStack()
         portal = stack.enter_context(anyio.from_thread.start_blocking_portal())
         try:

@@ -15,15 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from magistrate.broker._errors import MagistrateError
-
-
-class ScenarioError(MagistrateError):
-    """A scenario could not be read or is not valid; `source` names the file when there is one."""
-
-    def __init__(self, message: str, *, source: str | None = None) -> None:
-        super().__init__(f"{source}: {message}" if source else message)
-        self.source = source
+from magistrate.sdk.scripted_model._errors import ScenarioError
 
 
 class _Model(BaseModel):

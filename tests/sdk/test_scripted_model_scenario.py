@@ -13,7 +13,17 @@ import pytest
 
 import magistrate.sdk.scripted_model as scripted_model
 from magistrate.broker import MagistrateError
-from magistrate.sdk.scripted_model import Rule, Scenario, ScenarioError, ScriptedModel, Text, Thinking, ToolCall, Turn
+from magistrate.sdk.scripted_model import (
+    Rule,
+    Scenario,
+    ScenarioError,
+    ScriptedModel,
+    ScriptedModelError,
+    Text,
+    Thinking,
+    ToolCall,
+    Turn,
+)
 from tests._harness import REPO_ROOT
 
 EXAMPLES = sorted((REPO_ROOT / "examples" / "scenarios").glob("*.json"))
@@ -164,6 +174,9 @@ def test_command_reports_a_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFi
     assert "cannot read scenario" in capsys.readouterr().err
 
 
-def test_a_busy_port_is_an_oserror() -> None:
-    with ScriptedModel({}) as first, pytest.raises(OSError), ScriptedModel({}, port=first.port):
-        pass
+def test_a_busy_port_is_a_clear_error() -> None:
+    with ScriptedModel({}) as first:
+        with pytest.raises(ScriptedModelError, match=f"cannot listen on 127.0.0.1:{first.port}"):
+            ScriptedModel({}, port=first.port).start()
+        with pytest.raises(ScriptedModelError, match="already running"):
+            first.start()
