@@ -53,7 +53,9 @@ def mcp_config_json(servers: Mapping[str, Any]) -> str:
     return json.dumps({"mcpServers": out})
 
 
-def build_argv(cli: str, options: ClaudeCodeOptions, *, mcp_servers: Mapping[str, Any] | None = None) -> list[str]:
+def build_argv(
+    cli: str, options: ClaudeCodeOptions, *, mcp_servers: Mapping[str, Any] | str | Path | None = None
+) -> list[str]:
     """The full argv; `mcp_servers` overrides `options.mcp_servers` when the caller merged in its own."""
     argv = [cli, *_FIXED]
     if options.system_prompt is not None:

@@ -84,3 +84,20 @@ class ClaudeCodeOptions:
     """The CLI to run; otherwise $MAGISTRATE_CLI_PATH, the project's node_modules/.bin/claude, then PATH."""
     control_timeout: float = 60.0
     """Seconds to wait for the CLI to answer a control request (initialize, interrupt, ...)."""
+    governed: bool = True
+    """Put every tool call before the broker and into the trail. False gives a plain, ungoverned run."""
+    policy: Any = None
+    """A policy object, or the path of a `policy.py` or Claude Code settings file; else $MAGISTRATE_POLICY;
+    else the policy the CLI itself would apply (settings files plus allowed_tools / disallowed_tools)."""
+    audit: str | Path | None = None
+    """Where the trail is kept: a SQLite path or a postgresql:// URL; else $MAGISTRATE_AUDIT; else a per-user
+    SQLite file under the XDG state directory."""
+    approver: Any = None
+    """Who answers asks: an object with `async approve(ask)`, a function `ask -> bool | Verdict`, or "terminal",
+    "queue" or "none". By default: `can_use_tool` if given, else the terminal if there is one, else deny."""
+    approval_timeout: float = 300.0
+    """Seconds an approver may take; no answer in time is a deny."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Labels recorded with every decision and visible to rules (team, ticket, environment, ...)."""
+    governor: Any = None
+    """A ready `magistrate.broker.Governor` to use instead of building one from `policy` and `audit`."""

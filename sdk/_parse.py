@@ -1,10 +1,12 @@
-"""From a decoded stream-json line to the public message types."""
+"""From a decoded stream-json line to the public message types.
+
+The pydantic wire models are imported on the first message, not with the SDK: by then the CLI has been
+started and is booting in its own process, so the import overlaps with time the run waits anyway.
+"""
 
 from __future__ import annotations
 
 from typing import Any
-
-from pydantic import ValidationError
 
 from magistrate.broker._log import get_logger
 from magistrate.sdk._errors import MessageParseError
@@ -21,22 +23,13 @@ from magistrate.sdk._types import (
     ToolUseBlock,
     UserMessage,
 )
-from magistrate.sdk._wire import (
-    WireAssistant,
-    WireResult,
-    WireStreamEvent,
-    WireSystem,
-    WireTextBlock,
-    WireThinkingBlock,
-    WireToolResultBlock,
-    WireToolUseBlock,
-    WireUser,
-)
 
 log = get_logger("magistrate.sdk.parse")
 
 
 def _block(raw: dict[str, Any]) -> ContentBlock | None:
+    from magistrate.sdk._wire import WireTextBlock, WireThinkingBlock, WireToolResultBlock, WireToolUseBlock
+
     kind = raw.get("type")
     if kind == "text":
         text = WireTextBlock.model_validate(raw)
@@ -60,6 +53,10 @@ def _blocks(content: list[dict[str, Any]]) -> list[ContentBlock]:
 
 def parse_message(data: dict[str, Any]) -> Message | None:
     """The public message for one line, or None for a type this SDK does not know (a newer CLI's)."""
+    from pydantic import ValidationError
+
+    from magistrate.sdk._wire import WireAssistant, WireResult, WireStreamEvent, WireSystem, WireUser
+
     kind = data.get("type")
     try:
         if kind == "assistant":

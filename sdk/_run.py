@@ -1,14 +1,16 @@
 """One CLI process set up for a conversation: argv, environment, control handlers, `initialize`.
 
 `query()` and `ClaudeSDKClient` both start here, so whatever a run must always have (the control protocol,
-the user's hooks and permission callback, in-process MCP servers) is wired in one place.
+the user's hooks and permission callback, in-process MCP servers, and governance) is wired in one place.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
-from typing import Any
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -28,7 +30,9 @@ from magistrate.sdk._process import CLIProcess
 from magistrate.sdk._sdk_mcp import McpEndpoint
 from magistrate.sdk._session import ControlSession, RequestHandler
 from magistrate.sdk._types import Message
-from magistrate.sdk._wire import CanUseToolRequest, HookCallbackRequest, McpMessageRequest
+
+if TYPE_CHECKING:
+    from magistrate.sdk._governance import Governance
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -48,57 +52,62 @@ def _hook_output_for_cli(output: Mapping[str, Any]) -> dict[str, Any]:
     return {renames.get(key, key): value for key, value in output.items()}
 
 
+@dataclass
+class _Plan:
+    """Everything a run is started with besides the options themselves."""
+
+    handlers: dict[str, RequestHandler] = field(default_factory=dict)
+    hooks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    callbacks: dict[str, Any] = field(default_factory=dict)
+    endpoints: dict[str, McpEndpoint] = field(default_factory=dict)
+    servers: Mapping[str, Any] | str | Path = field(default_factory=dict)
+    prompt_tool: str | None = None
+    governance: list[Governance] = field(default_factory=list)
+    """Filled once governance is built, after the CLI has been started; a list so handlers see it then."""
+
+
 class Run:
     """A started CLI with its control session."""
 
-    def __init__(self, session: ControlSession, init_response: dict[str, Any]) -> None:
+    def __init__(self, session: ControlSession, init_response: dict[str, Any], governance: Governance | None) -> None:
         self.session = session
         self.init_response = init_response
+        self.governance = governance
 
     @classmethod
     async def start(cls, options: ClaudeCodeOptions) -> Run:
+        """Spawn first, set up governance while the CLI boots, then wait for its `initialize` answer.
+
+        The CLI takes a few hundred milliseconds to start in its own process; loading the policy, opening the
+        trail and importing what they need happens in that window, so governance adds almost nothing to a
+        run's wall time. No tool call can slip through meanwhile: the CLI asks nothing before `initialize`
+        is answered, and hook callbacks are only served once governance is in place.
+        """
         cwd = resolve_cwd(options)
         cli = await anyio.to_thread.run_sync(find_cli, options.cli_path, cwd)
-        handlers: dict[str, RequestHandler] = {}
-        argv_options = options
-
-        sdk_servers = _sdk_servers(options)
-        if sdk_servers:
-            handlers["mcp_message"] = _mcp_handler(sdk_servers)
-        if options.can_use_tool is not None:
-            if options.permission_prompt_tool_name:
-                raise OptionsError(
-                    "can_use_tool and permission_prompt_tool_name both answer permission prompts; give one",
-                    option="can_use_tool",
-                )
-            from dataclasses import replace
-
-            argv_options = replace(options, permission_prompt_tool_name="stdio")
-            handlers["can_use_tool"] = _permission_handler(options)
-        hooks_config: dict[str, list[dict[str, Any]]] = {}
-        if options.hooks:
-            callbacks: dict[str, Any] = {}
-            for event, matchers in options.hooks.items():
-                for matcher in matchers:
-                    ids = []
-                    for callback in matcher.hooks:
-                        callback_id = f"hook_{len(callbacks)}"
-                        callbacks[callback_id] = callback
-                        ids.append(callback_id)
-                    hooks_config.setdefault(event, []).append({"matcher": matcher.matcher, "hookCallbackIds": ids})
-            handlers["hook_callback"] = _hook_handler(callbacks)
-
-        argv = build_argv(cli, argv_options)
+        plan = _plan(options)
+        argv = build_argv(cli, replace(options, permission_prompt_tool_name=plan.prompt_tool), mcp_servers=plan.servers)
         env = {**os.environ, **options.env}
         process = await CLIProcess.start(argv, cwd=cwd, env=env, user=options.user)
-        session = ControlSession(process, handlers, timeout=options.control_timeout)
+        session = ControlSession(process, plan.handlers, timeout=options.control_timeout)
+        governance: Governance | None = None
         try:
-            init = await session.request({"subtype": "initialize", "hooks": hooks_config or None})
+            pending = await session.begin({"subtype": "initialize", "hooks": plan.hooks or None})
+            if options.governed:
+                from magistrate.sdk._governed import bundled_endpoints, governance_for
+
+                governance = await governance_for(options, cwd or str(Path.cwd()), plan.endpoints)
+                plan.endpoints.update(bundled_endpoints(governance, options))
+                plan.governance.append(governance)
+            init = await session.wait(pending)
         except BaseException:
-            await process.close(grace=0.5)
-            process.release()
+            with anyio.CancelScope(shield=True):
+                await process.close(grace=0.5)
+                process.release()
+                if governance is not None:
+                    await governance.aclose()
             raise
-        return cls(session, init)
+        return cls(session, init, governance)
 
     async def send_prompt(self, prompt: str | AsyncIterable[dict[str, Any]], session_id: str = "default") -> int:
         """Send a prompt or a stream of user messages; returns how many messages were sent."""
@@ -122,8 +131,76 @@ class Run:
 
     async def close(self, *, grace: float = 5.0) -> None:
         process = self.session.process
-        await process.close(grace=grace)
-        process.release()
+        try:
+            await process.close(grace=grace)
+        finally:
+            process.release()
+            if self.governance is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.governance.close()
+                    await self.governance.aclose()
+
+
+def _plan(options: ClaudeCodeOptions) -> _Plan:
+    """Everything known before the CLI starts; governance itself is built while it boots."""
+    plan = _Plan(servers=options.mcp_servers, prompt_tool=options.permission_prompt_tool_name)
+    plan.endpoints = _sdk_servers(options)
+    if options.can_use_tool is not None and options.permission_prompt_tool_name:
+        raise OptionsError(
+            "can_use_tool and permission_prompt_tool_name both answer permission prompts; give one",
+            option="can_use_tool",
+        )
+    _add_user_hooks(options, plan)
+    if options.governed:
+        _add_governance(options, plan)
+    elif options.can_use_tool is not None:
+        plan.prompt_tool = "stdio"
+        plan.handlers["can_use_tool"] = _permission_handler(options)
+    if plan.endpoints or options.governed:
+        plan.handlers["mcp_message"] = _mcp_handler(plan.endpoints)
+    if plan.callbacks:
+        plan.handlers["hook_callback"] = _hook_handler(plan.callbacks, plan.governance)
+    return plan
+
+
+def _add_user_hooks(options: ClaudeCodeOptions, plan: _Plan) -> None:
+    for event, matchers in (options.hooks or {}).items():
+        for matcher in matchers:
+            ids = []
+            for callback in matcher.hooks:
+                callback_id = f"hook_{len(plan.callbacks)}"
+                plan.callbacks[callback_id] = callback
+                ids.append(callback_id)
+            plan.hooks.setdefault(event, []).append({"matcher": matcher.matcher, "hookCallbackIds": ids})
+
+
+BUNDLED_SERVERS = ("magistrate", "compliance_db", "documents")
+GOVERNANCE_HOOKS = {
+    "PreToolUse": "magistrate_pre_tool_use",
+    "PostToolUse": "magistrate_post_tool_use",
+    "PostToolUseFailure": "magistrate_post_tool_use_failure",
+}
+PROMPT_TOOL = "mcp__magistrate__approval_prompt"
+
+
+def _add_governance(options: ClaudeCodeOptions, plan: _Plan) -> None:
+    """Register the hooks and attach the bundled servers by name; their implementations come later."""
+    for event, callback_id in GOVERNANCE_HOOKS.items():
+        plan.hooks.setdefault(event, []).append({"matcher": None, "hookCallbackIds": [callback_id]})
+        plan.callbacks[callback_id] = None  # answered by governance
+    if isinstance(options.mcp_servers, (str, Path)):
+        raise OptionsError(
+            "a governed run attaches magistrate's servers, so mcp_servers must be a mapping, not a file path",
+            option="mcp_servers",
+        )
+    clash = sorted(set(BUNDLED_SERVERS) & set(options.mcp_servers))
+    if clash:
+        raise OptionsError(
+            f"mcp_servers uses the name(s) {', '.join(clash)} that magistrate's bundled servers use; rename yours",
+            option="mcp_servers",
+        )
+    plan.servers = {**options.mcp_servers, **{name: {"type": "sdk", "name": name} for name in BUNDLED_SERVERS}}
+    plan.prompt_tool = PROMPT_TOOL
 
 
 def _sdk_servers(options: ClaudeCodeOptions) -> dict[str, McpEndpoint]:
@@ -145,6 +222,8 @@ def _sdk_servers(options: ClaudeCodeOptions) -> dict[str, McpEndpoint]:
 
 def _mcp_handler(servers: Mapping[str, McpEndpoint]) -> Handler:
     async def handle(request: dict[str, Any]) -> dict[str, Any]:
+        from magistrate.sdk._wire import McpMessageRequest
+
         parsed = McpMessageRequest.model_validate(request)
         server = servers.get(parsed.server_name)
         if server is None:
@@ -165,6 +244,8 @@ def _permission_handler(options: ClaudeCodeOptions) -> Handler:
     assert callback is not None
 
     async def handle(request: dict[str, Any]) -> dict[str, Any]:
+        from magistrate.sdk._wire import CanUseToolRequest
+
         parsed = CanUseToolRequest.model_validate(request)
         suggestions = [
             PermissionUpdate(type=s["type"])
@@ -187,12 +268,18 @@ def _permission_handler(options: ClaudeCodeOptions) -> Handler:
     return handle
 
 
-def _hook_handler(callbacks: Mapping[str, Any]) -> Handler:
+def _hook_handler(callbacks: Mapping[str, Any], governance: list[Governance]) -> Handler:
     async def handle(request: dict[str, Any]) -> dict[str, Any]:
+        from magistrate.sdk._wire import HookCallbackRequest
+
         parsed = HookCallbackRequest.model_validate(request)
-        callback = callbacks.get(parsed.callback_id)
-        if callback is None:
+        if parsed.callback_id not in callbacks:
             raise LookupError(f"no hook callback {parsed.callback_id!r}")
+        callback = callbacks[parsed.callback_id]
+        if callback is None:
+            if not governance:
+                raise RuntimeError("governance is not ready; the call is refused")
+            return await governance[0].hook(parsed.callback_id, parsed.input)
         output = await callback(parsed.input, parsed.tool_use_id, HookContext())
         return _hook_output_for_cli(output or {})
 

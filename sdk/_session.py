@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from pydantic import ValidationError
 
 from magistrate.broker._log import get_logger
 from magistrate.sdk._errors import (
@@ -29,7 +28,6 @@ from magistrate.sdk._errors import (
 )
 from magistrate.sdk._framer import LineTooLongError
 from magistrate.sdk._process import CLIProcess
-from magistrate.sdk._wire import WireControlRequest, WireControlResponse
 
 log = get_logger("magistrate.sdk.session")
 
@@ -38,7 +36,9 @@ RequestHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 @dataclass
-class _Pending:
+class PendingRequest:
+    request_id: str
+    subtype: str
     event: anyio.Event = field(default_factory=anyio.Event)
     response: dict[str, Any] | None = None
     error: Exception | None = None
@@ -71,7 +71,7 @@ class ControlSession:
         self._timeout = timeout
         self._skip_invalid = skip_invalid
         self._messages: deque[dict[str, Any]] = deque()
-        self._pending: dict[str, _Pending] = {}
+        self._pending: dict[str, PendingRequest] = {}
         self._read_lock = anyio.Lock()
         self._ended = False
         self._failure: Exception | None = None
@@ -82,24 +82,36 @@ class ControlSession:
 
     async def request(self, payload: Mapping[str, Any], *, limit: float | None = None) -> dict[str, Any]:
         """Send a control request and return the CLI's answer, within `limit` seconds (the session's bound)."""
+        return await self.wait(await self.begin(payload), limit=limit)
+
+    async def begin(self, payload: Mapping[str, Any]) -> PendingRequest:
+        """Send a control request now and wait for its answer later (`wait`), doing other work meanwhile."""
         subtype = str(payload.get("subtype", "?"))
         if self._ended:
             raise CLIConnectionError(f"cannot send {subtype!r}: the CLI has exited")
         request_id = f"req_{uuid.uuid4().hex[:16]}"
-        pending = self._pending[request_id] = _Pending()
-        limit = self._timeout if limit is None else limit
+        pending = self._pending[request_id] = PendingRequest(request_id=request_id, subtype=subtype)
         try:
             await self._process.send({"type": "control_request", "request_id": request_id, "request": dict(payload)})
-            with anyio.fail_after(limit):
+        except BaseException:
+            self._pending.pop(request_id, None)
+            raise
+        return pending
+
+    async def wait(self, pending: PendingRequest, *, limit: float | None = None) -> dict[str, Any]:
+        """The answer to a request sent with `begin`, within `limit` seconds (the session's bound)."""
+        bound = self._timeout if limit is None else limit
+        try:
+            with anyio.fail_after(bound):
                 while not pending.event.is_set():
                     async with self._read_lock:
                         if pending.event.is_set():
                             break
                         await self._pump_one()
         except TimeoutError:
-            raise ControlTimeoutError(subtype, limit) from None
+            raise ControlTimeoutError(pending.subtype, bound) from None
         finally:
-            self._pending.pop(request_id, None)
+            self._pending.pop(pending.request_id, None)
         if pending.error is not None:
             raise pending.error
         return pending.response or {}
@@ -151,6 +163,10 @@ class ControlSession:
             self._messages.append(data)
 
     def _take_response(self, data: dict[str, Any]) -> None:
+        from pydantic import ValidationError
+
+        from magistrate.sdk._wire import WireControlResponse
+
         try:
             body = WireControlResponse.model_validate(data).response
         except ValidationError:
@@ -167,6 +183,10 @@ class ControlSession:
         pending.event.set()
 
     async def _answer(self, data: dict[str, Any]) -> None:
+        from pydantic import ValidationError
+
+        from magistrate.sdk._wire import WireControlRequest
+
         try:
             request = WireControlRequest.model_validate(data)
         except ValidationError:

@@ -1,0 +1,183 @@
+"""Building a run's governance from its options: the policy, the trail, the approver, the bundled servers.
+
+Imported only when a run is governed, so `import magistrate.sdk` and a plain run pay nothing for the broker.
+The resolution order for each piece is the one documented on `ClaudeCodeOptions`: the option, then the
+environment (`MAGISTRATE_POLICY`, `MAGISTRATE_AUDIT`), then the default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from magistrate.broker._interfaces import Governor, Policy
+from magistrate.sdk._errors import OptionsError
+from magistrate.sdk._governance import Governance
+from magistrate.sdk._options import ClaudeCodeOptions
+from magistrate.sdk._permissions import PermissionResultAllow, PermissionResultDeny, ToolPermissionContext
+from magistrate.sdk._sdk_mcp import McpEndpoint
+from magistrate.servers._approval import Approver, AskRequest, CallbackApprover, Verdict
+
+
+def _resolve_policy(options: ClaudeCodeOptions, cwd: str) -> Policy:
+    from magistrate.broker._policy_sources import claude_code_policy, load_policy
+
+    chosen = options.policy if options.policy is not None else os.environ.get("MAGISTRATE_POLICY") or None
+    if chosen is None:
+        settings = [options.settings] if options.settings and Path(options.settings).is_file() else []
+        return claude_code_policy(cwd, options.allowed_tools, options.disallowed_tools, settings_files=settings)
+    if isinstance(chosen, (str, Path)):
+        policy: Policy = load_policy(chosen)
+    elif hasattr(chosen, "decide") and hasattr(chosen, "version"):
+        policy = chosen
+    else:
+        raise OptionsError(f"policy must be a policy object or a file path, got {type(chosen).__name__}", "policy")
+    if options.allowed_tools or options.disallowed_tools:
+        from magistrate.broker._policy_options import with_option_rules
+
+        policy = with_option_rules(policy, options.allowed_tools, options.disallowed_tools, cwd=cwd)
+    return policy
+
+
+async def _default_governor(options: ClaudeCodeOptions, cwd: str) -> tuple[Governor, list[Any]]:
+    """The broker in this process, over the policy and a trail opened for this run."""
+    from magistrate.broker._broker import Broker
+    from magistrate.broker._trail import Trail
+
+    policy = _resolve_policy(options, cwd)
+    audit = options.audit if options.audit is not None else os.environ.get("MAGISTRATE_AUDIT") or None
+    trail = await anyio.to_thread.run_sync(Trail.open, audit)
+    return Broker(policy, trail), [trail]
+
+
+class _CanUseToolApprover:
+    """A Claude Code SDK permission callback, answering the asks the broker leaves to a person."""
+
+    def __init__(self, callback: Any) -> None:
+        self._callback = callback
+        self._name = getattr(callback, "__qualname__", "can_use_tool")
+
+    async def approve(self, ask: AskRequest) -> Verdict:
+        result = await self._callback(ask.tool_name, dict(ask.input), ToolPermissionContext())
+        who = f"callback:{self._name}"
+        if isinstance(result, PermissionResultAllow):
+            return Verdict(approved=True, approver=who, updated_input=result.updated_input)
+        if isinstance(result, PermissionResultDeny):
+            return Verdict(approved=False, approver=who, note=result.message)
+        raise TypeError(f"can_use_tool must return PermissionResultAllow or PermissionResultDeny, got {result!r}")
+
+
+class _EndpointApprover:
+    """A user's own in-process permission prompt tool, called the way the CLI would call it."""
+
+    def __init__(self, endpoint: McpEndpoint, tool: str, label: str) -> None:
+        self._endpoint = endpoint
+        self._tool = tool
+        self._label = label
+
+    async def approve(self, ask: AskRequest) -> Verdict:
+        import json
+
+        reply = await self._endpoint.handle(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {
+                    "name": self._tool,
+                    "arguments": {"tool_name": ask.tool_name, "input": dict(ask.input), "tool_use_id": ask.tool_use_id},
+                },
+            }
+        )
+        content = reply.get("result", {}).get("content", [])
+        text = next((block.get("text", "") for block in content if block.get("type") == "text"), "")
+        answer = json.loads(text)
+        if answer.get("behavior") == "allow":
+            return Verdict(approved=True, approver=self._label, updated_input=answer.get("updatedInput"))
+        return Verdict(approved=False, approver=self._label, note=str(answer.get("message", "")))
+
+
+def resolve_approver(options: ClaudeCodeOptions, endpoints: Mapping[str, McpEndpoint]) -> Approver | None:
+    """Who answers asks, in the documented order of preference."""
+    from magistrate.servers._approval_terminal import TerminalApprover, terminal_available
+
+    chosen = options.approver
+    if chosen == "none":
+        return None
+    if chosen == "terminal":
+        return TerminalApprover()
+    if chosen == "queue" or (chosen is None and os.environ.get("MAGISTRATE_APPROVAL_QUEUE")):
+        from magistrate.servers._approval_queue import ApprovalQueue, QueueApprover
+
+        return QueueApprover(ApprovalQueue(os.environ.get("MAGISTRATE_APPROVAL_QUEUE") or None))
+    if chosen is not None:
+        if hasattr(chosen, "approve"):
+            return chosen  # type: ignore[no-any-return]
+        if callable(chosen):
+            return CallbackApprover(chosen)
+        raise OptionsError(f"approver must be an Approver, a function, 'terminal', 'queue' or 'none': {chosen!r}")
+    if options.can_use_tool is not None:
+        return _CanUseToolApprover(options.can_use_tool)
+    prompt = options.permission_prompt_tool_name
+    if prompt and prompt.startswith("mcp__"):
+        server, _, tool = prompt[len("mcp__") :].partition("__")
+        if server in endpoints and tool:
+            return _EndpointApprover(endpoints[server], tool, f"prompt_tool:{prompt}")
+    return TerminalApprover() if terminal_available() else None
+
+
+async def governance_for(options: ClaudeCodeOptions, cwd: str, endpoints: Mapping[str, McpEndpoint]) -> Governance:
+    owned: list[Any] = []
+    governor: Governor
+    if options.governor is not None:
+        governor = options.governor
+    else:
+        governor, owned = await _default_governor(options, cwd)
+    return Governance(
+        governor=governor,
+        approver=resolve_approver(options, endpoints),
+        cwd=cwd,
+        additional_directories=tuple(str(Path(d).expanduser().resolve()) for d in options.add_dirs),
+        permission_mode=options.permission_mode or "default",
+        labels=dict(options.labels),
+        approval_timeout=options.approval_timeout,
+        closers=owned,
+    )
+
+
+def bundled_endpoints(governance: Governance, options: ClaudeCodeOptions) -> dict[str, McpEndpoint]:
+    """`magistrate` (approval), `compliance_db` and `documents`, all in-process and lazy."""
+    from magistrate.sdk._bundled import LazyToolSetEndpoint
+
+    def compliance_manifest() -> list[dict[str, Any]]:
+        from magistrate.servers._manifest import manifest_of
+
+        return manifest_of("compliance_db")
+
+    def documents_manifest() -> list[dict[str, Any]]:
+        from magistrate.servers._manifest import manifest_of
+
+        return manifest_of("documents")
+
+    def open_compliance() -> Any:
+        from magistrate.servers._compliance import open_compliance as open_repo
+        from magistrate.servers._compliance_tools import compliance_toolset
+
+        return compliance_toolset(open_repo(os.environ.get("MAGISTRATE_COMPLIANCE_DB") or None), governance.session_id)
+
+    def open_documents() -> Any:
+        from magistrate.servers._documents import open_documents as open_store
+        from magistrate.servers._documents_tools import documents_toolset
+
+        return documents_toolset(open_store(os.environ.get("MAGISTRATE_DOCUMENTS_DB") or None))
+
+    return {
+        "magistrate": governance.approval_endpoint(),
+        "compliance_db": LazyToolSetEndpoint("compliance_db", compliance_manifest, open_compliance),
+        "documents": LazyToolSetEndpoint("documents", documents_manifest, open_documents),
+    }
