@@ -30,9 +30,10 @@ from magistrate.sdk.scripted_model._wire import (
     block_events,
     error_body,
     message_body,
+    message_end,
+    message_start,
     new_id,
     result_text,
-    sse,
 )
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class ScriptedModel:
         with self._lock:
             self._requests.append(ReceivedRequest(request.method, request.path, request.headers, body, problem))
         if problem:
-            _log.debug("unreadable request", path=request.path, problem=problem)
+            _log.warning("unreadable request", path=request.path, problem=problem)
         headers = {"request-id": new_id("req")}
         if request.method != "POST" or request.path not in ("/v1/messages", "/v1/messages/count_tokens"):
             await respond.json(404, error_body(404, f"{request.method} {request.path} not found"), headers)
@@ -148,20 +149,12 @@ class ScriptedModel:
             await respond.json(200, message, headers)
             return
         await respond.start(200, {**_SSE_HEADERS, **headers})
-        start = {**message, "content": [], "stop_reason": None, "usage": {**counts, "output_tokens": 1}}
-        await respond.send(sse("message_start", {"type": "message_start", "message": start}))
+        await respond.send(message_start(message))
         if reply.delay:
             await anyio.sleep(reply.delay)
         for index, block in enumerate(reply.content):
             await respond.send(b"".join(block_events(index, block)))
-        delta = {"stop_reason": reply.stop_reason, "stop_sequence": None}
-        await respond.send(
-            sse(
-                "message_delta",
-                {"type": "message_delta", "delta": delta, "usage": {"output_tokens": counts["output_tokens"]}},
-            )
-            + sse("message_stop", {"type": "message_stop"})
-        )
+        await respond.send(message_end(message))
         await respond.end()
 
     # -- running -----------------------------------------------------------------------------------------

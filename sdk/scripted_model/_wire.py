@@ -154,6 +154,21 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
+def message_start(message: dict[str, Any]) -> bytes:
+    """The first event of a stream: the message with no content yet."""
+    start = {**message, "content": [], "stop_reason": None, "usage": {**message["usage"], "output_tokens": 1}}
+    return sse("message_start", {"type": "message_start", "message": start})
+
+
+def message_end(message: dict[str, Any]) -> bytes:
+    """The last events of a stream: why the message stopped, the final output count, the end."""
+    delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    usage = {"output_tokens": message["usage"]["output_tokens"]}
+    return sse("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}) + sse(
+        "message_stop", {"type": "message_stop"}
+    )
+
+
 def _chunks(text: str, size: int = 48) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
