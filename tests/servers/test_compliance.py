@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
@@ -20,8 +19,10 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> ComplianceRepository:
-    return open_compliance(str(tmp_path / "compliance.sqlite3"))
+def repo(db_location: str) -> Iterator[ComplianceRepository]:
+    repository = open_compliance(db_location)
+    yield repository
+    repository.db.close()
 
 
 @pytest.fixture
@@ -179,10 +180,9 @@ async def test_frameworks_are_resources(client: Client) -> None:
     assert requirements[0]["id"] == "SOC2-CC1"
 
 
-def test_seeding_happens_once(tmp_path: Path) -> None:
-    location = str(tmp_path / "c.sqlite3")
-    first = open_compliance(location)
-    first.record_finding("GDPR-5", "kept", "low")
-    again = open_compliance(location)
+def test_seeding_happens_once(repo: ComplianceRepository, db_location: str) -> None:
+    repo.record_finding("GDPR-5", "kept", "low")
+    again = open_compliance(db_location)
     assert len(again.frameworks()) == 2
     assert [f.summary for f in again.list_findings()] == ["kept"]
+    again.db.close()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
@@ -24,8 +23,10 @@ MSA = "The Supplier shall process personal data only on documented instructions.
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> DocumentStore:
-    return open_documents(str(tmp_path / "documents.sqlite3"))
+def store(db_location: str) -> Iterator[DocumentStore]:
+    documents = open_documents(db_location)
+    yield documents
+    documents.db.close()
 
 
 @pytest.fixture
