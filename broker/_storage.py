@@ -251,14 +251,17 @@ def _checkpoint(log_id: str, row: Sequence[Any]) -> Checkpoint:
 class SQLiteStore(Store):
     """The default store: one file, WAL, fully synchronous commits, `BEGIN IMMEDIATE` for appends."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
         super().__init__()
         self.path = Path(path).expanduser()
         self.url = str(self.path)
+        if not create and not self.path.exists():
+            raise AuditError(f"no trail at {self.path}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._connection = self._connect()
-            self._initialize()
+            if create:
+                self._initialize()
         except sqlite3.Error as exc:
             raise AuditError(f"cannot open the trail {self.path}: {exc}") from exc
 
@@ -310,13 +313,15 @@ class SQLiteStore(Store):
             self._connection.close()
 
 
-def open_store(url: str | Path | None = None) -> Store:
-    """A store for a path (SQLite) or a `postgresql://` URL; the per-user SQLite trail when None."""
+def open_store(url: str | Path | None = None, *, create: bool = True) -> Store:
+    """A store for a path (SQLite) or a `postgresql://` URL; the per-user SQLite trail when None.
+
+    With `create=False` (readers), a missing trail is an error instead of a new empty one."""
     target = str(url) if url is not None else default_db()
     if target.startswith(("postgresql://", "postgres://")):
         from magistrate.broker._storage_postgres import PostgresStore
 
-        return PostgresStore(target)
+        return PostgresStore(target, create=create)
     if target.startswith("sqlite:///"):
         target = target[len("sqlite:///") :]
-    return SQLiteStore(target)
+    return SQLiteStore(target, create=create)

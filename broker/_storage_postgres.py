@@ -23,7 +23,7 @@ class PostgresStore(Store):
 
     blob = "BYTEA"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         super().__init__()
         try:
             import psycopg
@@ -33,7 +33,8 @@ class PostgresStore(Store):
         self.url = url
         try:
             self._connection = psycopg.connect(url, autocommit=True)
-            self._initialize()
+            if create:
+                self._initialize()
         except psycopg.Error as exc:
             raise AuditError(f"cannot open the trail at {_redact_url(url)}: {exc}") from exc
 

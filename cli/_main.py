@@ -15,6 +15,7 @@ from collections.abc import Sequence
 _GROUPS: dict[str, tuple[str, str]] = {
     "scripted-model": ("magistrate.cli._scripted_model", "Serve a scripted model (Anthropic Messages API) offline."),
     "policy": ("magistrate.cli._policy", "Check a tool call against a policy, or lint a policy."),
+    "audit": ("magistrate.cli._audit", "Verify, read and export the tamper-evident audit trail."),
     "serve": ("magistrate.cli._serve", "Run a bundled MCP server on its own (stdio or HTTP)."),
     "compliance": ("magistrate.cli._compliance", "Import frameworks into the compliance database; manage waivers."),
     "documents": ("magistrate.cli._documents", "Add files to the document store; list what it holds."),
