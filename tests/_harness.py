@@ -5,11 +5,15 @@ A pytest plugin (registered in tests/conftest.py). Tests that check how the CLI 
 throwaway HOME and an environment scrubbed of the developer's own ANTHROPIC_* and CLAUDE_* variables, so a
 result never depends on the machine it runs on:
 
-    def test_bash_is_allowed(claude_cli, isolated_home, tmp_path):
-        scenario = {"default": {"turns": [{"tool_calls": [{"name": "Bash", "input": {"command": "echo hi"}}]}]}}
-        with ScriptedModel(scenario) as model:
-            run = run_cli("go", model=model, home=isolated_home, cwd=tmp_path, args=["--allowedTools", "Bash"])
+    def test_bash_is_allowed(scripted_model, isolated_home, tmp_path):
+        call = {"name": "Bash", "input": {"command": "echo hi"}}
+        model = scripted_model({"default": {"turns": [{"tool_calls": [call]}]}})
+        run = run_cli("go", model=model, home=isolated_home, cwd=tmp_path, args=["--allowedTools", "Bash"])
         assert run.calls("Bash")[0].output == "hi"
+        assert model.tool_results()[0].content == "hi"   # what came back to the model
+
+Fixtures: `claude_cli` (the pinned binary), `isolated_home` (an empty HOME), `scripted_model` (a factory that
+starts a model and stops it after the test). Helpers: `cli_env`, `run_cli` and the `CliRun` it returns.
 """
 
 from __future__ import annotations
@@ -19,14 +23,14 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from magistrate.sdk.scripted_model import ScriptedModel
+from magistrate.sdk.scripted_model import Scenario, ScriptedModel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLAUDE = REPO_ROOT / "node_modules" / ".bin" / "claude"
@@ -209,6 +213,21 @@ def claude_cli() -> Path:
     if not CLAUDE.exists():
         pytest.fail(f"the Claude Code CLI is not installed at {CLAUDE}; run ./dev setup")
     return CLAUDE
+
+
+@pytest.fixture
+def scripted_model() -> Iterator[Callable[[Scenario | dict[str, Any] | str | Path], ScriptedModel]]:
+    """A factory that starts a `ScriptedModel` for a scenario and stops it when the test ends."""
+    started: list[ScriptedModel] = []
+
+    def start(scenario: Scenario | dict[str, Any] | str | Path) -> ScriptedModel:
+        model = ScriptedModel(scenario).start()
+        started.append(model)
+        return model
+
+    yield start
+    for model in started:
+        model.close()
 
 
 @pytest.fixture

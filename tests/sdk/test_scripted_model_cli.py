@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from magistrate.sdk.scripted_model import Rule, Scenario, ScriptedModel, Text, ToolCall, Turn
 from tests._harness import cli_env, run_cli
+
+ModelFactory = Callable[[Scenario | dict[str, Any]], ScriptedModel]
 
 
 def test_greeting(claude_cli: Path, isolated_home: Path, tmp_path: Path) -> None:
@@ -57,10 +61,10 @@ def test_allowed_bash_call_result_reaches_the_model(claude_cli: Path, isolated_h
     assert run.text == "The tool said: scripted-42"
 
 
-def test_unallowed_bash_call_is_denied(claude_cli: Path, isolated_home: Path, tmp_path: Path) -> None:
+def test_unallowed_bash_call_is_denied(scripted_model: ModelFactory, isolated_home: Path, tmp_path: Path) -> None:
     turns = ({"tool_calls": [{"name": "Bash", "input": {"command": "touch made.txt"}}]}, "Got: {last_tool_result}")
-    with ScriptedModel({"default": {"turns": turns}}) as model:
-        run = run_cli("go", model=model, home=isolated_home, cwd=tmp_path, claude=claude_cli)
+    model = scripted_model({"default": {"turns": turns}})
+    run = run_cli("go", model=model, home=isolated_home, cwd=tmp_path)
     assert run.denied("Bash")
     assert not (tmp_path / "made.txt").exists()
     [result] = model.tool_results()
