@@ -31,6 +31,9 @@ def _glob_to_regex(pattern: str) -> str:
         if pattern.startswith("**/", i):
             out.append("(?:.*/)?")
             i += 3
+        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
+            out.append("(?:/.*)?")  # `dir/**` also names the folder itself, for searches rooted there
+            i += 3
         elif pattern.startswith("**", i):
             out.append(".*")
             i += 2

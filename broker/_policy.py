@@ -26,11 +26,12 @@ from typing import Literal, TypeVar
 
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Behavior, Decision, RuleRef, RuleSource
+from magistrate.broker._paths import inside
 from magistrate.broker._policy_errors import PolicyLoadError, RuleProblem
 from magistrate.broker._policy_sources import python_rule_specs
 from magistrate.broker._python_rules import CallView, PythonRule, RuleFunction, make_rule
 from magistrate.broker._rule_set import CallFacts, RuleSet
-from magistrate.broker._rules import EDIT_TOOLS, StringRule, parse_rule
+from magistrate.broker._rules import EDIT_TOOLS, READ_TOOLS, StringRule, parse_rule
 from magistrate.broker._settings import RuleSpec, read_settings
 
 F = TypeVar("F", bound=RuleFunction)
@@ -68,9 +69,11 @@ class RulePolicy:
         `settings` are Claude Code settings files whose `permissions` join this policy (relative paths are
         relative to the policy file). `rule_timeout` bounds each Python rule, in seconds.
         """
-        caller = source_file or sys._getframe(1).f_code.co_filename
+        frame = sys._getframe(1)
+        caller = source_file or frame.f_code.co_filename
         origin = Path(caller).absolute() if not caller.startswith("<") else None
-        specs = python_rule_specs(origin, {"allow": allow, "ask": ask, "deny": deny})
+        near = frame.f_lineno if source_file is None else 0
+        specs = python_rule_specs(origin, {"allow": allow, "ask": ask, "deny": deny}, near=near)
         problems: list[RuleProblem] = []
         digests = [hashlib.sha256(origin.read_bytes()).hexdigest()] if origin and origin.is_file() else []
         dirs = list(additional_directories)
@@ -103,8 +106,13 @@ class RulePolicy:
         digests: Sequence[str] = (),
         problems: Sequence[RuleProblem] = (),
         home: str | None = None,
+        cli_defaults: bool = False,
     ) -> RulePolicy:
-        """Build a policy from rule specs already read (settings files, command-line options)."""
+        """Build a policy from rule specs already read (settings files, command-line options).
+
+        `cli_defaults` adds the CLI's own default when nothing matched: reading inside the working
+        directories (Read, Glob, Grep) needs no permission.
+        """
         policy = cls.__new__(cls)
         policy._setup(
             specs=list(specs),
@@ -116,6 +124,7 @@ class RulePolicy:
             rule_timeout=5.0,
             home=home,
         )
+        policy._cli_defaults = cli_defaults
         return policy
 
     def _setup(
@@ -152,6 +161,7 @@ class RulePolicy:
         self._digests = tuple(digests)
         self._version = ""
         self._default_ref = RuleRef("default", f"default: {default}", RuleSource("default"), "default")
+        self._cli_defaults = False
 
     # -- building -----------------------------------------------------------------------------------
     def rule(self, *tools: str, id: str | None = None, timeout: float | None = None) -> Callable[[F], F]:
@@ -250,11 +260,16 @@ class RulePolicy:
             return "allow", RuleRef("default", "defaultMode: bypassPermissions", RuleSource("default"), "default")
         if mode == "dontAsk":
             return "deny", RuleRef("default", "defaultMode: dontAsk", RuleSource("default"), "default")
-        if mode == "acceptEdits" and facts.call.tool_name in EDIT_TOOLS and facts.paths:
-            from magistrate.broker._paths import inside
-
-            if all(inside(p, facts.working_dirs) for names in facts.paths for p in names):
-                return "allow", RuleRef("default", "defaultMode: acceptEdits", RuleSource("default"), "default")
+        tool = facts.call.tool_name
+        if (mode == "acceptEdits" and tool in EDIT_TOOLS) or (self._cli_defaults and tool in READ_TOOLS):
+            paths = facts.paths
+            if paths and all(inside(p, facts.working_dirs) for names in paths for p in names):
+                text = (
+                    "defaultMode: acceptEdits"
+                    if tool in EDIT_TOOLS
+                    else "default: reading inside the working directories"
+                )
+                return "allow", RuleRef("default", text, RuleSource("default"), "default")
         return self.default, self._default_ref
 
 

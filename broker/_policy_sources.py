@@ -37,8 +37,13 @@ def _string_lines(origin: Path) -> dict[str, list[int]]:
     return lines
 
 
-def python_rule_specs(origin: Path | None, lists: Mapping[ListName, Sequence[str]]) -> list[RuleSpec]:
-    """Rule strings written in a policy file, each with the line it was written on when it can be found."""
+def python_rule_specs(
+    origin: Path | None, lists: Mapping[ListName, Sequence[str]], *, near: int = 0
+) -> list[RuleSpec]:
+    """Rule strings written in a policy file, each with the line it was written on when it can be found.
+
+    A string written more than once is attributed to the occurrence nearest `near`, the line of the call.
+    """
     lines = _string_lines(origin) if origin is not None else {}
     path = str(origin) if origin is not None else None
     root = str(origin.parent) if origin is not None else str(Path.cwd())
@@ -49,7 +54,10 @@ def python_rule_specs(origin: Path | None, lists: Mapping[ListName, Sequence[str
             rules = [rules]
         for text in rules:
             found = lines.get(text) if isinstance(text, str) else None
-            line = found.pop(0) if found else None
+            line = None
+            if found:
+                line = min(found, key=lambda n: abs(n - near))
+                found.remove(line)
             specs.append(RuleSpec(text, list_name, RuleSource("python", path, line), root))
     return specs
 
@@ -70,6 +78,7 @@ def _settings_policy(parts: Sequence[SettingsPermissions], extra: Sequence[RuleS
         digests=digests,
         problems=problems,
         home=home,
+        cli_defaults=True,
     )
 
 
