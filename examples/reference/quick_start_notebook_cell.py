@@ -1,0 +1,2 @@
+from legal_agent import main
+await main()
