@@ -8,15 +8,16 @@ loaded into an empty database so the server is useful from its first start.
 from __future__ import annotations
 
 import json
-
-from mcp.server.mcpserver import MCPServer
+from typing import TYPE_CHECKING
 
 from magistrate.broker._log import get_logger
 from magistrate.servers._compliance_import import sample_frameworks
 from magistrate.servers._compliance_repo import ComplianceRepository
 from magistrate.servers._compliance_tools import INSTRUCTIONS, compliance_toolset, default_run_id
 from magistrate.servers._db import default_location, open_database
-from magistrate.servers._toolkit import to_mcp_server
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
 
 _log = get_logger("magistrate.servers.compliance")
 
@@ -34,6 +35,8 @@ def build_server(
     db: str | ComplianceRepository | None = None, *, run_id: str | None = None, seed: bool = True
 ) -> MCPServer:
     """The `compliance_db` server over a database location or an open repository."""
+    from magistrate.servers._toolkit import to_mcp_server
+
     repo = db if isinstance(db, ComplianceRepository) else open_compliance(db, seed=seed)
     server = to_mcp_server(compliance_toolset(repo, run_id or default_run_id()), instructions=INSTRUCTIONS)
 

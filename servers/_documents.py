@@ -6,12 +6,14 @@ any MCP, for the command line and for policy rules that look up a document's lab
 
 from __future__ import annotations
 
-from mcp.server.mcpserver import MCPServer
+from typing import TYPE_CHECKING
 
 from magistrate.servers._db import default_location, open_database
 from magistrate.servers._documents_repo import DocumentStore
 from magistrate.servers._documents_tools import INSTRUCTIONS, documents_toolset
-from magistrate.servers._toolkit import to_mcp_server
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
 
 
 def open_documents(db: str | None = None) -> DocumentStore:
@@ -21,5 +23,7 @@ def open_documents(db: str | None = None) -> DocumentStore:
 
 def build_server(db: str | DocumentStore | None = None) -> MCPServer:
     """The `documents` server over a database location or an open store."""
+    from magistrate.servers._toolkit import to_mcp_server
+
     store = db if isinstance(db, DocumentStore) else open_documents(db)
     return to_mcp_server(documents_toolset(store), instructions=INSTRUCTIONS)

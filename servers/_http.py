@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import socket
 from typing import Any
 
 from magistrate.broker._log import get_logger
@@ -76,11 +77,13 @@ def http_app(server: Any, *, host: str, token: str | None) -> ASGIApp:
     return BearerTokenMiddleware(app, token) if token else app
 
 
-async def serve_http(server: Any, *, host: str, port: int, token: str | None) -> None:
-    """Serve until cancelled."""
+async def serve_http(
+    server: Any, *, host: str, port: int, token: str | None, sock: socket.socket | None = None
+) -> None:
+    """Serve until cancelled; `sock`, an already bound and listening socket, replaces host and port for binding."""
     import uvicorn
 
     app = http_app(server, host=host, token=token)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     _log.info("http_serving", server=server.name, host=host, port=port, token=bool(token))
-    await uvicorn.Server(config).serve()
+    await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)
