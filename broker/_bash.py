@@ -56,6 +56,8 @@ class BashAnalysis:
 
     allow_forms: tuple[tuple[str, ...], ...] | None
     """One word tuple per top-level command, safe wrappers stripped; None when no allow may cover the line."""
+    allow_texts: tuple[str, ...]
+    """The source text of each top-level command, for exact allows (which the CLI matches literally)."""
     deny_forms: tuple[tuple[str, ...], ...]
     """Every form of every command anywhere in the line, for deny and ask rules."""
     read_paths: tuple[str, ...]
@@ -218,6 +220,7 @@ def analyse(command: str) -> BashAnalysis:
             allow_forms.append(tuple(words))
     return BashAnalysis(
         allow_forms=None if allow_forms is None else tuple(allow_forms),
+        allow_texts=tuple(c.text for c in parsed.commands),
         deny_forms=tuple(dict.fromkeys(forms)),
         read_paths=tuple(dict.fromkeys(reads)),
         write_paths=tuple(dict.fromkeys(writes)),

@@ -44,6 +44,8 @@ class SimpleCommand:
     redirects: list[Redirect] = field(default_factory=list)
     opaque: bool = False
     """Set when the command's text hides something (substitution, group, control keyword)."""
+    text: str = ""
+    """The command's own source text, spaces around it removed (an exact rule compares against it)."""
 
 
 @dataclass(slots=True)
@@ -67,6 +69,7 @@ class _Lexer:
         self.word: list[str] = []
         self.in_word = False
         self.word_quoted = False
+        self.command_start = 0
         self.pending_redirect: str | None = None
         self.heredocs: list[tuple[str, bool, bool]] = []
 
@@ -98,6 +101,7 @@ class _Lexer:
     def end_command(self) -> None:
         self.end_word()
         if self.current.words or self.current.redirects:
+            self.current.text = self.text[self.command_start : self.i].strip()
             self.out.commands.append(self.current)
         self.current = SimpleCommand()
 
@@ -234,6 +238,7 @@ class _Lexer:
                 self.i += len(op)
                 if op == "\n" and self.heredocs:
                     self.skip_heredocs()
+                self.command_start = self.i
                 continue
             self.word.append(c)
             self.in_word = True

@@ -119,6 +119,13 @@ def _bash_form_matches(rule: StringRule, form: tuple[str, ...]) -> bool:
     return rule.regex.fullmatch(" ".join(form)) is not None
 
 
+def _allow_covers(rule: StringRule, form: tuple[str, ...], text: str) -> bool:
+    """An exact allow matches the command as written (as the CLI does); other forms match the words."""
+    if rule.bash_mode == "exact":
+        return text == rule.bash_text
+    return _bash_form_matches(rule, form)
+
+
 def _input_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
@@ -136,7 +143,9 @@ def hits(rule: StringRule, facts: CallFacts, *, deny_side: bool) -> bool:
         if deny_side:
             return any(_bash_form_matches(rule, form) for form in analysis.deny_forms)
         forms = analysis.allow_forms
-        return bool(forms) and all(_bash_form_matches(rule, form) for form in forms or ())
+        if not forms:
+            return False
+        return all(_allow_covers(rule, form, text) for form, text in zip(forms, analysis.allow_texts, strict=True))
     if kind == "path":
         assert rule.path is not None
         pattern = rule.path
@@ -226,9 +235,9 @@ class RuleSet:
         if not all(inside(p, facts.working_dirs) for names in facts.bash_paths("edit") for p in names):
             return []
         covering: list[StringRule] = []
-        for form in analysis.allow_forms:
+        for form, text in zip(analysis.allow_forms, analysis.allow_texts, strict=True):
             candidates = [*index.bash_by_first.get(form[0], ()), *index.bash_other]
-            rule = next((r for r in candidates if _bash_form_matches(r, form)), None)
+            rule = next((r for r in candidates if _allow_covers(r, form, text)), None)
             if rule is None:
                 return []
             if rule not in covering:

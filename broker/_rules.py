@@ -40,6 +40,8 @@ class StringRule:
     """Tool names the rule applies to (for an MCP rule: the `mcp__server` key)."""
     bash_mode: Literal["exact", "prefix", "glob", "any"] = "any"
     bash_words: tuple[str, ...] = ()
+    bash_text: str = ""
+    """An exact Bash rule's command as written: an allow matches it literally, as the CLI does."""
     regex: re.Pattern[str] | None = None
     """Bash glob, or the glob of a `name`/`param` value, or an MCP tool glob."""
     path: PathPattern | None = None
@@ -80,7 +82,9 @@ def _bash(ref: RuleRef, spec: str) -> StringRule | str:
         return "a Bash rule cannot contain a redirection"
     words = tuple(parsed.commands[0].words)
     regex = _glob_regex(" ".join(words)) if mode == "glob" else None
-    return StringRule(ref, "bash", frozenset({"Bash"}), bash_mode=mode, bash_words=words, regex=regex)
+    return StringRule(
+        ref, "bash", frozenset({"Bash"}), bash_mode=mode, bash_words=words, bash_text=body.strip(), regex=regex
+    )
 
 
 def _file(ref: RuleRef, tool: str, spec: str, *, list_name: ListName, root: str, home: str) -> StringRule | str:

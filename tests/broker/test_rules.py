@@ -91,7 +91,9 @@ def test_write_deny_is_read_as_the_edit_rule_it_means() -> None:
         ("Bash(git * main)", "git push origin dev", "deny"),
         ("Bash(git status)", "git status", "allow"),
         ("Bash(git status)", "git status -s", "deny"),
-        ("Bash(git status)", "git  status", "allow"),
+        ("Bash(git status)", "git  status", "deny"),
+        ("Bash(git status)", "git 'status'", "deny"),
+        ("Bash(git status)", "git status && git status", "allow"),
         ("Bash", "anything at all $(x)", "allow"),
     ],
 )
