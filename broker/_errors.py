@@ -15,8 +15,8 @@ The tree (each part adds its branch; this docstring is the map)::
     │   └── ScenarioError                 source: a scenario file that cannot be read or is not valid
     ├── PolicyError                       (magistrate.broker)
     │   └── PolicyLoadError               errors: every problem found while loading, with rule and source
-    ├── AuditError                        (magistrate.broker: the trail could not be written or read)
-    │   └── TrailVerificationError        the first bad record and what is wrong with it
+    ├── AuditError                        (magistrate.broker._trail_errors: the trail could not be written or read)
+    │   └── TrailVerificationError        seq, problem: the first bad record and what is wrong with it
     └── ServerError                       (magistrate.servers)
         ├── InvalidInputError             problems: each bad argument, `field: what is wrong`
         │   └── LimitExceededError        limit, actual
