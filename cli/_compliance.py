@@ -16,7 +16,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (default: per-user data dir)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     load = sub.add_parser("import", help="load frameworks from CSV, JSON or YAML files")
-    load.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    load.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    load.add_argument("--samples", action="store_true", help="(re)load the shipped GDPR and SOC 2 frameworks")
     load.set_defaults(func=_import)
     listing = sub.add_parser("frameworks", help="list the frameworks in the database")
     listing.set_defaults(func=_frameworks)
@@ -31,10 +32,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def _import(args: argparse.Namespace) -> int:
     from magistrate.servers._compliance import open_compliance
-    from magistrate.servers._compliance_import import load_framework_file
+    from magistrate.servers._compliance_import import load_framework_file, sample_frameworks
     from magistrate.servers._errors import ImportRowsError, ServerError
 
-    frameworks, problems = [], []
+    if not args.files and not args.samples:
+        sys.stderr.write("magistrate compliance import: give FILE... or --samples\n")
+        return 2
+    frameworks = sample_frameworks() if args.samples else []
+    problems: list[str] = []
     for path in args.files:
         try:
             frameworks.extend(load_framework_file(path))

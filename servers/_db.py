@@ -45,10 +45,13 @@ def is_postgres_url(location: str) -> bool:
 class Database:
     """A connection, its dialect, and a lock that makes each statement or transaction atomic across threads."""
 
-    def __init__(self, connection: _Connection, dialect: Dialect, location: str) -> None:
+    def __init__(
+        self, connection: _Connection, dialect: Dialect, location: str, errors: tuple[type[Exception], ...] = ()
+    ) -> None:
         self._conn = connection
         self.dialect: Dialect = dialect
         self.location = location
+        self._errors = errors or (sqlite3.Error,)
         self._lock = threading.RLock()
         self._depth = 0
 
@@ -58,10 +61,14 @@ class Database:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run one statement; returns its rows (empty for statements without a result)."""
         with self._lock:
-            cursor = self._conn.execute(self._sql(sql), tuple(params))
-            if cursor.description is None:
-                return []
-            return [tuple(row) for row in cursor.fetchall()]
+            try:
+                cursor = self._conn.execute(self._sql(sql), tuple(params))
+                if cursor.description is None:
+                    return []
+                return [tuple(row) for row in cursor.fetchall()]
+            except self._errors as exc:
+                # The driver's own error names the table or constraint; the statement itself is left out.
+                raise DatabaseError(f"{self.dialect} error: {exc}") from exc
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self.execute(sql, params)
@@ -112,7 +119,7 @@ def open_database(location: str) -> Database:
         except psycopg.Error as exc:
             raise DatabaseError(f"cannot connect to PostgreSQL: {exc}") from exc
         pg.execute("SET client_min_messages TO warning")
-        return Database(pg, "postgres", location)
+        return Database(pg, "postgres", location, (psycopg.Error,))
     path = Path(location).expanduser()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

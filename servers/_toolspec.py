@@ -119,5 +119,9 @@ class ToolSet:
         except ServerError as exc:
             _log.info("tool_failed", server=self.server_name, tool=name, error=str(exc))
             return ToolResult(f"{name} failed: {exc}", is_error=True)
+        except Exception as exc:  # noqa: BLE001 - a bug must reach the model as an error result, not end the server
+            _log.error("tool_crashed", server=self.server_name, tool=name, error=repr(exc))
+            message = f"{name} failed: internal error ({type(exc).__name__}); see the server's log"
+            return ToolResult(message, is_error=True)
         structured = output.model_dump(mode="json")
         return ToolResult(json.dumps(structured, ensure_ascii=False), structured)

@@ -66,6 +66,12 @@ def test_import_json_and_yaml(tmp_path: Path, data_home: Path, capsys: pytest.Ca
     assert repo.requirement("ISO-A.8.13").framework == "iso27001"
 
 
+def test_samples_reload_and_an_empty_import(data_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compliance", "import", "--samples"]) == 0
+    assert "imported 119 requirement(s) in 2 framework(s): gdpr, soc2" in capsys.readouterr().out
+    assert main(["compliance", "import"]) == 2
+
+
 def test_waive(data_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compliance", "waive", "SOC2-A1", "--reason", "pilot", "--by", "ciso", "--until", "2999-01-01"]) == 0
     assert "until 2999-01-01T00:00:00Z" in capsys.readouterr().out
