@@ -13,6 +13,30 @@ from magistrate.sdk._run import Run
 from magistrate.sdk._types import Message, ResultMessage
 
 
+class _Messages:
+    """An iterator over the run's messages. Not an async generator: it holds nothing to clean up, so leaving a
+    loop early (`break`) needs no `aclose()`, under asyncio or trio."""
+
+    def __init__(self, run: Run, *, until_result: bool) -> None:
+        self._run = run
+        self._until_result = until_result
+        self._done = False
+
+    def __aiter__(self) -> _Messages:
+        return self
+
+    async def __anext__(self) -> Message:
+        if self._done:
+            raise StopAsyncIteration
+        message = await self._run.next_message()
+        if message is None:
+            self._done = True
+            raise StopAsyncIteration
+        if self._until_result and isinstance(message, ResultMessage):
+            self._done = True
+        return message
+
+
 class ClaudeSDKClient:
     """Send queries, read the messages they produce, interrupt, and close: one CLI process per client.
 
@@ -42,18 +66,13 @@ class ClaudeSDKClient:
         """Send a prompt (or a stream of user messages) into the conversation."""
         await self._require().send_prompt(prompt, session_id)
 
-    async def receive_messages(self) -> AsyncIterator[Message]:
+    def receive_messages(self) -> AsyncIterator[Message]:
         """Every message from the CLI, until it exits."""
-        run = self._require()
-        while (message := await run.next_message()) is not None:
-            yield message
+        return _Messages(self._require(), until_result=False)
 
-    async def receive_response(self) -> AsyncIterator[Message]:
+    def receive_response(self) -> AsyncIterator[Message]:
         """The messages of one response, up to and including its `ResultMessage`."""
-        async for message in self.receive_messages():
-            yield message
-            if isinstance(message, ResultMessage):
-                return
+        return _Messages(self._require(), until_result=True)
 
     async def interrupt(self) -> None:
         """Stop the current response; the CLI ends it with a result."""
