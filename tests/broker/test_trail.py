@@ -21,6 +21,7 @@ from magistrate.broker import (
     ToolCall,
     ToolOutcome,
     Trail,
+    TrailVerificationError,
     verify_trail,
 )
 from magistrate.broker._audit_records import OutcomeRecord, parse_record
@@ -186,3 +187,18 @@ def test_checkpoint_round_trips_through_json() -> None:
     assert again.verify({cp.key_id: key.public_key()}) is None
     other = Ed25519PrivateKey.generate().public_key()
     assert again.verify({cp.key_id: other}) is not None
+
+
+async def test_writers_with_their_own_keys_share_one_trail(db: str, tmp_path: Path) -> None:
+    with anyio.fail_after(30):
+        async with (
+            Trail.open(db, key_path=tmp_path / "a" / "trail.key") as first,
+            Trail.open(db, key_path=tmp_path / "b" / "trail.key") as second,
+        ):
+            for i in range(3):
+                await first.append(decision_record(i))
+                await second.append(decision_record(i))
+            both = [first.public_key, second.public_key]
+            assert verify_trail(first.store, both, full=True).size == 6
+            with pytest.raises(TrailVerificationError, match="not among the trusted keys"):
+                verify_trail(first.store, [first.public_key], full=True)
