@@ -190,3 +190,39 @@ async def test_concurrent_decisions_are_all_recorded(trail: Trail) -> None:
     assert sorted(r.tool_use_id or "" for r in stored(trail)) == sorted(f"tu{i}" for i in range(40))
     assert verify_trail(trail.store, [trail.public_key]).size == 40
     trail.close()
+
+
+async def test_the_real_policy_uses_history_and_the_trail_says_why(trail: Trail, tmp_path: Path) -> None:
+    from magistrate.broker import Deny, RulePolicy
+
+    policy = RulePolicy(default="allow", deny=["Bash(rm:*)"], additional_directories=[str(tmp_path)])
+
+    @policy.rule("WebFetch")
+    def no_network_after_secrets(call: object, context: CallContext) -> Deny | None:
+        if any(p.tool_name == "Read" and "secret" in str(p.tool_input.get("file_path")) for p in context.history):
+            return Deny("no network after reading secrets")
+        return None
+
+    broker = Broker(policy, trail)
+    context = CallContext(session_id="s", cwd=str(tmp_path))
+    fetch = ToolCall("WebFetch", {"url": "https://example.com", "prompt": "x"}, tool_use_id="f1")
+    with anyio.fail_after(10):
+        assert (await broker.decide(fetch, context)).behavior == "allow"
+        read = ToolCall("Read", {"file_path": str(tmp_path / "secret.txt")}, tool_use_id="r1")
+        assert (await broker.decide(read, context)).behavior == "allow"
+        denied = await broker.decide(fetch, context)
+        assert denied.behavior == "deny"
+        assert (await broker.decide(bash("rm -rf x"), context)).behavior == "deny"
+    records = [json.loads(r.body) for r in stored(trail)]
+    rule = records[2]["rule"]
+    assert (
+        rule["id"]
+        == "python:test_the_real_policy_uses_history_and_the_trail_says_why.<locals>.no_network_after_secrets"
+    )
+    assert rule["source_kind"] == "python"
+    assert rule["source_path"] == __file__
+    assert records[2]["message"] == "no network after reading secrets"
+    assert records[3]["rule"]["text"] == "Bash(rm:*)"
+    assert records[3]["rule"]["list"] == "deny"
+    assert records[0]["policy_version"] == policy.version
+    trail.close()
