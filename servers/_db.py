@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from magistrate.broker._log import get_logger
 from magistrate.servers._errors import DatabaseError
+
+_log = get_logger("magistrate.servers.db")
 
 Dialect = Literal["sqlite", "postgres"]
 Row = tuple[Any, ...]
@@ -43,31 +46,51 @@ def is_postgres_url(location: str) -> bool:
 
 
 class Database:
-    """A connection, its dialect, and a lock that makes each statement or transaction atomic across threads."""
+    """A connection, its dialect, and a lock that makes each statement or transaction atomic across threads.
+
+    A PostgreSQL connection that breaks (a server restart, an idle timeout) is reopened once, but only for a
+    statement outside a transaction: a write inside one is never replayed, it fails and rolls back.
+    """
 
     def __init__(
-        self, connection: _Connection, dialect: Dialect, location: str, errors: tuple[type[Exception], ...] = ()
+        self,
+        connection: _Connection,
+        dialect: Dialect,
+        location: str,
+        errors: tuple[type[Exception], ...] = (sqlite3.Error,),
+        reconnect: Callable[[], _Connection] | None = None,
     ) -> None:
         self._conn = connection
         self.dialect: Dialect = dialect
         self.location = location
-        self._errors = errors or (sqlite3.Error,)
+        self._errors = errors
+        self._reconnect = reconnect
         self._lock = threading.RLock()
         self._depth = 0
 
     def _sql(self, sql: str) -> str:
         return sql.replace("%", "%%").replace("?", "%s") if self.dialect == "postgres" else sql
 
+    def _run(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        cursor = self._conn.execute(self._sql(sql), tuple(params))
+        if cursor.description is None:
+            return []
+        return [tuple(row) for row in cursor.fetchall()]
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run one statement; returns its rows (empty for statements without a result)."""
         with self._lock:
             try:
-                cursor = self._conn.execute(self._sql(sql), tuple(params))
-                if cursor.description is None:
-                    return []
-                return [tuple(row) for row in cursor.fetchall()]
+                return self._run(sql, params)
             except self._errors as exc:
-                # The driver's own error names the table or constraint; the statement itself is left out.
+                if not (self._depth == 0 and self._reconnect is not None and getattr(self._conn, "closed", False)):
+                    # The driver's own error names the table or constraint; the statement itself is left out.
+                    raise DatabaseError(f"{self.dialect} error: {exc}") from exc
+                _log.warning("database_reconnect", location=self.location, error=str(exc))
+            try:
+                self._conn = self._reconnect()
+                return self._run(sql, params)
+            except self._errors as exc:
                 raise DatabaseError(f"{self.dialect} error: {exc}") from exc
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
@@ -91,16 +114,17 @@ class Database:
                 finally:
                     self._depth -= 1
                 return
-            self._conn.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+            self.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
             self._depth = 1
             try:
                 yield
             except BaseException:
                 self._depth = 0
-                self._conn.execute("ROLLBACK")
+                with suppress(DatabaseError):  # a broken connection has rolled back already
+                    self.execute("ROLLBACK")
                 raise
             self._depth = 0
-            self._conn.execute("COMMIT")
+            self.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -114,12 +138,17 @@ def open_database(location: str) -> Database:
             import psycopg
         except ImportError as exc:
             raise DatabaseError("PostgreSQL needs psycopg: pip install 'magistrate[postgres]'") from exc
+
+        def connect() -> _Connection:
+            connection = psycopg.connect(location, autocommit=True)
+            connection.execute("SET client_min_messages TO warning")
+            return connection
+
         try:
-            pg = psycopg.connect(location, autocommit=True)
+            pg = connect()
         except psycopg.Error as exc:
             raise DatabaseError(f"cannot connect to PostgreSQL: {exc}") from exc
-        pg.execute("SET client_min_messages TO warning")
-        return Database(pg, "postgres", location, (psycopg.Error,))
+        return Database(pg, "postgres", location, (psycopg.Error,), connect)
     path = Path(location).expanduser()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

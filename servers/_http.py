@@ -14,11 +14,13 @@ import socket
 from typing import Any
 
 from magistrate.broker._log import get_logger
+from magistrate.servers._documents_models import MAX_CONTENT_BYTES
 from magistrate.servers._errors import InvalidInputError
 
 _log = get_logger("magistrate.servers.http")
 TOKEN_ENV = "MAGISTRATE_SERVER_TOKEN"  # noqa: S105 - the name of the variable, not a secret
 ASGIApp = Any
+MAX_REQUEST_BYTES = 3 * MAX_CONTENT_BYTES
 
 
 def is_loopback(host: str) -> bool:
@@ -71,9 +73,13 @@ def check_exposure(host: str, token: str | None) -> None:
 
 
 def http_app(server: Any, *, host: str, token: str | None) -> ASGIApp:
-    """The server's streamable HTTP app (at /mcp), behind the token check when there is a token."""
+    """The server's streamable HTTP app (at /mcp), behind the token check when there is a token.
+
+    Stateless: the tools keep no per-session state, so any process behind a load balancer can answer any
+    request. The body limit leaves room for the largest document, JSON-escaped.
+    """
     check_exposure(host, token)
-    app = server.streamable_http_app(host=host)
+    app = server.streamable_http_app(host=host, stateless_http=True, max_request_body_size=MAX_REQUEST_BYTES)
     return BearerTokenMiddleware(app, token) if token else app
 
 

@@ -15,6 +15,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import TextContent
 
 from magistrate.servers import build_documents_server
+from magistrate.servers._documents_models import MAX_CONTENT_BYTES
 from magistrate.servers._http import serve_http
 
 pytestmark = pytest.mark.anyio
@@ -61,7 +62,8 @@ async def test_http_requires_the_token_and_serves_with_it(tmp_path: Path) -> Non
                 httpx2.AsyncClient(headers=headers) as http,
                 Client(streamable_http_client(url, http_client=http)) as client,
             ):
-                put = await client.call_tool("put_document", {"name": "b.md", "content": "over http"})
-                assert json.loads(_text(put))["document"]["name"] == "b.md"
+                big = "clause\n" * (MAX_CONTENT_BYTES // 7)
+                put = await client.call_tool("put_document", {"name": "b.md", "content": big})
+                assert json.loads(_text(put))["document"]["size"] == len(big)
             tg.cancel_scope.cancel()
     sock.close()

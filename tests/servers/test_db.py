@@ -1,0 +1,61 @@
+"""The database handle: placeholders, transactions, translated errors, and surviving a dropped connection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from magistrate.servers._db import default_location, open_database
+from magistrate.servers._documents import open_documents
+from magistrate.servers._errors import DatabaseError
+
+
+def test_transactions_are_all_or_nothing(db_location: str) -> None:
+    db = open_database(db_location)
+    db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
+
+    def insert_twice() -> None:
+        with db.transaction():
+            db.execute("INSERT INTO t (k, v) VALUES (?, ?)", ("a", "100%"))
+            db.execute("INSERT INTO t (k, v) VALUES (?, ?)", ("a", "duplicate"))
+
+    with pytest.raises(DatabaseError, match="error"):
+        insert_twice()
+    assert db.execute("SELECT k FROM t") == []
+    with db.transaction():
+        db.execute("INSERT INTO t (k, v) VALUES (?, ?)", ("b", "50% off?"))
+    assert db.one("SELECT v FROM t WHERE k = ?", ("b",)) == ("50% off?",)
+    db.close()
+
+
+def test_a_dropped_postgres_connection_is_reopened_for_reads(postgres_database: str) -> None:
+    store = open_documents(postgres_database)
+    store.put("a.md", "text", ["confidential"])
+    with psycopg.connect(postgres_database, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    assert store.labels("a.md") == {"confidential"}
+    store.put("b.md", "more", [])
+    assert [d.name for d in store.list_documents(None, None, 10)] == ["a.md", "b.md"]
+    store.db.close()
+
+
+def test_unopenable_locations_are_clear_errors(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(DatabaseError, match="cannot open SQLite database"):
+        open_database(str(blocker / "sub" / "db.sqlite3"))
+    with pytest.raises(DatabaseError, match="cannot connect to PostgreSQL"):
+        open_database("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_default_location_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert default_location("documents") == str(tmp_path / "magistrate" / "documents.sqlite3")
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_location("compliance") == str(tmp_path / "home" / ".local/share/magistrate/compliance.sqlite3")
