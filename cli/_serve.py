@@ -17,6 +17,7 @@ from typing import Any
 SERVERS: dict[str, str] = {
     "compliance": "magistrate.servers._compliance:build_server",
     "documents": "magistrate.servers._documents:build_server",
+    "approval": "magistrate.servers._approval_server:build_server",
 }
 
 

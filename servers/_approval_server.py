@@ -1,0 +1,95 @@
+"""The approval prompt as a standalone MCP server, for the plain `claude` CLI and for shared brokers.
+
+In a run started by `magistrate.sdk` the prompt is answered in-process (`sdk/_bundled.py`); this server wraps
+the same `PromptResolver` for everyone else: `claude --permission-prompt-tool mcp__magistrate__approval_prompt`
+with `magistrate serve approval` in its `--mcp-config`. Its one tool returns exactly one text block and never
+structured content, which the CLI would reject.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from magistrate.broker._call import CallContext
+from magistrate.broker._interfaces import Policy
+from magistrate.servers._approval import (
+    SERVER_NAME,
+    TOOL_DESCRIPTION,
+    TOOL_NAME,
+    Approver,
+    PromptResolver,
+)
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+INSTRUCTIONS = (
+    "magistrate's approval prompt: the CLI calls approval_prompt for each tool call it would ask a person about; "
+    "the broker's policy decides, asks go to an approver, and every answer is recorded in the audit trail."
+)
+
+
+def _policy(policy: Policy | str | Path | None, cwd: str) -> Policy:
+    from magistrate.broker._policy_sources import claude_code_policy, load_policy
+
+    chosen = policy if policy is not None else os.environ.get("MAGISTRATE_POLICY") or None
+    if chosen is None:
+        return claude_code_policy(cwd)
+    if isinstance(chosen, (str, Path)):
+        return load_policy(chosen)
+    return chosen
+
+
+def default_approver() -> Approver | None:
+    """The approval queue when `$MAGISTRATE_APPROVAL_QUEUE` names one, else the terminal if there is one."""
+    from magistrate.servers._approval_terminal import TerminalApprover, terminal_available
+
+    queue = os.environ.get("MAGISTRATE_APPROVAL_QUEUE")
+    if queue:
+        from magistrate.servers._approval_queue import ApprovalQueue, QueueApprover
+
+        return QueueApprover(ApprovalQueue(queue))
+    return TerminalApprover() if terminal_available() else None
+
+
+def build_resolver(
+    db: str | None = None,
+    *,
+    policy: Policy | str | Path | None = None,
+    approver: Approver | None = None,
+    cwd: str | None = None,
+) -> PromptResolver:
+    """The broker (policy + trail at `db`) and approver behind the prompt. Blocking: opens the trail."""
+    from magistrate.broker._broker import Broker
+    from magistrate.broker._trail import Trail
+
+    where = cwd or str(Path.cwd())
+    trail = Trail.open(db or os.environ.get("MAGISTRATE_AUDIT") or None)
+    broker = Broker(_policy(policy, where), trail)
+    return PromptResolver(
+        governor=broker,
+        approver=approver if approver is not None else default_approver(),
+        context=lambda: CallContext(cwd=where),
+    )
+
+
+def build_server(
+    db: str | None = None,
+    *,
+    policy: Policy | str | Path | None = None,
+    approver: Approver | None = None,
+    cwd: str | None = None,
+) -> MCPServer:
+    """The `magistrate` server with its `approval_prompt` tool; `db` is the audit trail's location."""
+    from mcp.server.mcpserver import MCPServer
+
+    resolver = build_resolver(db, policy=policy, approver=approver, cwd=cwd)
+    server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
+
+    @server.tool(name=TOOL_NAME, description=TOOL_DESCRIPTION, structured_output=False)
+    async def approval_prompt(tool_name: str, input: dict[str, Any], tool_use_id: str | None = None) -> str:
+        return await resolver.answer({"tool_name": tool_name, "input": input, "tool_use_id": tool_use_id})
+
+    return server
