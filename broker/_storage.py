@@ -18,13 +18,15 @@ Schema (the same in both)::
 
 from __future__ import annotations
 
+import abc
+import contextlib
 import fcntl
 import os
 import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +80,7 @@ _RECORD_COLUMNS = "seq, kind, time, session_id, tool_use_id, tool_name, body, le
 _INSERT_RECORD = f"INSERT INTO trail_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 
 
-class Store:
+class Store(abc.ABC):
     """The trail's tables over a DB-API connection; subclasses supply the dialect."""
 
     blob = "BLOB"
@@ -89,20 +91,17 @@ class Store:
         self._log_id: str | None = None
 
     # -- dialect -------------------------------------------------------------------------------------------
-    def _conn(self) -> Any:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _write(self) -> AbstractContextManager[Any]:
+        """A transaction that holds the trail's append lock until commit; yields a cursor."""
 
-    @contextmanager
-    def _write(self) -> Iterator[Any]:
-        """A transaction that holds the trail's append lock until commit."""
-        raise NotImplementedError
-        yield
-
-    @contextmanager
-    def snapshot(self) -> Iterator[Any]:
+    @abc.abstractmethod
+    def snapshot(self) -> AbstractContextManager[Any]:
         """A read transaction that sees one consistent state; yields a cursor-like object."""
-        raise NotImplementedError
-        yield
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection (and any lock file)."""
 
     def _sql(self, sql: str) -> str:
         return sql
@@ -111,9 +110,6 @@ class Store:
         cur.execute(self._sql("SELECT tree_size, frontier FROM trail_head WHERE id = 1"))
         row = cur.fetchone()
         return int(row[0]), bytes(row[1])
-
-    def close(self) -> None:
-        raise NotImplementedError
 
     # -- schema --------------------------------------------------------------------------------------------
     def _schema(self) -> list[str]:
@@ -259,6 +255,7 @@ class SQLiteStore(Store):
         if not create and not self.path.exists():
             raise AuditError(f"no trail at {self.path}")
         self._lock_fd: int | None = None
+        self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._connection = self._connect()
@@ -279,32 +276,36 @@ class SQLiteStore(Store):
         conn.execute("PRAGMA busy_timeout=60000")
         return conn
 
-    def _conn(self) -> sqlite3.Connection:
-        return self._connection
-
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Cursor]:
         # Writers from other processes queue on an advisory file lock first: the kernel wakes the next one
         # the moment the lock is free, where SQLite's busy handler would sleep and poll (tens of ms).
         # BEGIN IMMEDIATE still guards the chain against any writer that does not take the file lock.
         with self._lock:
+            if self._closed:
+                raise AuditError(f"the trail {self.path} is closed")
             fd = self._lock_file()
             fcntl.flock(fd, fcntl.LOCK_EX)
-            cur = self._connection.cursor()
             try:
-                cur.execute("BEGIN IMMEDIATE")
+                conn = self._connection
+                try:
+                    cur = conn.cursor()
+                    cur.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as exc:
+                    raise AuditError(f"trail write failed ({self.path}): {exc}") from exc
                 try:
                     yield cur
-                except BaseException:
-                    cur.execute("ROLLBACK")
+                    cur.execute("COMMIT")
+                except BaseException as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                    if isinstance(exc, sqlite3.Error):
+                        raise AuditError(f"trail write failed ({self.path}): {exc}") from exc
                     raise
-                cur.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._connection.in_transaction:
-                    self._connection.execute("ROLLBACK")
-                raise AuditError(f"trail write failed ({self.path}): {exc}") from exc
+                finally:
+                    cur.close()
             finally:
-                cur.close()
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
     @contextmanager
@@ -323,6 +324,7 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._connection.close()
             if self._lock_fd is not None:
                 os.close(self._lock_fd)

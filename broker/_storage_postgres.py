@@ -41,9 +41,6 @@ class PostgresStore(Store):
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s")
 
-    def _conn(self) -> Any:
-        return self._connection
-
     def _head_for_update(self, cur: Any) -> tuple[int, bytes]:
         cur.execute("SELECT tree_size, frontier FROM trail_head WHERE id = 1 FOR UPDATE")
         row = cur.fetchone()
@@ -54,6 +51,8 @@ class PostgresStore(Store):
         psycopg = self._psycopg
         with self._lock:
             try:
+                if self._connection.closed or self._connection.broken:  # the server restarted, or the network
+                    self._connection = psycopg.connect(self.url, autocommit=True)
                 with self._connection.transaction(), self._connection.cursor() as cur:
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                     yield cur

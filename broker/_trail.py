@@ -113,7 +113,10 @@ class Trail:
         async with self._flush_lock:
             if not pending.done.is_set():
                 batch, self._queue = self._queue, []
-                await self._flush(batch)
+                # Shielded: once a batch is taken, every waiter in it must learn its result, even if the
+                # task that happens to write it is cancelled.
+                with anyio.CancelScope(shield=True):
+                    await self._flush(batch)
         if pending.error is not None:
             raise AuditError(f"the trail did not record the {record.kind}: {pending.error}") from pending.error
         assert pending.receipt is not None
