@@ -23,6 +23,7 @@ _log = get_logger("magistrate.servers.db")
 
 Dialect = Literal["sqlite", "postgres"]
 Row = tuple[Any, ...]
+_SCHEMA_LOCK = 0x6D61_6769_7374  # any fixed 64-bit key; "magist"
 
 
 class _Connection(Protocol):
@@ -98,8 +99,14 @@ class Database:
         return rows[0] if rows else None
 
     def script(self, statements: Sequence[str]) -> None:
-        """Run schema statements in one transaction."""
+        """Run schema statements in one transaction.
+
+        On PostgreSQL an advisory lock serialises it: two processes starting together would otherwise race
+        in `CREATE TABLE IF NOT EXISTS` and one would fail on the catalog's unique index.
+        """
         with self.transaction():
+            if self.dialect == "postgres":
+                self.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
             for statement in statements:
                 self.execute(statement)
 

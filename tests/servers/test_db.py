@@ -59,3 +59,16 @@ def test_default_location_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.delenv("XDG_DATA_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_location("compliance") == str(tmp_path / "home" / ".local/share/magistrate/compliance.sqlite3")
+
+
+def test_stores_open_concurrently_on_one_empty_database(db_location: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from magistrate.servers._compliance import open_compliance
+
+    with ThreadPoolExecutor(4) as pool:
+        repos = list(pool.map(lambda _: open_compliance(db_location), range(4)))
+    assert all(len(repo.frameworks()) == 2 for repo in repos)
+    assert len(repos[0].requirements_of("gdpr")) == 99
+    for repo in repos:
+        repo.db.close()
