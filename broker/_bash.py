@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from magistrate.broker._bash_lexer import SimpleCommand, parse
+from magistrate.broker._bash_lexer import Parsed, SimpleCommand, parse
 
 _SAFE_WRAPPERS = frozenset({"timeout", "nice", "nohup", "time", "stdbuf", "command", "xargs"})
 _OTHER_WRAPPERS = frozenset({"sudo", "doas", "exec", "builtin", "env", "setsid", "ionice", "chrt", "taskset"})
@@ -180,7 +180,7 @@ def _paths_of(command: SimpleCommand, forms: list[tuple[str, ...]], reads: list[
             writes.extend(args)
 
 
-def _collect(text: str, depth: int, forms: list[tuple[str, ...]], reads: list[str], writes: list[str]) -> str | None:
+def _collect(text: str, depth: int, forms: list[tuple[str, ...]], reads: list[str], writes: list[str]) -> Parsed:
     parsed = parse(text)
     for command in [*parsed.commands, *parsed.nested]:
         command_forms: list[tuple[str, ...]] = []
@@ -193,7 +193,7 @@ def _collect(text: str, depth: int, forms: list[tuple[str, ...]], reads: list[st
                     command_forms.append(item)
         forms.extend(command_forms)
         _paths_of(command, command_forms, reads, writes)
-    return parsed.error
+    return parsed
 
 
 @lru_cache(maxsize=4096)
@@ -202,8 +202,8 @@ def analyse(command: str) -> BashAnalysis:
     forms: list[tuple[str, ...]] = []
     reads: list[str] = []
     writes: list[str] = []
-    error = _collect(command, 0, forms, reads, writes)
-    parsed = parse(command)
+    parsed = _collect(command, 0, forms, reads, writes)
+    error = parsed.error
     allow_forms: list[tuple[str, ...]] | None = None
     if error is None and not parsed.opaque and parsed.commands:
         allow_forms = []

@@ -17,6 +17,10 @@ _OPERATORS = ("&&", "||", ";;", "|&", ";", "|", "&", "\n")
 _REDIRECT = re.compile(r"(\d*|&)(>>|>\||>&|>|<<<|<<-|<<|<&|<>|<)")
 _KEYWORDS = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "case", "esac", "!"})
 _GROUP_WORDS = frozenset({"{", "}"})
+# Runs of characters that are never special inside a word, consumed at once (the lexer's hot path); a digit
+# or `#` starting a word may begin a redirection or a comment, so those go through the slow path.
+_PLAIN = re.compile(r"[A-Za-z0-9_./:@%+,=~^*?!\[\]{}#-]+")
+_WORD_START_SPECIAL = frozenset("0123456789#")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,13 @@ class _Lexer:
         n = len(text)
         while self.i < n:
             c = text[self.i]
+            if self.in_word or c not in _WORD_START_SPECIAL:
+                plain = _PLAIN.match(text, self.i)
+                if plain is not None:
+                    self.word.append(plain.group())
+                    self.in_word = True
+                    self.i = plain.end()
+                    continue
             if c == "\\":
                 if self.i + 1 < n and text[self.i + 1] == "\n":
                     self.i += 2
@@ -232,7 +243,7 @@ class _Lexer:
                 self.pending_redirect = m.group(0)
                 self.i = m.end()
                 continue
-            op = next((o for o in _OPERATORS if text.startswith(o, self.i)), None)
+            op = next((o for o in _OPERATORS if text.startswith(o, self.i)), None) if c in "&|;\n" else None
             if op is not None:
                 self.end_command()
                 self.i += len(op)

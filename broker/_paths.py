@@ -68,6 +68,20 @@ class PathPattern:
     regex: re.Pattern[str]
     anywhere: bool
     """Match the pattern against any tail of the absolute path, wherever it is."""
+    core: str = ""
+    """The regex of the path below the base (or of any tail, for `anywhere`), for combined prefilters."""
+
+    def absolute_regex(self, cwd: str) -> str | None:
+        """A regex for the whole absolute path, or None when the pattern cannot say so (`..` in it)."""
+        if ".." in self.text:
+            return None
+        if self.anywhere:
+            return f"/(?:.*/)?(?:{self.core})"
+        base = self.base if self.base is not None else cwd
+        if base == "/":
+            return f"/(?:{self.core})"
+        optional = "?" if re.fullmatch(self.core, "") else ""
+        return f"{re.escape(base)}(?:/(?:{self.core})){optional}"
 
     def matches(self, path: str, cwd: str) -> bool:
         """Does the absolute, normalised `path` match, for a call running in `cwd`?"""
@@ -113,10 +127,10 @@ def compile_path(spec: str, *, deny_side: bool, source_root: str, home: str) -> 
     # A pattern naming a folder covers what is inside it; for allows only when the pattern says so (`/**`).
     tail = "(?:/.*)?" if deny_side else ""
     if deny_side and (slash_free or one_segment_dir):
-        return PathPattern(spec, None, re.compile(f"(?:^|/){regex}{tail}$", re.IGNORECASE), anywhere=True)
-    if slash_free:
-        return PathPattern(spec, base, re.compile(f"(?:.*/)?{regex}", re.IGNORECASE), anywhere=False)
-    return PathPattern(spec, base, re.compile(f"{regex}{tail}", re.IGNORECASE), anywhere=False)
+        core = f"{regex}{tail}"
+        return PathPattern(spec, None, re.compile(f"(?:^|/){core}$", re.IGNORECASE), anywhere=True, core=core)
+    core = f"(?:.*/)?{regex}" if slash_free else f"{regex}{tail}"
+    return PathPattern(spec, base, re.compile(core, re.IGNORECASE), anywhere=False, core=core)
 
 
 @lru_cache(maxsize=4096)

@@ -37,9 +37,7 @@ def _string_lines(origin: Path) -> dict[str, list[int]]:
     return lines
 
 
-def python_rule_specs(
-    origin: Path | None, lists: Mapping[ListName, Sequence[str]], *, near: int = 0
-) -> list[RuleSpec]:
+def python_rule_specs(origin: Path | None, lists: Mapping[ListName, Sequence[str]], *, near: int = 0) -> list[RuleSpec]:
     """Rule strings written in a policy file, each with the line it was written on when it can be found.
 
     A string written more than once is attributed to the occurrence nearest `near`, the line of the call.

@@ -11,8 +11,10 @@ from __future__ import annotations
 import glob
 import json
 import posixpath
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from magistrate.broker._bash import BashAnalysis, analyse
 from magistrate.broker._call import CallContext, ToolCall
@@ -25,6 +27,11 @@ _TOOL_PATH_FIELD = {tool: name for name, tools in _PATH_FIELDS.items() for tool 
 _MAX_GLOB_EXPANSION = 256
 
 
+@lru_cache(maxsize=256)
+def _normal_cwd(cwd: str) -> str:
+    return posixpath.normpath(posixpath.join("/", cwd)) if cwd else "/"
+
+
 class CallFacts:
     """What rules ask about one call, computed lazily and at most once."""
 
@@ -32,7 +39,7 @@ class CallFacts:
 
     def __init__(self, call: ToolCall, context: CallContext, home: str, extra_dirs: Sequence[str]) -> None:
         self.call = call
-        self.cwd = posixpath.normpath(posixpath.join("/", context.cwd)) if context.cwd else "/"
+        self.cwd = _normal_cwd(context.cwd)
         self.home = home
         self.working_dirs = (self.cwd, *context.additional_directories, *extra_dirs)
         name = call.tool_name
@@ -146,24 +153,11 @@ def hits(rule: StringRule, facts: CallFacts, *, deny_side: bool) -> bool:
         if not forms:
             return False
         return all(_allow_covers(rule, form, text) for form, text in zip(forms, analysis.allow_texts, strict=True))
-    if kind == "path":
-        assert rule.path is not None
-        pattern = rule.path
-        if call.tool_name == "Bash":
-            if rule.gates_bash is None:
-                return False
-            spellings = facts.bash_paths(rule.gates_bash)
-            return any(pattern.matches(p, facts.cwd) for names in spellings for p in names)
-        paths = facts.paths
-        if deny_side:
-            return any(pattern.matches(p, facts.cwd) for names in paths for p in names)
-        return bool(paths) and all(pattern.matches(p, facts.cwd) for names in paths for p in names)
     if kind == "domain":
         hosts = facts.hosts
-        if hosts is None:
-            return False
-        test = any if deny_side else all
-        return test(domain_matches(rule.domain, h, deny_side=deny_side) for h in hosts)
+        return bool(hosts) and (any if deny_side else all)(
+            domain_matches(rule.domain, h, deny_side=deny_side) for h in hosts or ()
+        )
     if kind == "name":
         assert rule.regex is not None
         value = call.tool_input.get("skill" if call.tool_name == "Skill" else "subagent_type")
@@ -188,9 +182,84 @@ class StringVerdict:
     """The allow rules that together cover the call; empty when the call is not covered."""
 
 
+class _PathGroup:
+    """The file rules of one list for one tool, behind one combined regex that rejects most paths at once."""
+
+    __slots__ = ("_filters", "rules")
+
+    def __init__(self) -> None:
+        self.rules: list[StringRule] = []
+        self._filters: dict[str, re.Pattern[str] | None] = {}
+
+    def _filter(self, cwd: str) -> re.Pattern[str] | None:
+        found = self._filters.get(cwd, False)
+        if found is not False:
+            return found  # type: ignore[return-value]
+        parts = [r.path.absolute_regex(cwd) for r in self.rules if r.path is not None]
+        combined = None
+        if len(parts) == len(self.rules) and None not in parts:
+            combined = re.compile("|".join(f"(?P<r{i}>{p})" for i, p in enumerate(parts)), re.IGNORECASE)
+        if len(self._filters) < 64:
+            self._filters[cwd] = combined
+        return combined
+
+    def matching(self, cwd: str, spellings: tuple[tuple[str, ...], ...], *, deny_side: bool) -> list[StringRule]:
+        """Deny side: rules matching any spelling. Allow side: rules matching every spelling of every path."""
+        flat = [p for names in spellings for p in names]
+        if not flat:
+            return []
+        combined = self._filter(cwd)
+        start = 0
+        if combined is not None:
+            # The alternation tries rules in order, so no rule before the first that matches a path can match it.
+            firsts = [int(m.lastgroup[1:]) if m and m.lastgroup else -1 for m in map(combined.fullmatch, flat)]
+            if max(firsts) < 0 or (not deny_side and min(firsts) < 0):
+                return []
+            start = min(f for f in firsts if f >= 0) if deny_side else max(firsts)
+        test = any if deny_side else all
+        return [r for r in self.rules[start:] if r.path is not None and test(r.path.matches(p, cwd) for p in flat)]
+
+
+class _DomainGroup:
+    """WebFetch domain rules of one list, looked up by the host and its parent domains instead of scanned."""
+
+    __slots__ = ("plain", "wildcard")
+
+    def __init__(self) -> None:
+        self.plain: dict[str, list[StringRule]] = {}
+        self.wildcard: dict[str, list[StringRule]] = {}
+
+    def add(self, rule: StringRule) -> None:
+        if rule.domain.startswith("*."):
+            self.wildcard.setdefault(rule.domain[2:], []).append(rule)
+        else:
+            self.plain.setdefault(rule.domain, []).append(rule)
+
+    def _for_host(self, host: str, *, deny_side: bool) -> list[StringRule]:
+        found = list(self.plain.get(host, ()))
+        labels = host.split(".")
+        for i in range(1, len(labels)):
+            parent = ".".join(labels[i:])
+            found.extend(self.wildcard.get(parent, ()))
+            if deny_side:
+                found.extend(self.plain.get(parent, ()))
+        return found
+
+    def matching(self, hosts: tuple[str, ...] | None, *, deny_side: bool) -> list[StringRule]:
+        """Deny side: rules matching any host. Allow side: rules matching every host the URL may reach."""
+        if not hosts:
+            return []
+        per_host = [self._for_host(h, deny_side=deny_side) for h in hosts]
+        if deny_side:
+            return list(dict.fromkeys(r for rules in per_host for r in rules))
+        return [r for r in per_host[0] if all(r in rules for rules in per_host[1:])]
+
+
 @dataclass(slots=True)
 class _ListIndex:
     by_tool: dict[str, list[StringRule]] = field(default_factory=dict)
+    paths: dict[tuple[str, str | None], _PathGroup] = field(default_factory=dict)
+    domains: _DomainGroup = field(default_factory=_DomainGroup)
     bash_by_first: dict[str, list[StringRule]] = field(default_factory=dict)
     bash_other: list[StringRule] = field(default_factory=list)
 
@@ -204,7 +273,12 @@ class RuleSet:
         for rule in self.rules:
             index = self._lists[rule.ref.list]  # type: ignore[index]
             for tool in rule.tools:
-                if tool == "Bash" and rule.kind == "bash" and rule.bash_mode in {"exact", "prefix"}:
+                if rule.kind == "domain":
+                    index.domains.add(rule)
+                elif rule.kind == "path":
+                    key = (tool, rule.gates_bash if tool == "Bash" else None)
+                    index.paths.setdefault(key, _PathGroup()).rules.append(rule)
+                elif tool == "Bash" and rule.kind == "bash" and rule.bash_mode in {"exact", "prefix"}:
                     index.bash_by_first.setdefault(rule.bash_words[0], []).append(rule)
                 elif tool == "Bash" and rule.kind == "bash":
                     index.bash_other.append(rule)
@@ -214,7 +288,19 @@ class RuleSet:
     def _matching(self, list_name: ListName, facts: CallFacts) -> list[StringRule]:
         index = self._lists[list_name]
         found = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts, deny_side=True)]
-        if facts.key == "Bash" and facts.bash is not None:
+        if facts.key == "WebFetch":
+            if index.domains.plain or index.domains.wildcard:
+                found.extend(index.domains.matching(facts.hosts, deny_side=True))
+        elif facts.key == "Bash":
+            for gate in ("read", "edit"):
+                group = index.paths.get(("Bash", gate))
+                if group is not None:
+                    found.extend(group.matching(facts.cwd, facts.bash_paths(gate), deny_side=True))
+        else:
+            group = index.paths.get((facts.key, None))
+            if group is not None:
+                found.extend(group.matching(facts.cwd, facts.paths, deny_side=True))
+        if facts.key == "Bash" and (index.bash_other or index.bash_by_first) and facts.bash is not None:
             found.extend(r for r in index.bash_other if hits(r, facts, deny_side=True))
             seen: set[int] = set()
             for form in facts.bash.deny_forms:
@@ -227,7 +313,12 @@ class RuleSet:
     def _allowing(self, facts: CallFacts) -> list[StringRule]:
         index = self._lists["allow"]
         whole = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts, deny_side=False)]
-        if whole or facts.key != "Bash":
+        group = index.paths.get((facts.key, None))
+        if group is not None and facts.key != "Bash":
+            whole.extend(group.matching(facts.cwd, facts.paths, deny_side=False))
+        if facts.key == "WebFetch" and (index.domains.plain or index.domains.wildcard):
+            whole.extend(index.domains.matching(facts.hosts, deny_side=False))
+        if whole or facts.key != "Bash" or not (index.bash_by_first or index.bash_other):
             return whole
         analysis = facts.bash
         if analysis is None or not analysis.allow_forms:
