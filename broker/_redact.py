@@ -57,12 +57,16 @@ class Redactor:
         fields: str = DEFAULT_FIELDS,
         env_fields: Iterable[str] = DEFAULT_ENV_FIELDS,
         patterns: Iterable[str] = DEFAULT_PATTERNS,
+        extra_fields: Iterable[str] = (),
+        extra_patterns: Iterable[str] = (),
         enabled: bool = True,
     ) -> None:
+        """`fields`: a regex searched in field names; `patterns`: regexes for secrets inside strings (a group
+        named `v` marks the secret part). `extra_*` add to the defaults instead of replacing them."""
         self._key = key
-        self._field = re.compile(fields, re.IGNORECASE)
+        self._field = re.compile("|".join([fields, *extra_fields]), re.IGNORECASE)
         self._env_fields = frozenset(f.lower() for f in env_fields)
-        self._patterns = tuple(re.compile(p) for p in patterns)
+        self._patterns = tuple(re.compile(p) for p in (*patterns, *extra_patterns))
         self._enabled = enabled
 
     @classmethod

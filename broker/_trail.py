@@ -11,6 +11,7 @@ signed checkpoint per record). Each caller still waits for its own record's comm
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -77,15 +78,19 @@ class Trail:
         key_path: str | Path | None = None,
         witness: bool = True,
         redact: bool = True,
+        redact_fields: Iterable[str] = (),
+        redact_patterns: Iterable[str] = (),
     ) -> Trail:
         """Open (creating if needed) the trail at `db` (a path or `postgresql://` URL; the per-user SQLite
         trail by default), signing with the key at `key_path` (default `~/.config/magistrate/trail.key`).
-        Blocking: call it before the event loop gets busy, or in a worker thread."""
+        `redact_fields` (regexes for field names) and `redact_patterns` (regexes for secrets in strings)
+        add to the default redaction. Blocking: call it before the event loop gets busy, or in a thread."""
         key_path = Path(key_path).expanduser() if key_path else default_key_path()
         key = load_or_create_signing_key(key_path)
-        redactor = (
-            Redactor(load_or_create_secret(key_path.with_name(key_path.stem + ".redact.key"))) if redact else None
-        )
+        redactor = None
+        if redact:
+            secret = load_or_create_secret(key_path.with_name(key_path.stem + ".redact.key"))
+            redactor = Redactor(secret, extra_fields=redact_fields, extra_patterns=redact_patterns)
         store = open_store(db)
         return cls(store, key, redactor=redactor, witness=Witness.beside(key_path) if witness else None)
 
