@@ -48,6 +48,7 @@ _VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "npx": frozenset({"-p", "--package", "--call"}),
 }
 _MAX_PAYLOAD_DEPTH = 8
+_GROUP_AND_KEYWORDS = frozenset({"{", "}", "(", ")", "!", "if", "then", "else", "elif", "do", "while", "until"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,9 @@ def _unwrap(words: list[str], depth: int) -> Iterator[tuple[str, ...] | str]:
         first = _basename(current[0])
         if first != current[0]:
             yield (first, *current[1:])
+        if first in _GROUP_AND_KEYWORDS:  # `timeout 5 { rm x; }`: a group word where a wrapper expects a command
+            current = current[1:]
+            continue
         if _is_assignment(current[0]):
             i = 0
             while i < len(current) and _is_assignment(current[i]):

@@ -121,3 +121,9 @@ def test_file_arguments_are_listed_for_read_and_edit_rules() -> None:
     assert {"a.txt", "in.txt", "src", "dst", "i", "o"} <= set(analysis.read_paths)
     assert {"out.txt", "src", "dst", "i", "o", "f"} <= set(analysis.write_paths)
     assert "a.txt" not in analysis.write_paths
+
+
+@pytest.mark.parametrize("line", ["timeout 5 { rm -rf x; }", "nohup ! rm -rf x", "sudo then rm -rf x"])
+def test_group_words_behind_a_wrapper_do_not_hide_the_command(line: str) -> None:
+    # Found by the property tests: a wrapper followed by a group word.
+    assert ("rm", "-rf", "x") in analyse(line).deny_forms
