@@ -38,3 +38,25 @@ def test_terms_are_bounded_distinct_words(query: str) -> None:
     assert len(set(words)) == len(words)
     assert all(word.isalnum() for word in words)
     assert '"' not in match_expression(words, "postgres", any_word=True)
+
+
+NASTY = [
+    "the a of",
+    "NEAR(a b)",
+    "x:y",
+    "a & b | !c",
+    "'quoted' \"double\"",
+    "ǅungla 北京 данные",
+    "17",
+    "**b**",
+    "é\u0301",
+]
+
+
+@pytest.mark.parametrize("query", NASTY)
+def test_nasty_queries_on_both_backends(db_location: str, query: str) -> None:
+    repository = open_compliance(db_location)
+    try:
+        assert len(repository.search(query, None, 5)) <= 5
+    finally:
+        repository.db.close()
