@@ -44,6 +44,10 @@ def _add(args: argparse.Namespace) -> int:
             problems.append(str(exc))
         except ValidationError as exc:
             problems.append(f"{path}: " + "; ".join(describe_validation_error(exc)))
+    names = [doc.name for doc in ready]
+    problems.extend(
+        f"{name}: two files would be stored under this name" for name in sorted(set(names)) if names.count(name) > 1
+    )
     if problems:
         sys.stderr.write("\n".join(problems) + "\nnothing added\n")
         return 1

@@ -106,6 +106,14 @@ def test_documents_add_is_all_or_nothing(tmp_path: Path, data_home: Path, capsys
     assert open_documents(str(data_home / "documents.sqlite3")).list_documents(None, None, 10) == []
 
 
+def test_documents_add_refuses_two_files_under_one_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "notes.md").write_text(folder)
+    assert main(["documents", "add", str(tmp_path / "a" / "notes.md"), str(tmp_path / "b" / "notes.md")]) == 1
+    assert "notes.md: two files would be stored under this name" in capsys.readouterr().err
+
+
 def test_serve_refuses_to_expose_without_a_token(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
