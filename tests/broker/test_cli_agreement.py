@@ -292,3 +292,37 @@ def test_invalid_rules_the_cli_skips_or_widens_are_refused(
     with pytest.raises(PolicyLoadError) as caught:
         claude_code_policy(cwd, invalid, home=home)
     assert sorted(e.rule for e in caught.value.errors) == sorted(invalid)
+
+
+def test_file_rule_anchors(claude_cli: Path, tmp_path: Path) -> None:
+    """`/p` is relative to the settings file's folder, `~/p` to HOME, `//p` absolute, `X/**` allows anchored."""
+    home, cwd, _ = _project(tmp_path, files=False)
+    conf, other = tmp_path / "conf", tmp_path / "other"
+    for path in (conf / "abs" / "f.txt", other / "g.txt", home / "x" / "f.txt"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("a\n")
+    for rel in ("abs/f.txt", "src/a.txt", "a/src/b.txt", "lib/src/c.txt"):
+        (cwd / rel).parent.mkdir(parents=True, exist_ok=True)
+        (cwd / rel).write_text("a\n")
+    settings = conf / "settings.json"
+    deny = ["Read(/abs/f.txt)", "Read(~/x/**)", f"Read(/{other}/**)", "Edit(lib/src/**)"]
+    settings.write_text(json.dumps({"permissions": {"deny": deny}}))
+    allow = ("Edit(src/**)", "Read")
+    cases = [
+        read(str(conf / "abs" / "f.txt"), False, "deny"),
+        read("abs/f.txt", True, "allow"),
+        read("~/x/f.txt", False, "deny"),
+        read(str(other / "g.txt"), False, "deny"),
+        Case("Edit", {"file_path": "src/a.txt", "old_string": "a", "new_string": "b"}, True, "allow"),
+        Case("Edit", {"file_path": "a/src/b.txt", "old_string": "a", "new_string": "b"}, False, "ask"),
+        Case("Edit", {"file_path": "lib/src/c.txt", "old_string": "a", "new_string": "b"}, False, "deny"),
+    ]
+    calls = [{"name": c.tool, "input": c.input} for c in cases]
+    args = ["--allowedTools", ",".join(allow), "--settings", str(settings)]
+    with ScriptedModel({"default": {"turns": [{"tool_calls": calls}, "done"]}}) as model:
+        run = run_cli("go", model=model, home=home, cwd=cwd, args=args, claude=claude_cli)
+    policy = claude_code_policy(cwd, allow, home=home, settings_files=[settings])
+    for case, result in zip(cases, run.calls(), strict=True):
+        decision = anyio.run(policy.decide, ToolCall(case.tool, case.input), CallContext(cwd=str(cwd)))
+        assert (not result.denied) is case.cli_runs, f"CLI: {case.input}: {result.output}"
+        assert decision.behavior == case.magistrate, f"magistrate: {case.input}: {decision}"
