@@ -13,12 +13,14 @@ from collections.abc import Sequence
 
 # group name -> (module, one-line help). Each module defines register(parser) and sets `func` defaults.
 _GROUPS: dict[str, tuple[str, str]] = {
+    "demo": ("magistrate.cli._demo", "Run a governed contract review on the scripted model and verify its trail."),
     "scripted-model": ("magistrate.cli._scripted_model", "Serve a scripted model (Anthropic Messages API) offline."),
     "policy": ("magistrate.cli._policy", "Check a tool call against a policy, or lint a policy."),
     "audit": ("magistrate.cli._audit", "Verify, read and export the tamper-evident audit trail."),
     "serve": ("magistrate.cli._serve", "Run a bundled MCP server on its own (stdio or HTTP)."),
     "compliance": ("magistrate.cli._compliance", "Import frameworks into the compliance database; manage waivers."),
     "documents": ("magistrate.cli._documents", "Add files to the document store; list what it holds."),
+    "hook": ("magistrate.cli._hook", "The command hook that puts a plain claude run under the policy."),
 }
 
 
