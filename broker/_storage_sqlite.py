@@ -29,7 +29,7 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         super().__init__()
-        self.path = Path(path).expanduser()
+        self.path = Path(path).expanduser().resolve()
         self.url = str(self.path)
         if not create and not self.path.exists():
             raise AuditError(f"no trail at {self.path}")

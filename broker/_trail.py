@@ -146,7 +146,7 @@ class Trail:
         results = self.store.append(records, self._seal)
         if self.witness is not None and results:
             try:
-                self.witness.advance(results[-1][1])
+                self.witness.advance(results[-1][1], self.store.url)
             except (OSError, AuditError) as exc:  # the record is durable; a stale witness only weakens one check
                 _log.error("trail_witness_not_updated", error=str(exc), witness=str(self.witness.directory))
         return results

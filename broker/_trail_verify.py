@@ -112,7 +112,10 @@ def verify_trail(
                 raise TrailVerificationError(f"the witness checkpoint {problem}", problem="witness")
             if witness.log_id != log_id:
                 raise TrailVerificationError(
-                    f"the witness belongs to trail {witness.log_id}, not {log_id}", problem="witness"
+                    f"the witness belongs to trail {witness.log_id}, not {log_id}: the trail was replaced"
+                    f" (the witness saw {witness.size} records at {witness.time})",
+                    seq=0,
+                    problem="replaced",
                 )
             if witness.size > size:
                 raise TrailVerificationError(

@@ -48,8 +48,23 @@ class Witness:
         except (ValueError, KeyError, TypeError) as exc:
             raise AuditError(f"the witness {path} is unreadable: {exc}") from exc
 
-    def advance(self, checkpoint: Checkpoint) -> None:
-        """Record `checkpoint` unless the witness already holds a larger one."""
+    def for_database(self, log_id: str, db: str) -> Checkpoint | None:
+        """The witness of trail `log_id`; failing that, one recorded for the same database `db`, which then
+        shows that the trail there was replaced by another (a new log id) since."""
+        found = self.read(log_id)
+        if found is not None or not self.directory.is_dir():
+            return found
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                data = json.loads(path.read_text())
+                if data.get("db") == db:
+                    return Checkpoint.from_json(data)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+        return None
+
+    def advance(self, checkpoint: Checkpoint, db: str | None = None) -> None:
+        """Record `checkpoint` (and the database it came from) unless the witness already holds a larger one."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.path(checkpoint.log_id)
         lock_path = path.with_suffix(".lock")
@@ -62,6 +77,6 @@ class Witness:
             if current is not None and current.size >= checkpoint.size:
                 return
             tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-            tmp.write_text(json.dumps(checkpoint.to_json(), indent=1) + "\n")
+            tmp.write_text(json.dumps({**checkpoint.to_json(), "db": db}, indent=1) + "\n")
             tmp.chmod(0o600)
             tmp.replace(path)

@@ -127,7 +127,7 @@ def _verify(args: argparse.Namespace) -> int:
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise AuditError(f"cannot read the witness {args.witness}: {exc}") from exc
         elif not args.no_witness:
-            witness = Witness.beside(key_path).read(store.log_id())
+            witness = Witness.beside(key_path).for_database(store.log_id(), store.url)
         try:
             report = verify_trail(store, keys, witness=witness, expected_size=args.expect_size, full=args.full)
         except TrailVerificationError as exc:

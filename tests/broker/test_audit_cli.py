@@ -135,3 +135,16 @@ def test_proof_verifies_against_the_signed_root(db: str, capsys: pytest.CaptureF
     root = base64.b64decode(proof["checkpoint"]["root"])
     path = [bytes.fromhex(h) for h in proof["proof"]]
     assert verify_inclusion(bytes.fromhex(proof["leaf"]), 1, proof["checkpoint"]["size"], path, root)
+
+
+def test_a_trail_replaced_by_a_fresh_one_is_caught(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    if db.startswith("postgresql://"):
+        sql(db, "DROP TABLE trail_meta, trail_records, trail_checkpoints, trail_head")
+    else:
+        for path in Path(db).parent.glob(Path(db).name + "*"):
+            path.unlink()
+    Trail.open(db).close()  # an empty trail with a new log id, where the old one was
+    code, out, _ = run(capsys, "verify", "--db", db)
+    assert code == 1
+    assert "FAILED (replaced)" in out
+    assert "the witness saw 3 records" in out
