@@ -1,7 +1,7 @@
 """Decision latency of a realistic policy, without the trail, next to Cedar (cedarpy) on the same allow/deny set.
 
 The policy has 200 rule strings (Bash prefixes, file anchors, domains, MCP servers) and 10 Python rules.
-Every Bash command in the workload is distinct, so the per-line analysis cache never helps. Cedar gets the
+Every call in the workload is distinct, so the per-line and per-path caches never help. Cedar gets the
 same rules, translated to `permit`/`forbid` with `like` patterns over pre-split context (it cannot parse a
 shell line, so it is handed the first command as a string: it does less work, and says less about why).
 
@@ -86,9 +86,10 @@ def build_policy() -> RulePolicy:
     return policy
 
 
-def workload(n: int) -> list[ToolCall]:
+def workload(n: int, offset: int = 0) -> list[ToolCall]:
+    """Calls of every kind; each Bash line, path and URL carries its index, so no two are alike."""
     calls: list[ToolCall] = []
-    for i in range(n):
+    for i in range(offset, offset + n):
         k = i % 10
         if k < 4:
             command = [
@@ -159,14 +160,11 @@ def percentiles(samples: list[int]) -> tuple[float, float, float]:
 async def measure_magistrate(policy: RulePolicy, calls: list[ToolCall]) -> tuple[list[int], dict[str, int]]:
     history = (PriorDecision("Read", {"file_path": "/proj/README.md"}, "allow", None),)
     context = CallContext(cwd="/proj", history=history)
-    for call in calls[:200]:  # warm up imports and caches of the rule set (not of the Bash lines)
+    for call in workload(500, offset=10**6):  # warm up imports and the rule set, with calls not measured
         await policy.decide(call, context)
     samples: list[int] = []
     counts: dict[str, int] = {}
-    for i, given in enumerate(calls):
-        call = given
-        if given.tool_name == "Bash":  # a fresh line each time: no analysis cache hits
-            call = ToolCall("Bash", {"command": f"{given.tool_input['command']} #{i}"})
+    for call in calls:
         start = time.perf_counter_ns()
         decision = await policy.decide(call, context)
         samples.append(time.perf_counter_ns() - start)

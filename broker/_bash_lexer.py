@@ -21,6 +21,9 @@ _GROUP_WORDS = frozenset({"{", "}"})
 # or `#` starting a word may begin a redirection or a comment, so those go through the slow path.
 _PLAIN = re.compile(r"[A-Za-z0-9_./:@%+,=~^*?!\[\]{}#-]+")
 _WORD_START_SPECIAL = frozenset("0123456789#")
+# A line with none of these needs no state machine: split at operators, then at blanks.
+_PLAIN_LINE = re.compile(r"[^\\'\"`$<>(){}#]*")
+_SIMPLE_OPERATORS = re.compile(r"&&|\|\||;;|\|&|[;|&\n]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +314,23 @@ def _skip_double(text: str, j: int) -> int:
     return j + 1
 
 
+def _parse_plain(text: str) -> Parsed | None:
+    """The common case without quotes, escapes, expansions, redirections or groups: split, no state machine."""
+    out = Parsed()
+    for chunk in _SIMPLE_OPERATORS.split(text):
+        words = chunk.split()
+        if not words:
+            continue
+        if words[0] in _KEYWORDS or words[0] in _GROUP_WORDS:
+            return None
+        out.commands.append(SimpleCommand(words=words, text=chunk.strip()))
+    return out
+
+
 def parse(text: str, depth: int = 0) -> Parsed:
     """Split a command line into simple commands; never raises (a problem is reported in `error`)."""
+    if _PLAIN_LINE.fullmatch(text):
+        plain = _parse_plain(text)
+        if plain is not None:
+            return plain
     return _Lexer(text, depth).run()

@@ -75,13 +75,14 @@ class PathPattern:
         """A regex for the whole absolute path, or None when the pattern cannot say so (`..` in it)."""
         if ".." in self.text:
             return None
+        # Case is ignored below the base only, as in `matches`: the base is a real folder, compared exactly.
         if self.anywhere:
-            return f"/(?:.*/)?(?:{self.core})"
+            return f"/(?:.*/)?(?i:{self.core})"
         base = self.base if self.base is not None else cwd
         if base == "/":
-            return f"/(?:{self.core})"
+            return f"/(?i:{self.core})"
         optional = "?" if re.fullmatch(self.core, "") else ""
-        return f"{re.escape(base)}(?:/(?:{self.core})){optional}"
+        return f"{re.escape(base)}(?:/(?i:{self.core})){optional}"
 
     def matches(self, path: str, cwd: str) -> bool:
         """Does the absolute, normalised `path` match, for a call running in `cwd`?"""
@@ -133,9 +134,18 @@ def compile_path(spec: str, *, deny_side: bool, source_root: str, home: str) -> 
     return PathPattern(spec, base, re.compile(core, re.IGNORECASE), anywhere=False, core=core)
 
 
-@lru_cache(maxsize=4096)
 def resolve(path: str, cwd: str, home: str) -> tuple[str, ...]:
-    """The spellings of a file a call names: lexical (with `~` and `..` resolved) and, if different, real."""
+    """The spellings of a file a call names: lexical (with `~` and `..` resolved) and, if different, real.
+
+    The real spelling is looked up on every call, never cached: a symlink made a moment ago must count.
+    """
+    lexical = _lexical(path, cwd, home)
+    real = os.path.realpath(lexical)
+    return (lexical,) if real == lexical else (lexical, real)
+
+
+@lru_cache(maxsize=4096)
+def _lexical(path: str, cwd: str, home: str) -> str:
     if path == "~" or path.startswith("~/"):
         path = home + path[1:]
     for var in ("$HOME", "${HOME}"):
@@ -144,8 +154,7 @@ def resolve(path: str, cwd: str, home: str) -> tuple[str, ...]:
     lexical = posixpath.normpath(path if path.startswith("/") else posixpath.join(cwd, path))
     if lexical.startswith("//"):
         lexical = "/" + lexical.lstrip("/")
-    real = os.path.realpath(lexical)
-    return (lexical,) if real == lexical else (lexical, real)
+    return lexical
 
 
 def literal_prefix(pattern: str) -> str:

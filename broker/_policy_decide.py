@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Behavior, Decision, RuleRef
-from magistrate.broker._python_rules import Allow, Ask, Deny, RuleOutcome, run_rule
+from magistrate.broker._python_rules import Allow, Ask, Deny, RuleOutcome, start_rule
 
 if TYPE_CHECKING:
     from magistrate.broker._policy import RulePolicy
@@ -47,7 +47,8 @@ async def _python(
         return [], f"{what} does not fit the {call.tool_name} tool's schema ({_first_line(exc)})"
     outcomes: list[RuleOutcome] = []
     for rule in rules:
-        outcome = await run_rule(rule, view, context)
+        started = start_rule(rule, view, context)
+        outcome = started if isinstance(started, RuleOutcome) else await started
         outcomes.append(outcome)
         if outcome.error is not None or isinstance(outcome.result, Deny):
             break

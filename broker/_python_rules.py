@@ -108,6 +108,9 @@ def make_rule(ref: RuleRef, tools: tuple[str, ...], function: RuleFunction, time
     return PythonRule(ref, tools, function, timeout, len(params) == 2, regex)
 
 
+_RESULT_TYPES = (Allow, Deny, Ask)
+
+
 @dataclass(frozen=True, slots=True)
 class RuleOutcome:
     rule: PythonRule
@@ -115,21 +118,39 @@ class RuleOutcome:
     error: str | None = None
 
 
-async def run_rule(rule: PythonRule, view: CallView, context: CallContext) -> RuleOutcome:
-    """Run one rule; never raises for the rule's own failure (that comes back as `error`)."""
+def start_rule(rule: PythonRule, view: CallView, context: CallContext) -> RuleOutcome | Awaitable[RuleOutcome]:
+    """Run one rule: a sync rule's outcome at once, an async rule's as an awaitable. Never raises for the rule."""
     args: tuple[Any, ...] = (view, context) if rule.takes_context else (view,)
     started = time.perf_counter()
     try:
         value = rule.function(*args)
-        if inspect.isawaitable(value):
-            with anyio.fail_after(rule.timeout):
-                value = await value
+    except Exception as exc:  # noqa: BLE001 - any failure of user code is a deny, by design
+        return RuleOutcome(rule, None, f"rule {rule.ref.text} raised {type(exc).__name__}: {exc}")
+    if value is not None and value.__class__ not in _RESULT_TYPES and inspect.isawaitable(value):
+        return _finish(rule, value, started)
+    return _judge(rule, value, started)
+
+
+async def run_rule(rule: PythonRule, view: CallView, context: CallContext) -> RuleOutcome:
+    """Run one rule to its outcome; never raises for the rule's own failure (that comes back as `error`)."""
+    outcome = start_rule(rule, view, context)
+    return outcome if isinstance(outcome, RuleOutcome) else await outcome
+
+
+async def _finish(rule: PythonRule, pending: Awaitable[Any], started: float) -> RuleOutcome:
+    try:
+        with anyio.fail_after(rule.timeout):
+            value = await pending
     except TimeoutError:
         return RuleOutcome(rule, None, f"rule {rule.ref.text} timed out after {rule.timeout:g} s")
     except Exception as exc:  # noqa: BLE001 - any failure of user code is a deny, by design
         return RuleOutcome(rule, None, f"rule {rule.ref.text} raised {type(exc).__name__}: {exc}")
+    return _judge(rule, value, started)
+
+
+def _judge(rule: PythonRule, value: Any, started: float) -> RuleOutcome:
     if time.perf_counter() - started > rule.timeout:
         return RuleOutcome(rule, None, f"rule {rule.ref.text} overran its {rule.timeout:g} s budget")
-    if value is not None and not isinstance(value, (Allow, Deny, Ask)):
+    if value is not None and not isinstance(value, _RESULT_TYPES):
         return RuleOutcome(rule, None, f"rule {rule.ref.text} returned {type(value).__name__}, not Allow/Deny/Ask/None")
     return RuleOutcome(rule, value)

@@ -189,26 +189,28 @@ class _PathGroup:
 
     def __init__(self) -> None:
         self.rules: list[StringRule] = []
-        self._filters: dict[str, re.Pattern[str] | None] = {}
+        self._filters: dict[str, tuple[re.Pattern[str] | None, list[re.Pattern[str] | None]]] = {}
 
-    def _filter(self, cwd: str) -> re.Pattern[str] | None:
-        found = self._filters.get(cwd, False)
-        if found is not False:
-            return found  # type: ignore[return-value]
-        parts = [r.path.absolute_regex(cwd) for r in self.rules if r.path is not None]
+    def _filter(self, cwd: str) -> tuple[re.Pattern[str] | None, list[re.Pattern[str] | None]]:
+        """For a working directory: one regex for all rules (None if one cannot be written so), one per rule."""
+        found = self._filters.get(cwd)
+        if found is not None:
+            return found
+        parts = [r.path.absolute_regex(cwd) if r.path is not None else None for r in self.rules]
+        singles = [None if p is None else re.compile(p) for p in parts]
         combined = None
-        if len(parts) == len(self.rules) and None not in parts:
-            combined = re.compile("|".join(f"(?P<r{i}>{p})" for i, p in enumerate(parts)), re.IGNORECASE)
+        if None not in parts:
+            combined = re.compile("|".join(f"(?P<r{i}>{p})" for i, p in enumerate(parts)))
         if len(self._filters) < 64:
-            self._filters[cwd] = combined
-        return combined
+            self._filters[cwd] = (combined, singles)
+        return combined, singles
 
     def matching(self, cwd: str, spellings: tuple[tuple[str, ...], ...], *, deny_side: bool) -> list[StringRule]:
         """Deny side: rules matching any spelling. Allow side: rules matching every spelling of every path."""
         flat = [p for names in spellings for p in names]
         if not flat:
             return []
-        combined = self._filter(cwd)
+        combined, singles = self._filter(cwd)
         start = 0
         if combined is not None:
             # The alternation tries rules in order, so no rule before the first that matches a path can match it.
@@ -216,8 +218,19 @@ class _PathGroup:
             if max(firsts) < 0 or (not deny_side and min(firsts) < 0):
                 return []
             start = min(f for f in firsts if f >= 0) if deny_side else max(firsts)
+        if len(flat) == 1 and None not in singles:  # the common case, without a generator per rule
+            path = flat[0]
+            return [r for r, single in zip(self.rules[start:], singles[start:]) if single.fullmatch(path)]  # type: ignore[union-attr]  # noqa: B905
         test = any if deny_side else all
-        return [r for r in self.rules[start:] if r.path is not None and test(r.path.matches(p, cwd) for p in flat)]
+        found: list[StringRule] = []
+        for rule, single in zip(self.rules[start:], singles[start:], strict=True):
+            if single is not None:
+                hit = test(single.fullmatch(p) for p in flat)
+            else:
+                hit = rule.path is not None and test(rule.path.matches(p, cwd) for p in flat)
+            if hit:
+                found.append(rule)
+        return found
 
 
 class _DomainGroup:

@@ -123,3 +123,11 @@ def test_slash_rules_are_relative_to_their_settings_file(tmp_path: Path) -> None
     by_path = load_policy(loose)
     assert read(by_path, str(tmp_path / "elsewhere" / "config" / "secret.json"), project) == "deny"
     assert read(by_path, str(project / "config" / "secret.json"), project) == "allow"
+
+
+def test_a_symlink_made_after_a_first_decision_still_counts(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SECRET=1")
+    policy = RulePolicy(default="allow", deny=["Read(.env)"])
+    assert read(policy, "notes.txt", tmp_path) == "allow"
+    (tmp_path / "notes.txt").symlink_to(tmp_path / ".env")
+    assert read(policy, "notes.txt", tmp_path) == "deny"
