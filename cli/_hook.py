@@ -1,0 +1,235 @@
+"""`magistrate hook`: the command hook that puts every tool call of a plain `claude` run before the policy.
+
+The CLI consults `--permission-prompt-tool` only for calls it would prompt for; a PreToolUse hook sees every
+call, including the read-only commands it approves by itself. So the settings that `magistrate settings`
+writes run this command once per tool call (PreToolUse) and once per outcome (PostToolUse,
+PostToolUseFailure): it reads the hook's JSON on stdin, decides with a `Broker` over the policy and the
+trail, and prints the hook's answer on stdout, which carries nothing else.
+
+It is a process per call, so it imports only the broker and the SDK's hook logic (no `mcp`, no server), and
+a Post event does not load the policy at all.
+
+History: the broker's session memory dies with each process, so before deciding, the hook reads the
+session's earlier decisions back from the trail (the last `HISTORY_LIMIT`, as recorded, that is redacted)
+and hands them to the policy as `CallContext.history`. Python rules that read the history therefore see
+the whole session, across processes.
+
+Fail closed: input that does not parse, a policy that does not load, a trail that does not open, any
+exception, is a deny. A policy that fails to load is still recorded (as the broker's deny naming the
+error) when the trail opens. If even printing the deny fails, the exit code is 2 with the reason on
+stderr, which the CLI treats as a block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from magistrate.broker._log import get_logger
+
+if TYPE_CHECKING:
+    from magistrate.broker._broker import Broker
+    from magistrate.broker._call import CallContext, PriorDecision, ToolCall
+    from magistrate.broker._decision import Decision
+    from magistrate.broker._interfaces import Policy
+    from magistrate.broker._trail import Trail
+
+log = get_logger("magistrate.cli.hook")
+
+POLICY_ENV = "MAGISTRATE_POLICY"
+AUDIT_ENV = "MAGISTRATE_AUDIT"
+HISTORY_LIMIT = 1000
+EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
+
+
+class HookInput(BaseModel):
+    """What the CLI writes on a command hook's stdin for the tool events. Unknown fields are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    hook_event_name: Literal["PreToolUse", "PostToolUse", "PostToolUseFailure"]
+    """Which event this is; the hook is registered for these three only."""
+    tool_name: str = Field(min_length=1)
+    """The tool the model called: `Bash`, `Read`, `mcp__server__tool`, ..."""
+    tool_input: dict[str, Any] = Field(default_factory=dict)
+    """The input the model gave it."""
+    tool_use_id: str | None = None
+    """The model's id for the call; links decision, approval and outcome in the trail."""
+    session_id: str = ""
+    """The CLI's session id; the trail groups records by it, and history is read back by it."""
+    cwd: str = ""
+    """The run's working directory; relative rule paths resolve against it."""
+    permission_mode: str | None = None
+    """The session's permission mode (`default`, `acceptEdits`, ...)."""
+    agent_id: str | None = None
+    """Set when a sub-agent made the call."""
+    tool_response: Any = None
+    """PostToolUse: what the tool returned (recorded as its size and SHA-256)."""
+    error: str | None = None
+    """PostToolUseFailure: why the tool failed."""
+
+
+def deny_output(reason: str) -> dict[str, Any]:
+    """The PreToolUse answer that blocks the call, built without any import that could itself fail."""
+    return {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": reason,
+        }
+    }
+
+
+class _UnloadablePolicy:
+    """Stands in for a policy that did not load, so the broker records a deny that names the problem."""
+
+    version = ""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def decide(self, call: ToolCall, context: CallContext) -> Decision:
+        raise self.error
+
+
+def _policy(args: argparse.Namespace, cwd: str) -> Policy:
+    from magistrate.broker._policy_sources import claude_code_policy, load_policy
+
+    chosen = args.policy or os.environ.get(POLICY_ENV) or None
+    try:
+        return load_policy(chosen) if chosen else claude_code_policy(cwd)
+    except Exception as exc:  # noqa: BLE001 - a policy that does not load denies every call, recorded
+        log.error("hook_policy_not_loaded", policy=chosen, error=str(exc))
+        return _UnloadablePolicy(exc)
+
+
+def session_history(trail: Trail, session_id: str, limit: int = HISTORY_LIMIT) -> tuple[PriorDecision, ...]:
+    """The session's last `limit` decisions, oldest first, read back from the trail (inputs as recorded)."""
+    from magistrate.broker._call import PriorDecision
+
+    if not session_id:
+        return ()
+    store = trail.store
+    with store.snapshot() as cur:
+        stored = store.records(cur, session_id=session_id)
+    past: list[PriorDecision] = []
+    for row in stored:
+        if row.kind != "decision":
+            continue
+        body = json.loads(row.body)
+        rule = body.get("rule") or {}
+        past.append(PriorDecision(row.tool_name, body.get("input") or {}, body["behavior"], rule.get("id")))
+    return tuple(past[-limit:])
+
+
+class _SessionBroker:
+    """Builds a `Broker` whose memory of the session starts with the decisions the trail already holds."""
+
+    @staticmethod
+    def build(policy: Policy, trail: Trail, past: tuple[PriorDecision, ...]) -> Broker:
+        from magistrate.broker._broker import Broker
+
+        class SessionBroker(Broker):
+            def history(self, session_id: str) -> tuple[PriorDecision, ...]:
+                return past + super().history(session_id)
+
+        return SessionBroker(policy, trail)
+
+
+async def handle(event: HookInput, args: argparse.Namespace) -> dict[str, Any]:
+    """Decide (PreToolUse) or record the outcome (Post events); returns the hook's JSON answer."""
+    import anyio
+    import anyio.to_thread
+
+    from magistrate.broker._trail import Trail
+    from magistrate.sdk._governance import Governance
+    from magistrate.sdk._run import GOVERNANCE_HOOKS
+
+    pre = event.hook_event_name == "PreToolUse"
+    cwd = event.cwd or os.getcwd()  # noqa: PTH109 - a string, as the hook input gives it
+    db = args.db or os.environ.get(AUDIT_ENV) or None
+    try:
+        trail = await anyio.to_thread.run_sync(Trail.open, db)
+    except Exception as exc:
+        log.error("hook_trail_not_opened", db=db, error=str(exc))
+        if not pre:
+            raise
+        return deny_output(f"magistrate: the audit trail could not be opened, so the call is denied ({exc}).")
+    try:
+        if pre:
+            policy = _policy(args, cwd)
+            past = await anyio.to_thread.run_sync(session_history, trail, event.session_id)
+        else:
+            policy, past = _UnloadablePolicy(RuntimeError("an outcome needs no policy")), ()
+        governance = Governance(
+            governor=_SessionBroker.build(policy, trail, past),
+            approver=None,
+            cwd=cwd,
+            permission_mode=event.permission_mode or "default",
+            session_id=event.session_id,
+        )
+        return await governance.hook(GOVERNANCE_HOOKS[event.hook_event_name], event.model_dump(mode="json"))
+    finally:
+        with anyio.CancelScope(shield=True):
+            await trail.aclose()
+
+
+def _emit(answer: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    """One hook invocation: stdin in, the answer on stdout. Never lets a PreToolUse call through on error."""
+    pre = True
+    try:
+        raw = sys.stdin.buffer.read()
+        try:
+            pre = json.loads(raw).get("hook_event_name", "PreToolUse") == "PreToolUse"
+        except (ValueError, AttributeError):
+            pre = True
+        try:
+            event = HookInput.model_validate_json(raw)
+        except ValidationError as exc:
+            problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors()[:3])
+            log.error("hook_input_invalid", problem=problem)
+            answer = deny_output(f"magistrate: the hook could not read the call ({problem}), so it is denied.")
+        else:
+            import anyio
+
+            answer = anyio.run(handle, event, args)
+    except Exception as exc:  # noqa: BLE001 - anything unexpected on the governance path is a deny
+        log.error("hook_failed", error=repr(exc))
+        if not pre:
+            sys.stderr.write(f"magistrate hook: the outcome was not recorded: {exc}\n")
+            return 1
+        answer = deny_output(f"magistrate: the hook failed ({type(exc).__name__}: {exc}), so the call is denied.")
+    try:
+        _emit(answer if pre else answer or {})
+    except Exception as exc:  # noqa: BLE001 - last resort: exit 2 is a block to the CLI
+        sys.stderr.write(f"magistrate hook: could not answer ({exc}); blocking the call\n")
+        return 2
+    return 0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "The command hook for the plain claude CLI (PreToolUse, PostToolUse, PostToolUseFailure): reads the "
+        "hook's JSON on stdin, decides with the policy, records in the trail, prints the answer on stdout."
+    )
+    parser.add_argument(
+        "--policy",
+        metavar="FILE",
+        help=f"policy.py or settings JSON (default ${POLICY_ENV}, else the permissions the CLI itself would apply)",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help=f"the audit trail: SQLite path or postgresql:// URL (default ${AUDIT_ENV}, else the per-user trail)",
+    )
+    parser.set_defaults(func=run)
