@@ -7,14 +7,23 @@
   first) and hands them to the policy in `CallContext.history`, so "after reading secrets, no network" works
   without the caller keeping state. A caller that passes its own history keeps it. The memory is bounded:
   the last `history_limit` decisions of the `session_limit` most recently active sessions.
+- A session the broker has not seen yet (a resumed session, another broker process, a session forgotten to
+  the bound) gets its history from the trail, so restarting cannot wash a session clean. Those inputs are
+  the recorded ones, secrets already replaced by keyed hashes. If that history cannot be read, the call is a
+  recorded deny.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import time
 from collections import OrderedDict, deque
+from collections.abc import Iterable
+
+import anyio
+import anyio.to_thread
 
 from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord, jsonable
 from magistrate.broker._call import CallContext, PriorDecision, ToolCall
@@ -22,6 +31,7 @@ from magistrate.broker._decision import Decision
 from magistrate.broker._interfaces import Approval, Policy, ToolOutcome
 from magistrate.broker._log import get_logger
 from magistrate.broker._trail import Trail
+from magistrate.broker._trail_errors import AuditError
 
 _log = get_logger("magistrate.broker")
 
@@ -29,42 +39,79 @@ _log = get_logger("magistrate.broker")
 class Broker:
     """Decides tool calls with `policy` and records every decision, outcome and approval in `trail`."""
 
-    def __init__(self, policy: Policy, trail: Trail, *, history_limit: int = 1000, session_limit: int = 1024) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        trail: Trail,
+        *,
+        history_limit: int = 1000,
+        session_limit: int = 1024,
+        resume_history: bool = True,
+    ) -> None:
         self.policy = policy
         self.trail = trail
         self._history_limit = history_limit
         self._session_limit = session_limit
+        self._resume = resume_history
         self._sessions: OrderedDict[str, deque[PriorDecision]] = OrderedDict()
 
     def history(self, session_id: str) -> tuple[PriorDecision, ...]:
         """The decisions made so far in a session, oldest first, as rules see them."""
         return tuple(self._sessions.get(session_id, ()))
 
-    def _remember(self, session_id: str, call: ToolCall, decision: Decision) -> None:
+    def _session(self, session_id: str, loaded: Iterable[PriorDecision] = ()) -> deque[PriorDecision]:
         past = self._sessions.get(session_id)
         if past is None:
-            past = self._sessions[session_id] = deque(maxlen=self._history_limit)
+            past = self._sessions[session_id] = deque(loaded, maxlen=self._history_limit)
             while len(self._sessions) > self._session_limit:
                 self._sessions.popitem(last=False)
         self._sessions.move_to_end(session_id)
+        return past
+
+    async def _history_of(self, session_id: str) -> tuple[PriorDecision, ...]:
+        if session_id in self._sessions or not session_id or not self._resume:
+            return self.history(session_id)
+        loaded = await anyio.to_thread.run_sync(self._load_history, session_id)
+        return tuple(self._session(session_id, loaded))
+
+    def _load_history(self, session_id: str) -> list[PriorDecision]:
+        store = self.trail.store
+        with store.snapshot() as cur:
+            bodies = store.session_decisions(cur, session_id, self._history_limit)
+        out = []
+        for body in bodies:
+            try:
+                data = json.loads(body)
+                rule = data.get("rule")
+                rule_id = rule.get("id") if isinstance(rule, dict) else None
+                out.append(PriorDecision(data["tool_name"], data.get("input") or {}, data["behavior"], rule_id))
+            except (ValueError, KeyError, AttributeError) as exc:
+                raise AuditError(f"a recorded decision of session {session_id!r} is unreadable: {exc}") from exc
+        return out
+
+    def _remember(self, session_id: str, call: ToolCall, decision: Decision) -> None:
+        past = self._session(session_id)
         rule_id = decision.rule.id if decision.rule else None
         past.append(PriorDecision(call.tool_name, call.tool_input, decision.behavior, rule_id))
 
     async def decide(self, call: ToolCall, context: CallContext) -> Decision:
         """Decide `call` and durably record the decision; on any failure, a recorded deny."""
-        if not context.history:
-            context = dataclasses.replace(context, history=self.history(context.session_id))
         started = time.perf_counter_ns()
-        try:
-            decision = await self.policy.decide(call, context)
-        except Exception as exc:  # noqa: BLE001 - fail closed on anything a policy raises
-            _log.error("policy_failed", tool=call.tool_name, error=repr(exc))
-            decision = self._deny(
-                call,
-                "the policy failed, so the call is denied",
-                f"policy raised {exc!r}",
-                time.perf_counter_ns() - started,
-            )
+        decision: Decision | None = None
+        if not context.history:
+            try:
+                context = dataclasses.replace(context, history=await self._history_of(context.session_id))
+            except Exception as exc:  # noqa: BLE001 - without its history, a session's rules cannot judge
+                _log.error("history_unreadable", session=context.session_id, error=repr(exc))
+                message = "the session's history could not be read, so the call is denied"
+                decision = self._deny(call, message, f"history: {exc}", time.perf_counter_ns() - started)
+        if decision is None:
+            try:
+                decision = await self.policy.decide(call, context)
+            except Exception as exc:  # noqa: BLE001 - fail closed on anything a policy raises
+                _log.error("policy_failed", tool=call.tool_name, error=repr(exc))
+                message = "the policy failed, so the call is denied"
+                decision = self._deny(call, message, f"policy raised {exc!r}", time.perf_counter_ns() - started)
         try:
             await self.trail.append(DecisionRecord.of(call, context, decision))
         except Exception as exc:  # noqa: BLE001 - an unrecorded decision must not be an allow

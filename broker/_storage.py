@@ -223,6 +223,16 @@ class Store(abc.ABC):
             for seq, body, leaf in rows:
                 yield seq, bytes(body), bytes(leaf)
 
+    def session_decisions(self, cur: Any, session_id: str, limit: int) -> list[bytes]:
+        """The bodies of a session's last `limit` decision records, oldest first."""
+        cur.execute(
+            self._sql(
+                "SELECT body FROM trail_records WHERE session_id = ? AND kind = 'decision' ORDER BY seq DESC LIMIT ?"
+            ),
+            (session_id, limit),
+        )
+        return [bytes(r[0]) for r in reversed(cur.fetchall())]
+
     def records(
         self, cur: Any, *, start: int = 0, limit: int | None = None, session_id: str | None = None
     ) -> list[StoredRecord]:

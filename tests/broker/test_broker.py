@@ -226,3 +226,42 @@ async def test_the_real_policy_uses_history_and_the_trail_says_why(trail: Trail,
     assert records[3]["rule"]["list"] == "deny"
     assert records[0]["policy_version"] == policy.version
     trail.close()
+
+
+async def test_a_new_broker_resumes_a_sessions_history_from_the_trail(trail: Trail) -> None:
+    with anyio.fail_after(10):
+        first = Broker(EchoPolicy(), trail)
+        await first.decide(bash("echo 1"), CallContext(session_id="a"))
+        await first.decide(bash("rm x"), CallContext(session_id="a"))
+        await first.decide(bash("echo 2"), CallContext(session_id="b"))
+        policy = EchoPolicy()
+        second = Broker(policy, trail)
+        await second.decide(bash("echo 3"), CallContext(session_id="a"))
+        await second.decide(bash("echo 4"), CallContext(session_id="a"))
+        forgetful = EchoPolicy()
+        await Broker(forgetful, trail, resume_history=False).decide(bash("echo"), CallContext(session_id="a"))
+    assert policy.seen[0].history == (
+        PriorDecision("Bash", {"command": "echo 1"}, "allow", "r1"),
+        PriorDecision("Bash", {"command": "rm x"}, "deny", None),
+    )
+    assert [p.tool_input["command"] for p in policy.seen[1].history] == ["echo 1", "rm x", "echo 3"]
+    assert forgetful.seen[0].history == ()
+    trail.close()
+
+
+async def test_an_unreadable_history_is_a_recorded_deny(trail: Trail, tmp_path: Path) -> None:
+    import sqlite3
+
+    broker = Broker(EchoPolicy(), trail)
+    with anyio.fail_after(10):
+        await broker.decide(bash("echo 1"), CallContext(session_id="z"))
+    db = sqlite3.connect(tmp_path / "trail.sqlite3", isolation_level=None)
+    db.execute("UPDATE trail_records SET body = ? WHERE session_id = 'z'", (b"not json",))
+    db.close()
+    with anyio.fail_after(10):
+        decision = await Broker(EchoPolicy(), trail).decide(bash("echo 2"), CallContext(session_id="z"))
+    assert decision.behavior == "deny"
+    assert decision.error is not None
+    assert decision.error.startswith("history:")
+    assert json.loads(stored(trail)[-1].body)["behavior"] == "deny"
+    trail.close()

@@ -227,3 +227,15 @@ async def test_cancelled_writers_never_strand_the_others(db: str, key_path: Path
                 written = trail.store.count(cur)
             assert written >= len(done)
             assert verify_trail(trail.store, [trail.public_key], full=True).size == written
+
+
+async def test_a_sessions_last_decisions_come_back_oldest_first(db: str, key_path: Path) -> None:
+    with anyio.fail_after(30):
+        async with Trail.open(db, key_path=key_path) as trail:
+            for i in range(5):
+                await trail.append(decision_record(i))
+            await trail.append(OutcomeRecord.of(ToolOutcome("tu4", "Bash", "s1", "success")))
+            with trail.store.snapshot() as cur:
+                bodies = trail.store.session_decisions(cur, "s1", 3)
+                assert trail.store.session_decisions(cur, "other", 3) == []
+    assert [json.loads(b)["input"]["command"] for b in bodies] == ["echo 2", "echo 3", "echo 4"]
