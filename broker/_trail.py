@@ -11,6 +11,7 @@ signed checkpoint per record). Each caller still waits for its own record's comm
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,29 @@ class Trail:
             redactor = Redactor(secret, extra_fields=redact_fields, extra_patterns=redact_patterns)
         store = open_store(db)
         return cls(store, key, redactor=redactor, witness=Witness.beside(key_path) if witness else None)
+
+    @classmethod
+    async def aopen(
+        cls,
+        db: str | Path | None = None,
+        *,
+        key_path: str | Path | None = None,
+        witness: bool = True,
+        redact: bool = True,
+        redact_fields: Iterable[str] = (),
+        redact_patterns: Iterable[str] = (),
+    ) -> Trail:
+        """`Trail.open` in a worker thread, for callers already inside an event loop."""
+        opener = functools.partial(
+            cls.open,
+            db,
+            key_path=key_path,
+            witness=witness,
+            redact=redact,
+            redact_fields=redact_fields,
+            redact_patterns=redact_patterns,
+        )
+        return await anyio.to_thread.run_sync(opener)
 
     @property
     def public_key(self) -> Ed25519PublicKey:

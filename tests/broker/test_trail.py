@@ -78,7 +78,7 @@ async def test_key_is_created_private_and_reused(db: str, key_path: Path) -> Non
             await first.append(decision_record(0))
             public = first.public_key
         assert (await anyio.Path(key_path).stat()).st_mode & 0o777 == 0o600
-        async with Trail.open(db, key_path=key_path) as second:
+        async with await Trail.aopen(db, key_path=key_path) as second:
             assert second.public_key == public
             receipt = await second.append(decision_record(1))
             assert receipt.seq == 1
