@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from magistrate.broker._policy_sources import claude_code_policy, load_policy
     from magistrate.broker._python_rules import Allow, Ask, CallView, Deny, RuleResult
     from magistrate.broker._redact import Redactor
+    from magistrate.broker._remote import RemoteBrokerError, RemoteGovernor
     from magistrate.broker._signing import Checkpoint
     from magistrate.broker._tool_inputs import (
         AgentInput,
@@ -74,6 +75,8 @@ _EXPORTS: dict[str, str] = {
     "ReadInput": "magistrate.broker._tool_inputs",
     "Receipt": "magistrate.broker._trail",
     "Redactor": "magistrate.broker._redact",
+    "RemoteBrokerError": "magistrate.broker._remote",
+    "RemoteGovernor": "magistrate.broker._remote",
     "RulePolicy": "magistrate.broker._policy",
     "RuleProblem": "magistrate.broker._policy_errors",
     "RuleRef": "magistrate.broker._decision",
@@ -126,6 +129,8 @@ __all__ = [
     "ReadInput",
     "Receipt",
     "Redactor",
+    "RemoteBrokerError",
+    "RemoteGovernor",
     "RulePolicy",
     "RuleProblem",
     "RuleRef",

@@ -16,7 +16,8 @@ The tree (each part adds its branch; this docstring is the map)::
     ├── PolicyError                       (magistrate.broker)
     │   └── PolicyLoadError               errors: every problem found while loading, with rule and source
     ├── AuditError                        (magistrate.broker._trail_errors: the trail could not be written or read)
-    │   └── TrailVerificationError        seq, problem: the first bad record and what is wrong with it
+    │   ├── TrailVerificationError        seq, problem: the first bad record and what is wrong with it
+    │   └── RemoteBrokerError             url, status: a shared broker was unreachable, slow or refused
     └── ServerError                       (magistrate.servers)
         ├── InvalidInputError             problems: each bad argument, `field: what is wrong`
         │   └── LimitExceededError        limit, actual

@@ -30,14 +30,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token", default=None, help="bearer token for HTTP (default $MAGISTRATE_SERVER_TOKEN); required off loopback"
     )
+    parser.add_argument(
+        "--policy", default=None, help="approval only: the policy file to decide with (default $MAGISTRATE_POLICY)"
+    )
     parser.set_defaults(func=run)
 
 
-def build(name: str, db: str | None) -> Any:
+def build(name: str, db: str | None, policy: str | None = None) -> Any:
     """The named server, built by its registered factory."""
     module_name, _, attribute = SERVERS[name].partition(":")
     factory = getattr(importlib.import_module(module_name), attribute)
-    return factory(db)
+    return factory(db, policy=policy) if policy else factory(db)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,10 +50,15 @@ def run(args: argparse.Namespace) -> int:
     from magistrate.servers._http import TOKEN_ENV, check_exposure, serve_http
 
     token = args.token or os.environ.get(TOKEN_ENV) or None
+    if args.policy and args.server != "approval":
+        sys.stderr.write("magistrate serve: --policy applies only to the approval server\n")
+        return 2
+    if args.server == "approval" and args.transport == "http":
+        return _serve_shared_broker(args, token)
     try:
         if args.transport == "http":
             check_exposure(args.host, token)
-        server = build(args.server, args.db)
+        server = build(args.server, args.db, args.policy)
     except ServerError as exc:
         sys.stderr.write(f"magistrate serve: {exc}\n")
         return 2
@@ -59,6 +67,26 @@ def run(args: argparse.Namespace) -> int:
             anyio.run(server.run_stdio_async)
         else:
             anyio.run(lambda: serve_http(server, host=args.host, port=args.port, token=token))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _serve_shared_broker(args: argparse.Namespace, token: str | None) -> int:
+    """The approval prompt and the decision API for remote runs (`RemoteGovernor`), in one HTTP app."""
+    import anyio
+
+    from magistrate.broker._errors import MagistrateError
+    from magistrate.servers._decision_api import serve_shared_broker
+
+    async def serve() -> None:
+        await serve_shared_broker(db=args.db, policy=args.policy, host=args.host, port=args.port, token=token)
+
+    try:
+        anyio.run(serve)
+    except MagistrateError as exc:
+        sys.stderr.write(f"magistrate serve: {exc}\n")
+        return 2
     except KeyboardInterrupt:
         return 130
     return 0

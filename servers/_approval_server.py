@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from magistrate.broker._call import CallContext
-from magistrate.broker._interfaces import Policy
+from magistrate.broker._interfaces import Governor, Policy
 from magistrate.servers._approval import (
     SERVER_NAME,
     TOOL_DESCRIPTION,
@@ -24,6 +24,8 @@ from magistrate.servers._approval import (
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
+
+    from magistrate.broker._broker import Broker
 
 INSTRUCTIONS = (
     "magistrate's approval prompt: the CLI calls approval_prompt for each tool call it would ask a person about; "
@@ -54,22 +56,28 @@ def default_approver() -> Approver | None:
     return TerminalApprover() if terminal_available() else None
 
 
+def open_broker(db: str | None = None, *, policy: Policy | str | Path | None = None, cwd: str | None = None) -> Broker:
+    """The broker behind the prompt (and the decision API): the policy and the trail at `db`. Blocking."""
+    from magistrate.broker._broker import Broker
+    from magistrate.broker._trail import Trail
+
+    trail = Trail.open(db or os.environ.get("MAGISTRATE_AUDIT") or None)
+    return Broker(_policy(policy, cwd or str(Path.cwd())), trail)
+
+
 def build_resolver(
     db: str | None = None,
     *,
     policy: Policy | str | Path | None = None,
     approver: Approver | None = None,
     cwd: str | None = None,
+    governor: Governor | None = None,
 ) -> PromptResolver:
-    """The broker (policy + trail at `db`) and approver behind the prompt. Blocking: opens the trail."""
-    from magistrate.broker._broker import Broker
-    from magistrate.broker._trail import Trail
-
+    """The broker (policy + trail at `db`, unless a `governor` is given) and approver behind the prompt.
+    Blocking: opens the trail."""
     where = cwd or str(Path.cwd())
-    trail = Trail.open(db or os.environ.get("MAGISTRATE_AUDIT") or None)
-    broker = Broker(_policy(policy, where), trail)
     return PromptResolver(
-        governor=broker,
+        governor=governor if governor is not None else open_broker(db, policy=policy, cwd=where),
         approver=approver if approver is not None else default_approver(),
         context=lambda: CallContext(cwd=where),
     )
@@ -81,11 +89,13 @@ def build_server(
     policy: Policy | str | Path | None = None,
     approver: Approver | None = None,
     cwd: str | None = None,
+    governor: Governor | None = None,
 ) -> MCPServer:
-    """The `magistrate` server with its `approval_prompt` tool; `db` is the audit trail's location."""
+    """The `magistrate` server with its `approval_prompt` tool; `db` is the audit trail's location (unused
+    when a ready `governor` is given, as the shared broker's service does)."""
     from mcp.server.mcpserver import MCPServer
 
-    resolver = build_resolver(db, policy=policy, approver=approver, cwd=cwd)
+    resolver = build_resolver(db, policy=policy, approver=approver, cwd=cwd, governor=governor)
     server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool(name=TOOL_NAME, description=TOOL_DESCRIPTION, structured_output=False)

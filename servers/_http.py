@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 import json
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from magistrate.broker._log import get_logger
@@ -72,24 +73,33 @@ def check_exposure(host: str, token: str | None) -> None:
         )
 
 
-def http_app(server: Any, *, host: str, token: str | None) -> ASGIApp:
+def http_app(server: Any, *, host: str, token: str | None, wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> ASGIApp:
     """The server's streamable HTTP app (at /mcp), behind the token check when there is a token.
 
     Stateless: the tools keep no per-session state, so any process behind a load balancer can answer any
-    request. The body limit leaves room for the largest document, JSON-escaped.
+    request. The body limit leaves room for the largest document, JSON-escaped. `wrap` adds routes beside
+    the MCP app (the decision API), inside the token check so they are guarded by the same rule.
     """
     check_exposure(host, token)
     app = server.streamable_http_app(host=host, stateless_http=True, max_request_body_size=MAX_REQUEST_BYTES)
+    if wrap is not None:
+        app = wrap(app)
     return BearerTokenMiddleware(app, token) if token else app
 
 
 async def serve_http(
-    server: Any, *, host: str, port: int, token: str | None, sock: socket.socket | None = None
+    server: Any,
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    sock: socket.socket | None = None,
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> None:
     """Serve until cancelled; `sock`, an already bound and listening socket, replaces host and port for binding."""
     import uvicorn
 
-    app = http_app(server, host=host, token=token)
+    app = http_app(server, host=host, token=token, wrap=wrap)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     _log.info("http_serving", server=server.name, host=host, port=port, token=bool(token))
     await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)

@@ -1,0 +1,268 @@
+"""A `Governor` that asks a shared broker over HTTP, so runs on many machines share one policy and one trail.
+
+`RemoteGovernor(url, token)` sends each decision request to `magistrate serve approval --transport http`
+(`POST /v1/decide`), outcomes and approvals likewise, and keeps the promises of the in-process broker:
+
+- Fail closed. An unreachable, slow or erring broker, a refused token or an unreadable answer gives a deny
+  whose `error` says why. The trail it cannot reach cannot record that deny, so it is logged loudly instead.
+  Recording an outcome or an approval raises `RemoteBrokerError` (an `AuditError`), as a local trail would.
+- Bounded. Every request has a deadline (`timeout`); connect, send and read included.
+- Cheap. Connections are kept alive and reused (stdlib `http.client`, run in worker threads so the event
+  loop never blocks; a small pool serves concurrent calls). A kept-alive connection the broker has since
+  closed is retried once on a fresh one; nothing else is retried.
+- The session's history travels with each request. Several brokers behind a load balancer each see only some
+  of a session's calls, so this client remembers the session's decisions (as the local broker does) and
+  sends them; rules that read the history then see the whole session whichever process answers. Strings in
+  remembered inputs longer than `HISTORY_STRING_LIMIT` are cut to that length (with a note of the cut), so a
+  session that writes large files does not resend them with every call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import urllib.parse
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+
+from magistrate.broker._call import CallContext, PriorDecision, ToolCall
+from magistrate.broker._decision import Decision
+from magistrate.broker._interfaces import Approval, ToolOutcome
+from magistrate.broker._log import get_logger
+from magistrate.broker._trail_errors import AuditError
+
+if TYPE_CHECKING:
+    import http.client
+
+    from magistrate.broker._decision_wire import Health
+
+_log = get_logger("magistrate.broker.remote")
+DEFAULT_TIMEOUT = 10.0
+HISTORY_STRING_LIMIT = 4096
+# What a kept-alive connection the broker closed looks like (http.client.RemoteDisconnected is the first).
+_STALE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
+class RemoteBrokerError(AuditError):
+    """A shared broker could not be reached, did not answer in time, refused the request or answered badly."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        """The broker's base URL."""
+        self.status = status
+        """The HTTP status it answered with; None when there was no answer."""
+
+
+def _trim(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > HISTORY_STRING_LIMIT:
+        return f"{value[:HISTORY_STRING_LIMIT]}...[{len(value) - HISTORY_STRING_LIMIT} more characters not kept]"
+    if isinstance(value, dict):
+        return {k: _trim(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_trim(v) for v in value]
+    return value
+
+
+class RemoteGovernor:
+    """Decides tool calls by asking the shared broker at `url` (`http://` or `https://`, optionally a path)."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        history_limit: int = 1000,
+        session_limit: int = 1024,
+    ) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RemoteBrokerError(f"the broker URL must be http:// or https://, got {url!r}", url=url)
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._base = parts.path.rstrip("/")
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._idle: deque[http.client.HTTPConnection] = deque()
+        self._closed = False
+        self._history_limit = history_limit
+        self._session_limit = session_limit
+        self._sessions: OrderedDict[str, deque[PriorDecision]] = OrderedDict()
+        self.policy_version = ""
+        """The version of the broker's policy, as of its latest answer."""
+
+    # -- connections (worker threads) ---------------------------------------------------------------
+
+    def _connect(self) -> http.client.HTTPConnection:
+        import http.client
+
+        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        return kind(self._host, self._port, timeout=self.timeout)
+
+    def _exchange(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+        """One request and its whole answer, on a kept-alive connection when there is one idle."""
+        for attempt in range(2):
+            try:
+                conn, reused = self._idle.pop(), True
+            except IndexError:
+                conn, reused = self._connect(), False
+            try:
+                conn.request(method, self._base + path, body=body, headers=self._headers)
+                response = conn.getresponse()
+                data = response.read()
+            except OSError as exc:
+                conn.close()
+                # A kept-alive connection the broker closed while it sat idle fails before any answer: the
+                # request never reached the broker, so it is sent once more on a fresh connection.
+                if reused and attempt == 0 and isinstance(exc, _STALE):
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            if response.will_close or self._closed:
+                conn.close()
+            else:
+                self._idle.append(conn)
+            return response.status, data
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    async def _call(self, method: str, path: str, body: bytes | None = None) -> bytes:
+        """The answer's body for a 200; `RemoteBrokerError` for anything else, within `timeout`."""
+        try:
+            with anyio.fail_after(self.timeout):
+                status, data = await anyio.to_thread.run_sync(
+                    self._exchange, method, path, body, abandon_on_cancel=True
+                )
+        except TimeoutError:
+            raise RemoteBrokerError(
+                f"the broker at {self.url} did not answer within {self.timeout:g} s", url=self.url
+            ) from None
+        except OSError as exc:
+            raise RemoteBrokerError(f"cannot reach the broker at {self.url}: {exc}", url=self.url) from exc
+        except Exception as exc:  # http.client's protocol errors (a bad status line, ...) are not OSErrors
+            raise RemoteBrokerError(f"bad exchange with the broker at {self.url}: {exc!r}", url=self.url) from exc
+        if status == 200:
+            return data
+        if status == 401:
+            raise RemoteBrokerError(
+                f"the broker at {self.url} refused the token (401 unauthorized)", url=self.url, status=status
+            )
+        raise RemoteBrokerError(
+            f"the broker at {self.url} answered {status}: {self._detail(data)}", url=self.url, status=status
+        )
+
+    @staticmethod
+    def _detail(data: bytes) -> str:
+        from magistrate.broker._decision_wire import ErrorBody
+
+        try:
+            body = ErrorBody.model_validate_json(data)
+        except ValueError:
+            return data[:500].decode(errors="replace") or "no detail"
+        return f"{body.error}: {body.detail}" if body.detail else body.error
+
+    # -- the Governor -------------------------------------------------------------------------------
+
+    def history(self, session_id: str) -> tuple[PriorDecision, ...]:
+        """The decisions this client has seen in a session, oldest first, as they are sent to the broker."""
+        return tuple(self._sessions.get(session_id, ()))
+
+    def _remember(self, session_id: str, call: ToolCall, decision: Decision) -> None:
+        past = self._sessions.get(session_id)
+        if past is None:
+            past = self._sessions[session_id] = deque(maxlen=self._history_limit)
+            while len(self._sessions) > self._session_limit:
+                self._sessions.popitem(last=False)
+        self._sessions.move_to_end(session_id)
+        rule_id = decision.rule.id if decision.rule else None
+        past.append(PriorDecision(call.tool_name, _trim(dict(call.tool_input)), decision.behavior, rule_id))
+
+    async def decide(self, call: ToolCall, context: CallContext) -> Decision:
+        """The broker's decision, recorded in the shared trail; a deny naming the error when it can't be had."""
+        from magistrate.broker._decision_wire import DECIDE_PATH, DecideRequest, WireCall, WireContext, WireDecision
+
+        started = time.perf_counter_ns()
+        if not context.history and context.session_id:
+            context = dataclasses.replace(context, history=self.history(context.session_id))
+        try:
+            request = DecideRequest(call=WireCall.of(call), context=WireContext.of(context))
+            data = await self._call("POST", DECIDE_PATH, request.model_dump_json().encode())
+            try:
+                decision = WireDecision.model_validate_json(data).value()
+            except ValueError as exc:
+                raise RemoteBrokerError(
+                    f"the broker at {self.url} sent an answer that is not a decision: {exc}", url=self.url
+                ) from exc
+            self.policy_version = decision.policy_version or self.policy_version
+        except Exception as exc:  # noqa: BLE001 - any failure to get a decision is a deny, never an exception
+            error = str(exc) if isinstance(exc, RemoteBrokerError) else f"remote decision failed: {exc!r}"
+            _log.error(
+                "remote_decision_failed_call_denied_unrecorded",
+                broker=self.url,
+                tool=call.tool_name,
+                tool_use_id=call.tool_use_id,
+                session_id=context.session_id,
+                error=error,
+            )
+            decision = Decision(
+                behavior="deny",
+                input=call.tool_input,
+                message="magistrate: the policy broker could not decide this call, so it is denied",
+                rule=None,
+                policy_version=self.policy_version,
+                elapsed_ns=time.perf_counter_ns() - started,
+                error=error,
+            )
+        if context.session_id:
+            self._remember(context.session_id, call, decision)
+        return decision
+
+    async def record_outcome(self, outcome: ToolOutcome) -> None:
+        """Append a call's outcome to the shared trail; raises `RemoteBrokerError` when it is not recorded."""
+        from magistrate.broker._decision_wire import OUTCOME_PATH, OutcomeRequest
+
+        await self._call("POST", OUTCOME_PATH, OutcomeRequest.of(outcome).model_dump_json().encode())
+
+    async def record_approval(self, approval: Approval) -> None:
+        """Append the answer to an ask to the shared trail; raises `RemoteBrokerError` when it is not recorded."""
+        from magistrate.broker._decision_wire import APPROVAL_PATH, ApprovalRequest
+
+        await self._call("POST", APPROVAL_PATH, ApprovalRequest.of(approval).model_dump_json().encode())
+
+    async def health(self) -> Health:
+        """The broker's policy version and trail id; raises `RemoteBrokerError` when it does not answer."""
+        from magistrate.broker._decision_wire import HEALTH_PATH, Health
+
+        data = await self._call("GET", HEALTH_PATH)
+        try:
+            health = Health.model_validate_json(data)
+        except ValueError as exc:
+            raise RemoteBrokerError(
+                f"the broker at {self.url} sent an invalid health answer: {exc}", url=self.url
+            ) from exc
+        self.policy_version = health.policy_version
+        return health
+
+    def close(self) -> None:
+        """Close the kept-alive connections; a request still in flight closes its own when it ends."""
+        self._closed = True
+        while self._idle:
+            self._idle.pop().close()
+
+    async def aclose(self) -> None:
+        self.close()
+
+    async def __aenter__(self) -> RemoteGovernor:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,354 @@
+"""RemoteGovernor against the real decision service on loopback: the same decisions, recorded, and fail-closed.
+
+Each test serves a broker (a policy file, a SQLite trail) with the approval server and the decision API in one
+HTTP app, the way `magistrate serve approval --transport http` does, on a socket bound before the server
+starts, so a client can connect at once and no test waits for a server by sleeping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import json
+import socket
+import textwrap
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+import pytest
+from pydantic import ValidationError
+
+from magistrate.broker import (
+    Approval,
+    Broker,
+    CallContext,
+    Decision,
+    Governor,
+    PriorDecision,
+    RemoteBrokerError,
+    RemoteGovernor,
+    RuleRef,
+    RuleSource,
+    ToolCall,
+    ToolOutcome,
+    Trail,
+    load_policy,
+    verify_trail,
+)
+from magistrate.broker._decision_wire import (
+    ApprovalRequest,
+    DecideRequest,
+    OutcomeRequest,
+    WireContext,
+    WireDecision,
+)
+from magistrate.servers._approval_server import build_server
+from magistrate.servers._decision_api import WithDecisionApi, decision_app
+from magistrate.servers._http import serve_http
+
+pytestmark = pytest.mark.anyio
+TOKEN = "s3cret-token"
+
+POLICY = textwrap.dedent(
+    """
+    from magistrate.broker import Deny, RulePolicy
+
+    policy = RulePolicy(default="allow", deny=["Bash(rm:*)"], ask=["Bash(touch:*)"])
+
+    @policy.rule("WebFetch")
+    def no_network_after_secrets(call, context):
+        if any(p.tool_name == "Read" and "secret" in str(p.tool_input.get("file_path")) for p in context.history):
+            return Deny("no network after reading secrets")
+        return None
+    """
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # uvicorn runs on asyncio only
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.py"
+    path.write_text(POLICY)
+    return path
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "trail.sqlite3")
+
+
+@contextmanager
+def listening() -> Iterator[tuple[socket.socket, str]]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    try:
+        yield sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+@asynccontextmanager
+async def serving(broker: Broker, token: str | None = TOKEN) -> AsyncIterator[str]:
+    """The approval server and the decision API over `broker`, on loopback, until the block ends."""
+    server = build_server(governor=broker, approver=None)
+    api = decision_app(broker)
+    with listening() as (sock, url):
+        async with anyio.create_task_group() as tg:
+
+            async def serve() -> None:
+                await serve_http(
+                    server, host="127.0.0.1", port=0, token=token, sock=sock, wrap=lambda app: WithDecisionApi(app, api)
+                )
+
+            tg.start_soon(serve)
+            yield url
+            tg.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def broker_for(policy_file: Path, db: str, key: Path) -> AsyncIterator[Broker]:
+    trail = Trail.open(db, key_path=key)
+    try:
+        yield Broker(load_policy(policy_file), trail)
+    finally:
+        await trail.aclose()
+
+
+def bash(command: str, tool_use_id: str) -> ToolCall:
+    return ToolCall("Bash", {"command": command}, tool_use_id)
+
+
+def without_timing(decision: Decision) -> Decision:
+    return dataclasses.replace(decision, elapsed_ns=0)
+
+
+def raw_post(url: str, path: str, body: bytes, token: str | None) -> tuple[int, dict[str, object]]:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+# -- the wire models ------------------------------------------------------------------------------------
+
+
+def test_a_decision_crosses_the_wire_with_its_rules_sources_and_version() -> None:
+    deciding = RuleRef("deny:0", "Bash(rm:*)", RuleSource("settings", "/etc/claude/settings.json", 7), "deny")
+    other = RuleRef("python:m.f", "m.f", RuleSource("python", "/srv/policy.py"), "python")
+    decision = Decision(
+        "deny", {"command": "rm -rf /"}, "no", deciding, (other,), "v1:abc", 1234, error=None
+    )  # fmt: skip
+    sent = WireDecision.of(decision).model_dump_json()
+    assert WireDecision.model_validate_json(sent).value() == decision
+
+
+def test_a_context_crosses_the_wire_with_its_history() -> None:
+    context = CallContext(
+        session_id="s",
+        cwd="/w",
+        additional_directories=("/x",),
+        permission_mode="acceptEdits",
+        labels={"team": "legal"},
+        history=(PriorDecision("Read", {"file_path": "/w/a"}, "allow", "allow:0"),),
+        agent_id="sub-1",
+    )
+    assert WireContext.model_validate_json(WireContext.of(context).model_dump_json()).value() == context
+
+
+def test_outcomes_and_approvals_cross_the_wire() -> None:
+    outcome = ToolOutcome("tu1", "Bash", "s", "error", 12, "ab" * 32, "boom")
+    assert OutcomeRequest.model_validate_json(OutcomeRequest.of(outcome).model_dump_json()).value() == outcome
+    approval = Approval("tu2", "Bash", "s", "allow", "callback:ok", "ticket 7", {"command": "touch a"})
+    assert ApprovalRequest.model_validate_json(ApprovalRequest.of(approval).model_dump_json()).value() == approval
+
+
+def test_unknown_fields_are_ignored_and_missing_ones_are_errors() -> None:
+    newer = {"call": {"tool_name": "Bash", "tool_input": {}, "shiny": 1}, "context": {"future": True}, "x": 2}
+    assert DecideRequest.model_validate(newer).call.tool_name == "Bash"
+    with pytest.raises(ValidationError, match="tool_input"):
+        DecideRequest.model_validate({"call": {"tool_name": "Bash"}})
+
+
+# -- against the service ----------------------------------------------------------------------------------
+
+
+async def test_allow_deny_and_ask_come_back_as_the_policy_decided_and_are_recorded(
+    policy_file: Path, db: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "keys" / "trail.key"
+    local = load_policy(policy_file)
+    context = CallContext(session_id="s1", cwd=str(tmp_path))
+    calls = [bash("echo hi", "a"), bash("rm -rf x", "d"), bash("touch f", "k")]
+    with anyio.fail_after(30):
+        async with broker_for(policy_file, db, key) as broker, serving(broker) as url:
+            async with RemoteGovernor(url, token=TOKEN) as governor:
+                typed: Governor = governor  # the SDK takes it wherever it takes the in-process broker
+                assert typed is governor
+                health = await governor.health()
+                assert health.policy_version == local.version
+                assert health.log_id == broker.trail.log_id
+                got = [await governor.decide(call, context) for call in calls]
+                expected = [await local.decide(call, context) for call in calls]
+            assert [without_timing(d) for d in got] == [without_timing(d) for d in expected]
+            assert [d.behavior for d in got] == ["allow", "deny", "ask"]
+            deny = got[1]
+            assert deny.rule is not None
+            assert (deny.rule.text, deny.rule.list) == ("Bash(rm:*)", "deny")
+            assert deny.rule.source == expected[1].rule.source  # type: ignore[union-attr]
+            assert deny.policy_version == local.version
+            with broker.trail.store.snapshot() as cur:
+                stored = [json.loads(r.body) for r in broker.trail.store.records(cur, start=0)]
+            assert [(r["kind"], r["tool_use_id"], r["behavior"]) for r in stored] == [
+                ("decision", "a", "allow"),
+                ("decision", "d", "deny"),
+                ("decision", "k", "ask"),
+            ]
+            assert stored[1]["rule"]["text"] == "Bash(rm:*)"
+            assert stored[1]["rule"]["source_path"] == deny.rule.source.path
+
+
+async def test_outcomes_and_approvals_are_recorded_and_the_trail_verifies(
+    policy_file: Path, db: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "keys" / "trail.key"
+    with anyio.fail_after(30):
+        async with broker_for(policy_file, db, key) as broker, serving(broker) as url:
+            async with RemoteGovernor(url, token=TOKEN) as governor:
+                context = CallContext(session_id="s2")
+                assert (await governor.decide(bash("touch f", "k"), context)).behavior == "ask"
+                await governor.record_approval(Approval("k", "Bash", "s2", "allow", "callback:yes", "ok"))
+                await governor.record_outcome(ToolOutcome("k", "Bash", "s2", "success", 3, "00" * 32))
+            with broker.trail.store.snapshot() as cur:
+                kinds = [r.kind for r in broker.trail.store.records(cur, start=0)]
+            assert kinds == ["decision", "approval", "outcome"]
+            assert verify_trail(broker.trail.store, [broker.trail.public_key], full=True).size == 3
+
+
+async def test_the_history_travels_with_the_request_so_any_broker_sees_the_session(
+    policy_file: Path, tmp_path: Path
+) -> None:
+    key = tmp_path / "keys" / "trail.key"
+    shared = str(tmp_path / "shared.sqlite3")
+    context = CallContext(session_id="s3", cwd=str(tmp_path))
+    read = ToolCall("Read", {"file_path": str(tmp_path / "secret.txt")}, "r")
+    fetch = ToolCall("WebFetch", {"url": "https://example.com", "prompt": "x"}, "f")
+    with anyio.fail_after(30):
+        async with (
+            broker_for(policy_file, shared, key) as first,
+            broker_for(policy_file, shared, key) as second,
+            serving(first) as first_url,
+            serving(second) as second_url,
+            RemoteGovernor(first_url, token=TOKEN) as one,
+            RemoteGovernor(second_url, token=TOKEN) as other,
+        ):
+            assert (await one.decide(read, context)).behavior == "allow"
+            assert [p.tool_name for p in one.history("s3")] == ["Read"]
+            # The second broker never saw this session; the history the client sends is what it decides on.
+            carried = dataclasses.replace(context, history=one.history("s3"))
+            denied = await other.decide(fetch, carried)
+            assert denied.behavior == "deny"
+            assert denied.message == "no network after reading secrets"
+            assert (await other.decide(fetch, context)).behavior == "allow"
+        trail = Trail.open(shared, key_path=key)
+        try:
+            assert verify_trail(trail.store, [trail.public_key], full=True).size == 3
+        finally:
+            trail.close()
+
+
+async def test_large_inputs_are_cut_in_the_history_it_keeps(policy_file: Path, db: str, tmp_path: Path) -> None:
+    from magistrate.broker._remote import HISTORY_STRING_LIMIT
+
+    key = tmp_path / "keys" / "trail.key"
+    big = "x" * (HISTORY_STRING_LIMIT * 3)
+    write = ToolCall("Write", {"file_path": str(tmp_path / "a.txt"), "content": big}, "w")
+    with anyio.fail_after(30):
+        async with (
+            broker_for(policy_file, db, key) as broker,
+            serving(broker) as url,
+            RemoteGovernor(url, token=TOKEN) as governor,
+        ):
+            decision = await governor.decide(write, CallContext(session_id="s4", cwd=str(tmp_path)))
+            assert decision.input["content"] == big  # the decision itself is never cut
+            [prior] = governor.history("s4")
+            assert prior.tool_input["file_path"] == str(tmp_path / "a.txt")
+            assert len(prior.tool_input["content"]) < HISTORY_STRING_LIMIT + 100
+
+
+async def test_a_bad_token_is_refused_with_401_and_the_client_denies(
+    policy_file: Path, db: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "keys" / "trail.key"
+    body = DecideRequest.model_validate({"call": {"tool_name": "Bash", "tool_input": {"command": "echo"}}})
+    with anyio.fail_after(30):
+        async with broker_for(policy_file, db, key) as broker, serving(broker) as url:
+            for token in (None, "wrong"):
+                status, answer = await anyio.to_thread.run_sync(
+                    raw_post, url, "/v1/decide", body.model_dump_json().encode(), token
+                )
+                assert (status, answer["error"]) == (401, "unauthorized")
+            async with RemoteGovernor(url, token="wrong") as governor:
+                decision = await governor.decide(bash("echo hi", "t"), CallContext(session_id="s5"))
+                assert decision.behavior == "deny"
+                assert decision.rule is None
+                assert "401" in (decision.error or "")
+                with pytest.raises(RemoteBrokerError) as raised:
+                    await governor.record_outcome(ToolOutcome("t", "Bash", "s5", "success"))
+                assert raised.value.status == 401
+            with broker.trail.store.snapshot() as cur:
+                assert broker.trail.store.count(cur) == 0
+
+
+async def test_an_invalid_request_is_answered_422(policy_file: Path, db: str, tmp_path: Path) -> None:
+    key = tmp_path / "keys" / "trail.key"
+    with anyio.fail_after(30):
+        async with broker_for(policy_file, db, key) as broker, serving(broker) as url:
+            status, answer = await anyio.to_thread.run_sync(
+                raw_post, url, "/v1/decide", b'{"call": {"tool_name": "Bash"}}', TOKEN
+            )
+            assert status == 422
+            assert answer["error"] == "invalid_request"
+            assert "tool_input" in str(answer["detail"])
+
+
+async def test_a_dead_broker_gives_a_deny_naming_the_error() -> None:
+    with listening() as (_, url):
+        pass  # the port is free again: nothing listens there
+    async with RemoteGovernor(url, token=TOKEN, timeout=5) as governor:
+        with anyio.fail_after(10):
+            decision = await governor.decide(bash("echo hi", "x"), CallContext(session_id="s6"))
+            with pytest.raises(RemoteBrokerError, match="cannot reach"):
+                await governor.record_approval(Approval("x", "Bash", "s6", "allow", "callback:yes"))
+    assert decision.behavior == "deny"
+    assert decision.rule is None
+    assert "cannot reach the broker" in (decision.error or "")
+    assert decision.input == {"command": "echo hi"}
+
+
+async def test_a_broker_that_never_answers_is_a_deny_within_the_timeout() -> None:
+    with listening() as (_, url):  # the kernel accepts the connection; nobody ever reads or answers
+        async with RemoteGovernor(url, token=TOKEN, timeout=0.5) as governor:
+            with anyio.fail_after(10):
+                decision = await governor.decide(bash("echo hi", "y"), CallContext(session_id="s7"))
+    assert decision.behavior == "deny"
+    assert "did not answer within 0.5 s" in (decision.error or "")
+
+
+def test_only_http_urls_are_accepted() -> None:
+    with pytest.raises(RemoteBrokerError, match="http"):
+        RemoteGovernor("ftp://example.com")
