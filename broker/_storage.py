@@ -32,12 +32,12 @@ from magistrate.broker._merkle import Frontier
 from magistrate.broker._signing import Checkpoint
 from magistrate.broker._trail_errors import AuditError
 
-DB_ENV = "MAGISTRATE_TRAIL_DB"
+DB_ENV = "MAGISTRATE_AUDIT"
 SCHEMA_VERSION = "1"
 
 
 def default_db() -> str:
-    """`$MAGISTRATE_TRAIL_DB`, else `$XDG_STATE_HOME/magistrate/trail.sqlite3`."""
+    """`$MAGISTRATE_AUDIT`, else `$XDG_STATE_HOME/magistrate/trail.sqlite3`."""
     override = os.environ.get(DB_ENV)
     if override:
         return override

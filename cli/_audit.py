@@ -33,9 +33,7 @@ EXIT_OK, EXIT_BAD, EXIT_ERROR = 0, 1, 2
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db", help=f"trail path or postgresql:// URL (default $MAGISTRATE_TRAIL_DB or {default_db()})"
-    )
+    parser.add_argument("--db", help=f"trail path or postgresql:// URL (default $MAGISTRATE_AUDIT or {default_db()})")
 
 
 def _key_arg(parser: argparse.ArgumentParser) -> None:
