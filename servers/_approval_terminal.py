@@ -50,11 +50,14 @@ class TerminalApprover:
             f"  reason: {ask.reason or 'the policy asks'}\n"
             "Allow? [y/N] "
         )
-        with open(self.tty_path, "r+", encoding="utf-8", buffering=1) as tty:  # noqa: PTH123 - a device, not a path op
-            tty.write(question)
-            tty.flush()
-            answer = tty.readline().strip().lower()
-            tty.write("Note (optional): ")
-            tty.flush()
-            note = tty.readline().strip()
+        # One descriptor, read and written through two text layers: a terminal is not seekable, so a single
+        # "r+" file object (which needs a seekable stream) cannot be used.
+        fd = os.open(self.tty_path, os.O_RDWR | os.O_NOCTTY)
+        with open(fd, encoding="utf-8") as reader, open(fd, "w", encoding="utf-8", closefd=False) as writer:  # noqa: PTH123 - a descriptor, not a path
+            writer.write(question)
+            writer.flush()
+            answer = reader.readline().strip().lower()
+            writer.write("Note (optional): ")
+            writer.flush()
+            note = reader.readline().strip()
         return Verdict(approved=answer in ("y", "yes"), approver=f"terminal:{getpass.getuser()}", note=note)
