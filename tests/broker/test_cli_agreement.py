@@ -22,7 +22,7 @@ import pytest
 
 from magistrate.broker import CallContext, PolicyLoadError, ToolCall, claude_code_policy
 from magistrate.sdk.scripted_model import ScriptedModel
-from tests._harness import run_cli
+from tests._harness import CliToolCall, run_cli
 
 SERVER = """
 from mcp.server.mcpserver import MCPServer
@@ -146,6 +146,24 @@ BATCHES: dict[str, Batch] = {
             bash("thirdtoolx", False),
         ),
     ),
+    "precedence-deny-ask-allow": Batch(
+        allow=("Bash(mytool:*)", "Bash(thirdtool:*)"),
+        ask=("Bash(mytool a:*)",),
+        deny=("Bash(mytool a b:*)", "Bash(othertool *)"),
+        cases=(
+            bash("mytool x", True),
+            bash("mytool a", False, "ask"),
+            bash("mytool a b", False, "deny"),
+            bash("othertool", False, "deny"),
+            bash("othertool z", False, "deny"),
+            bash("thirdtool && othertool", False, "deny"),
+        ),
+    ),
+    "bare-deny-removes-the-tool": Batch(
+        allow=("Bash(mytool:*)",),
+        deny=("Bash",),
+        cases=(bash("mytool x", False, "deny"), bash("othertool", False, "deny")),
+    ),
     "ask-list-from-settings": Batch(
         allow=("Bash",),
         ask=("Bash(mytool:*)",),
@@ -205,6 +223,11 @@ BATCHES: dict[str, Batch] = {
 }
 
 
+def _ran(result: CliToolCall) -> bool:
+    """The CLI let the call run: not refused, and the tool was there (a bare deny removes the tool)."""
+    return not result.denied and "No such tool available" not in (result.output or "")
+
+
 def _project(root: Path, *, files: bool) -> tuple[Path, Path, Path]:
     home, cwd, bindir = root / "home", root / "proj", root / "bin"
     for folder in (home, cwd, bindir):
@@ -261,7 +284,7 @@ def test_cli_and_magistrate_agree(name: str, claude_cli: Path, tmp_path: Path) -
     for case, result in zip(batch.cases, results, strict=True):
         decision = anyio.run(policy.decide, ToolCall(case.tool, case.input), CallContext(cwd=str(cwd)))
         label = f"{case.tool} {json.dumps(case.input)}"
-        assert (not result.denied) is case.cli_runs, f"CLI: {label}: {result.output}"
+        assert _ran(result) is case.cli_runs, f"CLI: {label}: {result.output}"
         assert decision.behavior == case.magistrate, f"magistrate: {label}: {decision}"
         # Never weaker than the CLI: whatever magistrate allows, the CLI allows too.
         if decision.behavior == "allow":
@@ -288,7 +311,7 @@ def test_invalid_rules_the_cli_skips_or_widens_are_refused(
         env = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
         args = ["--allowedTools", ",".join(invalid)]
         run = run_cli("go", model=model, home=home, cwd=cwd, args=args, env=env, claude=claude_cli)
-    assert [not c.denied for c in run.calls()] == [cli_runs, cli_runs]
+    assert [_ran(c) for c in run.calls()] == [cli_runs, cli_runs]
     with pytest.raises(PolicyLoadError) as caught:
         claude_code_policy(cwd, invalid, home=home)
     assert sorted(e.rule for e in caught.value.errors) == sorted(invalid)
@@ -324,5 +347,5 @@ def test_file_rule_anchors(claude_cli: Path, tmp_path: Path) -> None:
     policy = claude_code_policy(cwd, allow, home=home, settings_files=[settings])
     for case, result in zip(cases, run.calls(), strict=True):
         decision = anyio.run(policy.decide, ToolCall(case.tool, case.input), CallContext(cwd=str(cwd)))
-        assert (not result.denied) is case.cli_runs, f"CLI: {case.input}: {result.output}"
+        assert _ran(result) is case.cli_runs, f"CLI: {case.input}: {result.output}"
         assert decision.behavior == case.magistrate, f"magistrate: {case.input}: {decision}"
