@@ -141,7 +141,11 @@ def resolve(path: str, cwd: str, home: str) -> tuple[str, ...]:
     """
     lexical = _lexical(path, cwd, home)
     real = os.path.realpath(lexical)
-    return (lexical,) if real == lexical else (lexical, real)
+    if real == lexical:
+        return (lexical,)
+    if lexical.startswith(cwd.rstrip("/") + "/") and real == os.path.realpath(cwd) + lexical[len(cwd.rstrip("/")) :]:
+        return (lexical,)  # only the working directory itself sits behind a link (macOS /tmp): not an escape
+    return (lexical, real)
 
 
 @lru_cache(maxsize=4096)

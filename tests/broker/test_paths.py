@@ -131,3 +131,11 @@ def test_a_symlink_made_after_a_first_decision_still_counts(tmp_path: Path) -> N
     assert read(policy, "notes.txt", tmp_path) == "allow"
     (tmp_path / "notes.txt").symlink_to(tmp_path / ".env")
     assert read(policy, "notes.txt", tmp_path) == "deny"
+
+
+def test_a_working_directory_behind_a_symlink_keeps_its_allows(tmp_path: Path) -> None:
+    (tmp_path / "real" / "src").mkdir(parents=True)
+    (tmp_path / "real" / "src" / "a.py").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    policy = RulePolicy(allow=["Read(./src/**)"])
+    assert read(policy, "src/a.py", tmp_path / "link") == "allow"
