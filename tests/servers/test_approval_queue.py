@@ -1,0 +1,152 @@
+"""The approval queue: an ask waits in SQLite until a person answers it with `magistrate approvals`.
+
+The answers come from another process (the real command), as they would from a reviewer's terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from magistrate.broker import Broker, CallContext, RulePolicy, Trail
+from magistrate.broker._audit_records import parse_record
+from magistrate.servers._approval import PromptResolver
+from magistrate.servers._approval_queue import ApprovalQueue, QueueApprover, QueuedAsk
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def trail(tmp_path: Path) -> Iterator[Trail]:
+    opened = Trail.open(tmp_path / "trail.sqlite3")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> ApprovalQueue:
+    return ApprovalQueue(tmp_path / "approvals.sqlite3")
+
+
+def prompt(trail: Trail, queue: ApprovalQueue, timeout: float = 30.0) -> PromptResolver:
+    broker = Broker(RulePolicy(default="allow", ask=["Bash(touch:*)"]), trail)
+    return PromptResolver(
+        governor=broker,
+        approver=QueueApprover(queue, poll_interval=0.02),
+        context=lambda: CallContext(session_id="s1"),
+        timeout=timeout,
+    )
+
+
+async def pending(queue: ApprovalQueue) -> QueuedAsk:
+    """The one pending ask, once it arrives (bounded by the caller's fail_after)."""
+    while True:
+        rows = await anyio.to_thread.run_sync(queue.list)
+        if rows:
+            [row] = rows
+            return row
+        await anyio.sleep(0.02)
+
+
+async def approvals(queue: ApprovalQueue, *args: str) -> tuple[int, str, str]:
+    done = await anyio.run_process(
+        [sys.executable, "-m", "magistrate.cli", "approvals", *args, "--db", str(queue.path)], check=False
+    )
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+
+def records(trail: Trail) -> list[dict[str, Any]]:
+    with trail.store.snapshot() as cur:
+        return [parse_record(r.body).model_dump() for r in trail.store.records(cur)]
+
+
+async def test_an_ask_is_approved_from_another_process_with_a_note(trail: Trail, queue: ApprovalQueue) -> None:
+    resolver = prompt(trail, queue)
+    answers: list[str] = []
+
+    async def ask() -> None:
+        answers.append(
+            await resolver.answer({"tool_name": "Bash", "input": {"command": "touch f"}, "tool_use_id": "t1"})
+        )
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask)
+            row = await pending(queue)
+            assert (row.tool_name, row.input, row.rule, row.session_id) == (
+                "Bash",
+                {"command": "touch f"},
+                "Bash(touch:*)",
+                "s1",
+            )
+            code, out, _ = await approvals(queue, "list")
+            assert code == 0
+            assert row.id in out
+            assert "touch f" in out
+            code, out, err = await approvals(queue, "approve", row.id, "--note", "change CHG-7", "--by", "ana")
+            assert code == 0, err
+            assert f"{row.id} approved by ana" in out
+    assert json.loads(answers[0]) == {"behavior": "allow", "updatedInput": {"command": "touch f"}}
+    approval = records(trail)[-1]
+    assert (approval["behavior"], approval["approver"], approval["note"]) == ("allow", "queue:ana", "change CHG-7")
+    answered = queue.get(row.id)
+    assert answered is not None
+    assert answered.status == "approved"
+
+
+async def test_a_denial_from_the_queue_is_a_deny(trail: Trail, queue: ApprovalQueue) -> None:
+    resolver = prompt(trail, queue)
+    answers: list[str] = []
+
+    async def ask() -> None:
+        answers.append(await resolver.answer({"tool_name": "Bash", "input": {"command": "touch f"}}))
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask)
+            row = await pending(queue)
+            code, _, err = await approvals(queue, "deny", row.id, "--note", "not in prod")
+            assert code == 0, err
+    answer = json.loads(answers[0])
+    assert answer["behavior"] == "deny"
+    assert "not in prod" in answer["message"]
+
+
+async def test_a_timeout_expires_the_ask_so_it_cannot_be_approved_late(trail: Trail, queue: ApprovalQueue) -> None:
+    resolver = prompt(trail, queue, timeout=0.3)
+    with anyio.fail_after(30):
+        answer = json.loads(await resolver.answer({"tool_name": "Bash", "input": {"command": "touch f"}}))
+    assert answer["behavior"] == "deny"
+    assert records(trail)[-1]["approver"] == "timeout"
+    [row] = queue.list(None)
+    assert row.status == "expired"
+    code, _, err = await approvals(queue, "approve", row.id)
+    assert code == 1
+    assert "already expired" in err
+    still = queue.get(row.id)
+    assert still is not None
+    assert still.status == "expired"
+
+
+async def test_an_ask_is_answered_once(queue: ApprovalQueue) -> None:
+    from magistrate.servers._approval import AskRequest
+
+    ask_id = queue.submit(AskRequest("Bash", {"command": "touch f"}, None, "s1", "asks", None))
+    assert (await approvals(queue, "approve", ask_id))[0] == 0
+    code, _, err = await approvals(queue, "deny", ask_id)
+    assert code == 1
+    assert "already approved" in err
+    code, _, err = await approvals(queue, "approve", "no-such-id")
+    assert code == 1
+    assert "no ask with id" in err
