@@ -77,10 +77,13 @@ class CallFacts:
                 base = tool_input.get("path")
                 base = base if isinstance(base, str) and base else self.cwd
                 found.append(base)
-                for key in ("pattern", "glob") if self.call.tool_name != "Grep" else ("glob",):
+                for key in ("pattern",) if self.call.tool_name == "Glob" else ("glob",):
                     value = tool_input.get(key)
                     if isinstance(value, str) and value:
-                        found.append(posixpath.join(base, literal_prefix(value)))
+                        # Where the search starts, and the glob itself: `**/.env` is matched as a name
+                        # by a deny on `.env`, and must stay inside an allowed folder as a whole.
+                        found[0] = posixpath.join(base, literal_prefix(value))
+                        found.append(posixpath.join(base, value))
             self._paths = tuple(resolve(p, self.cwd, self.home) for p in found)
         return self._paths
 

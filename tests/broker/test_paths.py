@@ -139,3 +139,16 @@ def test_a_working_directory_behind_a_symlink_keeps_its_allows(tmp_path: Path) -
     (tmp_path / "link").symlink_to(tmp_path / "real")
     policy = RulePolicy(allow=["Read(./src/**)"])
     assert read(policy, "src/a.py", tmp_path / "link") == "allow"
+
+
+def test_searches_are_judged_by_where_they_start_and_what_they_look_for() -> None:
+    deny = RulePolicy(default="allow", deny=["Read(.env)", "Read(./secrets/**)"])
+    assert behavior(deny, "Grep", {"pattern": "KEY", "glob": "**/.env"}) == "deny"
+    assert behavior(deny, "Glob", {"pattern": "secrets/*.txt"}) == "deny"
+    assert behavior(deny, "Grep", {"pattern": "x", "path": "/proj/secrets"}) == "deny"
+    assert behavior(deny, "Grep", {"pattern": "x", "glob": "*.py"}) == "allow"
+    allow = RulePolicy(allow=["Read(./src/**)"])
+    assert behavior(allow, "Glob", {"pattern": "**/*.py", "path": "/proj/src"}) == "allow"
+    assert behavior(allow, "Glob", {"pattern": "../**/*.py", "path": "/proj/src"}) == "deny"
+    assert behavior(allow, "Glob", {"pattern": "src/**/*.py"}) == "allow"
+    assert behavior(allow, "Glob", {"pattern": "**/*.py"}) == "deny"
