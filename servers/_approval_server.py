@@ -99,7 +99,8 @@ def build_server(
     server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool(name=TOOL_NAME, description=TOOL_DESCRIPTION, structured_output=False)
-    async def approval_prompt(tool_name: str, input: dict[str, Any], tool_use_id: str | None = None) -> str:
+    async def approval_prompt(tool_name: Any = None, input: Any = None, tool_use_id: Any = None) -> str:
+        # Loosely typed on purpose: the resolver validates, so a malformed request is a deny, never an error.
         return await resolver.answer({"tool_name": tool_name, "input": input, "tool_use_id": tool_use_id})
 
     return server
