@@ -82,6 +82,12 @@ def verify_trail(
         checker = _Checker(store, cur, log_id, keys, size)
         checked = 1
 
+        if latest is not None and latest.key_id not in keys:
+            raise TrailVerificationError(
+                f"the trail is signed by key {latest.key_id}, which is not among the trusted keys"
+                f" ({', '.join(keys) or 'none'}): verify with its public key",
+                problem="untrusted-key",
+            )
         if latest is None:
             if size:
                 raise TrailVerificationError(

@@ -224,6 +224,7 @@ def test_full_verification_checks_every_checkpoint(trail: Setup) -> None:
 def test_another_key_does_not_verify(trail: Setup) -> None:
     trail.public_key = Ed25519PrivateKey.generate().public_key()
     error = trail.fails()
+    assert error.problem == "untrusted-key"
     assert "not among the trusted keys" in str(error)
 
 
