@@ -45,7 +45,16 @@ def _resolve_policy(options: ClaudeCodeOptions, cwd: str) -> Policy:
 
 
 async def _default_governor(options: ClaudeCodeOptions, cwd: str) -> tuple[Governor, list[Any]]:
-    """The broker in this process, over the policy and a trail opened for this run."""
+    """A client of the shared broker when one is named; else the broker in this process, over the policy and
+    a trail opened for this run."""
+    url = options.broker or os.environ.get("MAGISTRATE_BROKER") or None
+    if url:
+        if options.policy is not None or options.audit is not None:
+            raise OptionsError("a shared broker brings its own policy and trail: drop policy/audit", "broker")
+        from magistrate.broker._remote import RemoteGovernor
+
+        remote = RemoteGovernor(url, token=os.environ.get("MAGISTRATE_BROKER_TOKEN") or None)
+        return remote, [remote]
     from magistrate.broker._broker import Broker
     from magistrate.broker._trail import Trail
 

@@ -101,3 +101,7 @@ class ClaudeCodeOptions:
     """Labels recorded with every decision and visible to rules (team, ticket, environment, ...)."""
     governor: Any = None
     """A ready `magistrate.broker.Governor` to use instead of building one from `policy` and `audit`."""
+    broker: str | None = None
+    """The URL of a shared broker (`magistrate serve approval --transport http`) that decides and records every
+    call instead of a broker in this process; else $MAGISTRATE_BROKER. Its bearer token is read from
+    $MAGISTRATE_BROKER_TOKEN. The broker's policy and trail apply, so `policy` and `audit` cannot be given too."""

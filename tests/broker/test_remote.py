@@ -352,3 +352,21 @@ async def test_a_broker_that_never_answers_is_a_deny_within_the_timeout() -> Non
 def test_only_http_urls_are_accepted() -> None:
     with pytest.raises(RemoteBrokerError, match="http"):
         RemoteGovernor("ftp://example.com")
+
+
+async def test_a_run_names_its_broker_by_option_or_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from magistrate.sdk import ClaudeCodeOptions
+    from magistrate.sdk._errors import OptionsError
+    from magistrate.sdk._governed import _default_governor
+
+    monkeypatch.setenv("MAGISTRATE_BROKER", "http://127.0.0.1:9/shared")
+    monkeypatch.setenv("MAGISTRATE_BROKER_TOKEN", TOKEN)
+    governor, owned = await _default_governor(ClaudeCodeOptions(), str(tmp_path))
+    assert isinstance(governor, RemoteGovernor)
+    assert governor.url == "http://127.0.0.1:9/shared"
+    assert owned == [governor]
+    chosen, _ = await _default_governor(ClaudeCodeOptions(broker="https://broker.example"), str(tmp_path))
+    assert isinstance(chosen, RemoteGovernor)
+    assert chosen.url == "https://broker.example"
+    with pytest.raises(OptionsError, match="own policy and trail"):
+        await _default_governor(ClaudeCodeOptions(broker="http://b", policy=tmp_path / "p.py"), str(tmp_path))

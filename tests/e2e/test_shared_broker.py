@@ -1,0 +1,203 @@
+"""Many runs, two broker processes, one policy and one PostgreSQL trail, and the trail verifies.
+
+This is the deployment the README's "Beyond one machine" describes, on loopback: two
+`magistrate serve approval --transport http` processes with the same policy file, the same signing key and
+the same PostgreSQL `--db`; governed SDK runs of the real CLI on the scripted model, half through each
+broker, all at once; then `magistrate audit export` and `magistrate audit verify`, as an auditor would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from magistrate.broker import RemoteBrokerError, RemoteGovernor
+from magistrate.broker._decision_wire import Health
+from magistrate.sdk import ClaudeCodeOptions, ResultMessage, query
+from magistrate.sdk.scripted_model import ScriptedModel
+
+TOKEN = "shared-broker-token"
+RUNS = 4
+POLICY = textwrap.dedent(
+    """
+    from magistrate.broker import RulePolicy
+
+    policy = RulePolicy(default="allow", deny=["Bash(ls:*)", "Bash(cat:*)"])
+    """
+)
+SCENARIO = {
+    "rules": [
+        {
+            "contains": "shared run",
+            "turns": [
+                {
+                    "tool_calls": [
+                        {"name": "Bash", "input": {"command": "echo allowed"}},
+                        {"name": "Bash", "input": {"command": "ls"}},
+                        {"name": "Bash", "input": {"command": "cat notes.txt"}},
+                    ]
+                },
+                "done",
+            ],
+        }
+    ],
+    "default": {"turns": ["nothing to do"]},
+}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def magistrate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "magistrate.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> Path:
+    return tmp_path / "keys" / "trail.key"
+
+
+@pytest.fixture
+def broker_env(key: Path) -> dict[str, str]:
+    """What every broker of the deployment shares: the signing key (and the redaction key beside it)."""
+    return {**os.environ, "MAGISTRATE_TRAIL_KEY": str(key)}
+
+
+@pytest.fixture
+def brokers(
+    tmp_path: Path, postgres_database: str, broker_env: dict[str, str]
+) -> Iterator[list[tuple[str, subprocess.Popen[bytes], Path]]]:
+    """Two broker processes on loopback over one PostgreSQL trail; stopped (SIGTERM, then SIGKILL) after."""
+    policy = tmp_path / "policy.py"
+    policy.write_text(POLICY)
+    created = magistrate("audit", "key", env=broker_env)  # one key for the deployment, made before any broker
+    assert created.returncode == 0, created.stderr
+    started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+    try:
+        for n in range(2):
+            port = _free_port()
+            log = tmp_path / f"broker{n}.log"
+            with log.open("wb") as stderr:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "magistrate.cli", "serve", "approval", "--transport", "http",
+                     "--port", str(port), "--db", postgres_database, "--policy", str(policy), "--token", TOKEN],
+                    env=broker_env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=stderr, start_new_session=True,
+                )  # fmt: skip
+            started.append((f"http://127.0.0.1:{port}", proc, log))
+        yield started
+    finally:
+        for _, proc, _ in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for _, proc, _ in started:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+async def healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> Health:
+    """Poll the broker's health until it answers, the process dies, or the deadline passes."""
+    async with RemoteGovernor(url, token=TOKEN, timeout=5) as probe:
+        with anyio.fail_after(60):
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError(f"the broker at {url} exited {proc.returncode}:\n{log.read_text()[-4000:]}")
+                try:
+                    return await probe.health()
+                except RemoteBrokerError:
+                    await anyio.sleep(0.1)  # the poll interval; the deadline above bounds the wait
+
+
+@pytest.fixture
+def model(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedModel]:
+    with ScriptedModel(SCENARIO) as scripted:
+        for name, value in scripted.env().items():
+            monkeypatch.setenv(name, value)
+        yield scripted
+
+
+def records(db: str, env: dict[str, str]) -> list[dict[str, Any]]:
+    done = magistrate("audit", "export", "--db", db, env=env)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line)["record"] for line in done.stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.anyio
+async def test_concurrent_runs_through_two_brokers_share_one_trail_that_verifies(
+    brokers: list[tuple[str, subprocess.Popen[bytes], Path]],
+    model: ScriptedModel,
+    postgres_database: str,
+    broker_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAGISTRATE_BROKER_TOKEN", TOKEN)
+    health = [await healthy(url, proc, log) for url, proc, log in brokers]
+    assert health[0].policy_version == health[1].policy_version
+    assert health[0].log_id == health[1].log_id
+
+    results: dict[int, ResultMessage] = {}
+
+    async def one(index: int) -> None:
+        workspace = tmp_path / f"ws{index}"
+        workspace.mkdir()
+        (workspace / "notes.txt").write_text("private\n")
+        options = ClaudeCodeOptions(cwd=workspace, broker=brokers[index % 2][0])
+        async for message in query(prompt=f"shared run {index}", options=options):
+            if isinstance(message, ResultMessage):
+                results[index] = message
+
+    with anyio.fail_after(240):
+        async with anyio.create_task_group() as group:
+            for index in range(RUNS):
+                group.start_soon(one, index)
+
+    assert sorted(results) == list(range(RUNS))
+    tool_results = model.tool_results()
+    assert len(tool_results) == 3 * RUNS
+    assert sum(not r.is_error for r in tool_results) == RUNS  # only `echo allowed` ran, in every run
+
+    trail = records(postgres_database, broker_env)
+    decisions = {r["tool_use_id"]: r for r in trail if r["kind"] == "decision"}
+    outcomes = {r["tool_use_id"]: r for r in trail if r["kind"] == "outcome"}
+    assert set(decisions) == {r.tool_use_id for r in tool_results}  # every call of every run was decided
+    assert len({d["session_id"] for d in decisions.values()}) == RUNS
+    denied = [d for d in decisions.values() if d["behavior"] == "deny"]
+    assert len(denied) == 2 * RUNS
+    assert {d["rule"]["text"] for d in denied} == {"Bash(ls:*)", "Bash(cat:*)"}
+    assert all(d["rule"]["source_path"] == str(tmp_path / "policy.py") for d in denied)
+    assert {d["policy_version"] for d in decisions.values()} == {health[0].policy_version}
+    allowed = [tid for tid, d in decisions.items() if d["behavior"] == "allow"]
+    assert len(allowed) == RUNS
+    assert all(outcomes[tid]["status"] == "success" for tid in allowed)
+
+    verified = magistrate("audit", "verify", "--db", postgres_database, env=broker_env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f"OK: {len(trail)} records intact" in verified.stdout
