@@ -21,6 +21,8 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "compliance": ("magistrate.cli._compliance", "Import frameworks into the compliance database; manage waivers."),
     "documents": ("magistrate.cli._documents", "Add files to the document store; list what it holds."),
     "hook": ("magistrate.cli._hook", "The command hook that puts a plain claude run under the policy."),
+    "settings": ("magistrate.cli._settings", "Write the files that run the plain claude CLI under a policy."),
+    "approvals": ("magistrate.cli._approvals", "List, approve or deny the asks waiting in the approval queue."),
 }
 
 

@@ -1,0 +1,79 @@
+"""`magistrate approvals list|approve|deny`: answer the asks an unattended agent is waiting on.
+
+A run whose approver is the approval queue (`MAGISTRATE_APPROVAL_QUEUE`, or `approver="queue"`) puts each ask
+in a SQLite table and waits, bounded, for an answer. A reviewer answers here, from any terminal, with a note
+that goes into the audit trail with their name. An ask that is no longer pending (answered, or expired because
+the run stopped waiting) cannot be answered: exit 1 says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+QUEUE_ENV = "MAGISTRATE_APPROVAL_QUEUE"
+_MAX_INPUT = 80
+
+
+def _queue_path(args: argparse.Namespace) -> Path:
+    from magistrate.servers._approval_queue import default_queue_path
+
+    chosen = args.db or os.environ.get(QUEUE_ENV)
+    return Path(chosen).expanduser() if chosen else default_queue_path()
+
+
+def _list(args: argparse.Namespace) -> int:
+    from magistrate.servers._approval_queue import ApprovalQueue
+
+    rows = ApprovalQueue(_queue_path(args)).list(None if args.all else "pending")
+    if args.json:
+        for row in rows:
+            sys.stdout.write(json.dumps(dataclasses.asdict(row), ensure_ascii=False) + "\n")
+        return 0
+    if not rows:
+        sys.stdout.write("no pending asks\n" if not args.all else "no asks\n")
+        return 0
+    for row in rows:
+        shown = json.dumps(row.input, ensure_ascii=False)
+        if len(shown) > _MAX_INPUT:
+            shown = shown[: _MAX_INPUT - 3] + "..."
+        answered = f"  {row.status} by {row.decided_by}" if row.decided_by else f"  {row.status}"
+        note = f" ({row.note})" if row.note else ""
+        sys.stdout.write(f"{row.id}  {row.created_at}  {row.tool_name}  {shown}{answered}{note}\n")
+        if row.reason:
+            sys.stdout.write(f"    why: {row.reason}\n")
+    return 0
+
+
+def _answer(args: argparse.Namespace, *, approve: bool) -> int:
+    from magistrate.servers._approval_queue import ApprovalQueue
+
+    try:
+        row = ApprovalQueue(_queue_path(args)).decide(args.id, approve=approve, by=args.by, note=args.note)
+    except LookupError as exc:
+        sys.stderr.write(f"magistrate approvals: {exc.args[0]}\n")
+        return 1
+    sys.stdout.write(f"{row.id} {row.status} by {row.decided_by}\n")
+    return 0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="approvals_command", metavar="SUBCOMMAND", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="PATH", help=f"the approval queue (default ${QUEUE_ENV}, else per user)")
+
+    listing = sub.add_parser("list", parents=[common], help="the asks waiting for an answer")
+    listing.add_argument("--all", action="store_true", help="answered and expired asks too")
+    listing.add_argument("--json", action="store_true", help="one JSON object a line")
+    listing.set_defaults(func=_list)
+
+    for name, approve in (("approve", True), ("deny", False)):
+        answer = sub.add_parser(name, parents=[common], help=f"{name} a pending ask")
+        answer.add_argument("id", metavar="ID", help="the ask's id, as `list` shows it")
+        answer.add_argument("--note", default="", metavar="TEXT", help="why; recorded in the audit trail")
+        answer.add_argument("--by", default=None, metavar="NAME", help="who answers (default: your user name)")
+        answer.set_defaults(func=lambda a, approve=approve: _answer(a, approve=approve))

@@ -1,0 +1,101 @@
+"""`magistrate settings`: the files with which the plain `claude` CLI runs under a policy and into a trail.
+
+Two files and a command line: an `--mcp-config` that starts the approval prompt (`magistrate serve approval`)
+over stdio, and a `--settings` file whose command hooks run `magistrate hook` for every tool call and every
+outcome. The hook decides every call, including those the CLI would approve by itself; an `ask` then reaches
+the approval prompt, which the `--permission-prompt-tool` flag names. Paths are absolute and the command is
+this very installation (`<python> -m magistrate.cli`), so the files work from any directory and any shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+PROMPT_TOOL = "mcp__magistrate__approval_prompt"
+MCP_FILE = "magistrate-mcp.json"
+SETTINGS_FILE = "magistrate-settings.json"
+HOOK_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
+
+
+def magistrate_command() -> list[str]:
+    """How to run this installation's `magistrate`, independent of PATH."""
+    return [str(Path(sys.executable).absolute()), "-m", "magistrate.cli"]
+
+
+def _location(db: str | None) -> str | None:
+    """A database location other processes can use: URLs as given, paths made absolute."""
+    if db is None or "://" in db:
+        return db
+    return str(Path(db).expanduser().absolute())
+
+
+def mcp_config(policy: Path, db: str | None, queue: str | None = None) -> dict[str, Any]:
+    """The `--mcp-config` document: the approval server over stdio, with the policy (and queue) in its env."""
+    command, *args = magistrate_command()
+    args += ["serve", "approval"]
+    if db is not None:
+        args += ["--db", db]
+    env = {"MAGISTRATE_POLICY": str(policy)}
+    if queue is not None:
+        env["MAGISTRATE_APPROVAL_QUEUE"] = queue
+    return {"mcpServers": {"magistrate": {"type": "stdio", "command": command, "args": args, "env": env}}}
+
+
+def hook_settings(policy: Path, db: str | None, timeout: int = 60) -> dict[str, Any]:
+    """The `--settings` document: `magistrate hook` for every tool, before it runs and after."""
+    argv = [*magistrate_command(), "hook", "--policy", str(policy)]
+    if db is not None:
+        argv += ["--db", db]
+    hook = {"type": "command", "command": shlex.join(argv), "timeout": timeout}
+    return {"hooks": {event: [{"matcher": "*", "hooks": [hook]}] for event in HOOK_EVENTS}}
+
+
+def claude_args(mcp_file: Path, settings_file: Path) -> list[str]:
+    """The arguments that make `claude` use the written files."""
+    return ["--mcp-config", str(mcp_file), "--settings", str(settings_file), "--permission-prompt-tool", PROMPT_TOOL]
+
+
+def write(policy: Path, db: str | None, out: Path, queue: str | None = None) -> tuple[Path, Path]:
+    """Write both files into `out`; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    mcp_file, settings_file = out / MCP_FILE, out / SETTINGS_FILE
+    mcp_file.write_text(json.dumps(mcp_config(policy, db, queue), indent=2) + "\n")
+    settings_file.write_text(json.dumps(hook_settings(policy, db), indent=2) + "\n")
+    return mcp_file, settings_file
+
+
+def run(args: argparse.Namespace) -> int:
+    from magistrate.broker._policy_errors import PolicyLoadError
+    from magistrate.broker._policy_sources import load_policy
+
+    policy = Path(args.policy).expanduser().absolute()
+    try:
+        load_policy(policy)
+    except PolicyLoadError as exc:
+        sys.stderr.write(f"magistrate settings: {exc}\n")
+        return 2
+    out = Path(args.out).expanduser().absolute()
+    queue = _location(args.approval_queue)
+    mcp_file, settings_file = write(policy, _location(args.db), out, queue)
+    sys.stderr.write(f"wrote {mcp_file}\nwrote {settings_file}\n")
+    sys.stdout.write(shlex.join(["claude", *claude_args(mcp_file, settings_file)]) + "\n")
+    return 0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", required=True, metavar="FILE", help="a policy.py or a Claude Code settings JSON")
+    parser.add_argument(
+        "--db", metavar="URL", help="the audit trail: SQLite path or postgresql:// URL (default: the per-user trail)"
+    )
+    parser.add_argument("--out", default=".", metavar="DIR", help="where to write the two files (default: here)")
+    parser.add_argument(
+        "--approval-queue",
+        metavar="PATH",
+        help="answer asks through this approval queue (`magistrate approvals`) instead of the terminal",
+    )
+    parser.set_defaults(func=run)
