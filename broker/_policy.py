@@ -253,22 +253,24 @@ class RulePolicy:
     def rule_set(self) -> RuleSet:
         return self._rules
 
-    def default_for(self, facts: CallFacts) -> tuple[Behavior, RuleRef]:
-        """What happens when nothing matched, after the settings' `defaultMode`."""
+    def default_for(self, facts: CallFacts, session_mode: str = "default") -> tuple[Behavior, RuleRef]:
+        """What happens when nothing matched, after the settings' `defaultMode`.
+
+        A policy that stands in for the plain CLI (`claude_code_policy`, a settings file) also follows the
+        session's permission mode, as the CLI does; a policy written for magistrate never widens with it.
+        """
         mode = self.default_mode
+        if self._cli_defaults and session_mode in {"acceptEdits", "bypassPermissions", "dontAsk"}:
+            mode = session_mode
         if mode == "bypassPermissions":
-            return "allow", RuleRef("default", "defaultMode: bypassPermissions", RuleSource("default"), "default")
+            return "allow", RuleRef("default", "mode: bypassPermissions", RuleSource("default"), "default")
         if mode == "dontAsk":
-            return "deny", RuleRef("default", "defaultMode: dontAsk", RuleSource("default"), "default")
+            return "deny", RuleRef("default", "mode: dontAsk", RuleSource("default"), "default")
         tool = facts.call.tool_name
         if (mode == "acceptEdits" and tool in EDIT_TOOLS) or (self._cli_defaults and tool in READ_TOOLS):
             paths = facts.paths
             if paths and all(inside(p, facts.working_dirs) for names in paths for p in names):
-                text = (
-                    "defaultMode: acceptEdits"
-                    if tool in EDIT_TOOLS
-                    else "default: reading inside the working directories"
-                )
+                text = "mode: acceptEdits" if tool in EDIT_TOOLS else "default: reading inside the working directories"
                 return "allow", RuleRef("default", text, RuleSource("default"), "default")
         return self.default, self._default_ref
 

@@ -142,7 +142,7 @@ async def decide(policy: RulePolicy, call: ToolCall, context: CallContext, start
         assert isinstance(result, Allow)
         return done("allow", allows[0].rule.ref, others, result.message)
 
-    behavior, ref = policy.default_for(facts)
+    behavior, ref = policy.default_for(facts, context.permission_mode)
     message = {"deny": "No rule allows this call", "ask": "No rule decides this call", "allow": ""}[behavior]
     return done(behavior, ref, others, message)
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from magistrate.broker import CallContext, PolicyLoadError, ToolCall, claude_code_policy
+from magistrate.broker import CallContext, PermissionMode, PolicyLoadError, ToolCall, claude_code_policy
 from magistrate.sdk.scripted_model import ScriptedModel
 from tests._harness import CliToolCall, run_cli
 
@@ -55,7 +55,7 @@ class Batch:
     cases: tuple[Case, ...] = ()
     files: bool = False
     mcp: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    mode: PermissionMode = "default"
 
 
 def bash(command: str, cli_runs: bool, magistrate: str | None = None, *, stricter: bool = False) -> Case:
@@ -163,6 +163,20 @@ BATCHES: dict[str, Batch] = {
         allow=("Bash(mytool:*)",),
         deny=("Bash",),
         cases=(bash("mytool x", False, "deny"), bash("othertool", False, "deny")),
+    ),
+    "bypass-mode-keeps-deny-and-ask": Batch(
+        deny=("Bash(othertool:*)",),
+        ask=("Bash(mytool x:*)",),
+        mode="bypassPermissions",
+        cases=(bash("mytool a", True), bash("othertool b", False, "deny"), bash("mytool x y", False, "ask")),
+    ),
+    "accept-edits-mode-inside-the-project": Batch(
+        mode="acceptEdits",
+        cases=(
+            write("a.txt", True, "allow"),
+            write("/tmp/outside-magistrate.txt", False, "ask"),
+            bash("mytool a", False),
+        ),
     ),
     "ask-list-from-settings": Batch(
         allow=("Bash",),
@@ -274,15 +288,19 @@ def test_cli_and_magistrate_agree(name: str, claude_cli: Path, tmp_path: Path) -
         config = {"mcpServers": {"srv": {"command": sys.executable, "args": [str(server)]}}}
         (tmp_path / "mcp.json").write_text(json.dumps(config))
         args += ["--mcp-config", str(tmp_path / "mcp.json"), "--strict-mcp-config"]
+    env = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    if batch.mode != "default":
+        args += ["--permission-mode", batch.mode]
+        env["IS_SANDBOX"] = "1"  # bypassPermissions is refused to root outside a sandbox
     calls = [{"name": c.tool, "input": c.input} for c in batch.cases]
     with ScriptedModel({"default": {"turns": [{"tool_calls": calls}, "done"]}}) as model:
-        env = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
         run = run_cli("go", model=model, home=home, cwd=cwd, args=args, env=env, claude=claude_cli)
     results = run.calls()
     assert len(results) == len(batch.cases), run.stderr
     policy = claude_code_policy(cwd, batch.allow, batch.deny, home=home, settings_files=settings_files)
     for case, result in zip(batch.cases, results, strict=True):
-        decision = anyio.run(policy.decide, ToolCall(case.tool, case.input), CallContext(cwd=str(cwd)))
+        context = CallContext(cwd=str(cwd), permission_mode=batch.mode)
+        decision = anyio.run(policy.decide, ToolCall(case.tool, case.input), context)
         label = f"{case.tool} {json.dumps(case.input)}"
         assert _ran(result) is case.cli_runs, f"CLI: {label}: {result.output}"
         assert decision.behavior == case.magistrate, f"magistrate: {label}: {decision}"

@@ -304,3 +304,15 @@ def test_settings_default_mode_sets_what_nothing_matched_means(tmp_path: Path) -
     assert decide(policy, "Write", {"file_path": "locked/a.txt", "content": ""}, cwd=cwd).behavior == "deny"
     assert decide(policy, "Write", {"file_path": "/elsewhere/a.txt", "content": ""}, cwd=cwd).behavior == "ask"
     assert decide(policy, "Bash", {"command": "make"}, cwd=cwd).behavior == "ask"
+
+
+def test_a_cli_stand_in_follows_the_session_mode_and_a_written_policy_does_not(tmp_path: Path) -> None:
+    cli = claude_code_policy(tmp_path, ["Bash(ls:*)"], ["Bash(rm:*)"], home=tmp_path / "home")
+    cwd = str(tmp_path)
+    write = {"file_path": "a.txt", "content": ""}
+    assert decide(cli, "Write", write, cwd=cwd).behavior == "ask"
+    assert decide(cli, "Write", write, cwd=cwd, permission_mode="acceptEdits").behavior == "allow"
+    assert decide(cli, "Bash", {"command": "make"}, cwd=cwd, permission_mode="bypassPermissions").behavior == "allow"
+    assert decide(cli, "Bash", {"command": "rm x"}, cwd=cwd, permission_mode="bypassPermissions").behavior == "deny"
+    written = RulePolicy(default="deny")
+    assert decide(written, "Bash", {"command": "make"}, permission_mode="bypassPermissions").behavior == "deny"
