@@ -73,6 +73,9 @@ class StoredRecord:
 Sealer = Callable[[str, int, bytes], Checkpoint]
 """Signs a checkpoint: (log id, tree size, root) -> Checkpoint. Called inside the append transaction."""
 
+Voucher = Callable[[Checkpoint | None, Frontier], None]
+"""Raises `AuditError` unless the head (frontier) is what the latest checkpoint signed."""
+
 _RECORD_COLUMNS = "seq, kind, time, session_id, tool_use_id, tool_name, body, leaf"
 _INSERT_RECORD = f"INSERT INTO trail_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 
@@ -156,8 +159,13 @@ class Store(abc.ABC):
         return str(row[0])
 
     # -- writing -------------------------------------------------------------------------------------------
-    def append(self, records: Sequence[NewRecord], seal: Sealer) -> list[tuple[int, Checkpoint]]:
-        """Append records in order, each with its own signed checkpoint; returns (seq, checkpoint) for each."""
+    def append(
+        self, records: Sequence[NewRecord], seal: Sealer, vouch: Voucher | None = None
+    ) -> list[tuple[int, Checkpoint]]:
+        """Append records in order, each with its own signed checkpoint; returns (seq, checkpoint) for each.
+
+        `vouch` first checks the head against the latest checkpoint, so a writer never signs over a tree
+        that someone rewrote without the key."""
         log_id = self.log_id()
         with self._write() as cur:
             size, encoded = self._head_for_update(cur)
@@ -165,6 +173,8 @@ class Store(abc.ABC):
                 frontier = Frontier.decode(size, encoded)
             except ValueError as exc:
                 raise AuditError(f"the trail's head is corrupt: {exc}") from exc
+            if vouch is not None:
+                vouch(self.latest_checkpoint(cur, log_id), frontier)
             out: list[tuple[int, Checkpoint]] = []
             rows, checkpoints = [], []
             for rec in records:

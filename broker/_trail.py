@@ -23,9 +23,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord, encode_record, utc_now
 from magistrate.broker._log import get_logger
-from magistrate.broker._merkle import leaf_hash
+from magistrate.broker._merkle import Frontier, leaf_hash
 from magistrate.broker._redact import Redactor
-from magistrate.broker._signing import Checkpoint, default_key_path, load_or_create_secret, load_or_create_signing_key
+from magistrate.broker._signing import (
+    Checkpoint,
+    default_key_path,
+    key_id,
+    load_or_create_secret,
+    load_or_create_signing_key,
+)
 from magistrate.broker._storage import NewRecord, Store, open_store
 from magistrate.broker._trail_errors import AuditError
 from magistrate.broker._trail_witness import Witness
@@ -62,9 +68,14 @@ class Trail:
         *,
         redactor: Redactor | None = None,
         witness: Witness | None = None,
+        trusted_keys: Iterable[Ed25519PublicKey] = (),
     ) -> None:
+        """`trusted_keys`: the public keys of other writers of the same trail (the own key is always trusted);
+        an append refuses to extend a trail whose latest checkpoint none of them signed."""
         self.store = store
         self._key = signing_key
+        self._trusted = {key_id(k): k for k in (signing_key.public_key(), *trusted_keys)}
+        self._last_signed: Checkpoint | None = None
         self._redactor = redactor or Redactor.disabled()
         self.witness = witness
         self._queue: list[_Pending] = []
@@ -81,6 +92,7 @@ class Trail:
         redact: bool = True,
         redact_fields: Iterable[str] = (),
         redact_patterns: Iterable[str] = (),
+        trusted_keys: Iterable[Ed25519PublicKey] = (),
     ) -> Trail:
         """Open (creating if needed) the trail at `db` (a path or `postgresql://` URL; the per-user SQLite
         trail by default), signing with the key at `key_path` (default `~/.config/magistrate/trail.key`).
@@ -93,7 +105,8 @@ class Trail:
             secret = load_or_create_secret(key_path.with_name(key_path.stem + ".redact.key"))
             redactor = Redactor(secret, extra_fields=redact_fields, extra_patterns=redact_patterns)
         store = open_store(db)
-        return cls(store, key, redactor=redactor, witness=Witness.beside(key_path) if witness else None)
+        witness_files = Witness.beside(key_path) if witness else None
+        return cls(store, key, redactor=redactor, witness=witness_files, trusted_keys=trusted_keys)
 
     @classmethod
     async def aopen(
@@ -105,6 +118,7 @@ class Trail:
         redact: bool = True,
         redact_fields: Iterable[str] = (),
         redact_patterns: Iterable[str] = (),
+        trusted_keys: Iterable[Ed25519PublicKey] = (),
     ) -> Trail:
         """`Trail.open` in a worker thread, for callers already inside an event loop."""
         opener = functools.partial(
@@ -115,6 +129,7 @@ class Trail:
             redact=redact,
             redact_fields=redact_fields,
             redact_patterns=redact_patterns,
+            trusted_keys=trusted_keys,
         )
         return await anyio.to_thread.run_sync(opener)
 
@@ -166,8 +181,25 @@ class Trail:
     def _seal(self, log_id: str, size: int, root: bytes) -> Checkpoint:
         return Checkpoint.sign(self._key, log_id, size, root, utc_now())
 
+    def _vouch(self, latest: Checkpoint | None, head: Frontier) -> None:
+        """Refuse to extend a tree that does not match its latest signed checkpoint (fail closed)."""
+        advice = "refusing to sign over it; run `magistrate audit verify`"
+        if latest is None:
+            if head.size:
+                raise AuditError(f"the trail has {head.size} records but no checkpoint: {advice}")
+            return
+        if latest.size != head.size or latest.root != head.root():
+            raise AuditError(f"the trail's head does not match its checkpoint for {latest.size} records: {advice}")
+        if latest == self._last_signed:  # this process signed exactly that; no need to check it again
+            return
+        problem = latest.verify(self._trusted)
+        if problem is not None:
+            raise AuditError(f"the trail's latest checkpoint {problem}: {advice}")
+
     def _write(self, records: list[NewRecord]) -> list[tuple[int, Checkpoint]]:
-        results = self.store.append(records, self._seal)
+        results = self.store.append(records, self._seal, self._vouch)
+        if results:
+            self._last_signed = results[-1][1]
         if self.witness is not None and results:
             try:
                 self.witness.advance(results[-1][1], self.store.url)

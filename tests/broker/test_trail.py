@@ -15,6 +15,7 @@ import anyio
 import pytest
 
 from magistrate.broker import (
+    AuditError,
     CallContext,
     Decision,
     DecisionRecord,
@@ -26,7 +27,7 @@ from magistrate.broker import (
 )
 from magistrate.broker._audit_records import OutcomeRecord, parse_record
 from magistrate.broker._merkle import MerkleLevels, verify_inclusion
-from magistrate.broker._signing import Checkpoint
+from magistrate.broker._signing import Checkpoint, load_or_create_signing_key
 
 pytestmark = pytest.mark.anyio
 
@@ -190,16 +191,24 @@ def test_checkpoint_round_trips_through_json() -> None:
 
 
 async def test_writers_with_their_own_keys_share_one_trail(db: str, tmp_path: Path) -> None:
+    key_a, key_b = tmp_path / "a" / "trail.key", tmp_path / "b" / "trail.key"
+    public_a = load_or_create_signing_key(key_a).public_key()
+    public_b = load_or_create_signing_key(key_b).public_key()
     with anyio.fail_after(30):
+        async with Trail.open(db, key_path=key_a) as alone:
+            await alone.append(decision_record(0))
+        async with Trail.open(db, key_path=key_b) as stranger:
+            with pytest.raises(AuditError, match="not among the trusted keys"):
+                await stranger.append(decision_record(0))  # b does not sign over a's checkpoint unasked
         async with (
-            Trail.open(db, key_path=tmp_path / "a" / "trail.key") as first,
-            Trail.open(db, key_path=tmp_path / "b" / "trail.key") as second,
+            Trail.open(db, key_path=key_a, trusted_keys=[public_b]) as first,
+            Trail.open(db, key_path=key_b, trusted_keys=[public_a]) as second,
         ):
             for i in range(3):
                 await first.append(decision_record(i))
                 await second.append(decision_record(i))
             both = [first.public_key, second.public_key]
-            assert verify_trail(first.store, both, full=True).size == 6
+            assert verify_trail(first.store, both, full=True).size == 7
             with pytest.raises(TrailVerificationError, match="not among the trusted keys"):
                 verify_trail(first.store, [first.public_key], full=True)
 

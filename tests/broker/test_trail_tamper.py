@@ -15,7 +15,16 @@ import anyio
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from magistrate.broker import CallContext, Checkpoint, Decision, DecisionRecord, ToolCall, Trail, TrailVerificationError
+from magistrate.broker import (
+    AuditError,
+    CallContext,
+    Checkpoint,
+    Decision,
+    DecisionRecord,
+    ToolCall,
+    Trail,
+    TrailVerificationError,
+)
 from magistrate.broker._merkle import Frontier, MerkleLevels, leaf_hash
 from magistrate.broker._signing import load_public_key, public_key_pem
 from magistrate.broker._storage import Store, open_store
@@ -63,13 +72,13 @@ class Setup:
     def leaves(self) -> list[bytes]:
         return [bytes(r[0]) for r in self.sql("SELECT leaf FROM trail_records ORDER BY seq")]
 
-    def rehash_everything(self) -> None:
+    def rehash_everything(self, *, checkpoints: bool = True) -> None:
         """What an attacker without the key can do: make every hash consistent with the edited records."""
         for seq, body in self.sql("SELECT seq, body FROM trail_records ORDER BY seq"):
             self.sql("UPDATE trail_records SET leaf = ? WHERE seq = ?", (leaf_hash(bytes(body)), seq))
         leaves = self.leaves()
         levels = MerkleLevels(leaves)
-        for (size,) in self.sql("SELECT tree_size FROM trail_checkpoints"):
+        for (size,) in self.sql("SELECT tree_size FROM trail_checkpoints") if checkpoints else []:
             if size <= len(leaves):
                 self.sql("UPDATE trail_checkpoints SET root = ? WHERE tree_size = ?", (levels.root(size), size))
         frontier = Frontier()
@@ -243,3 +252,24 @@ def test_verification_reads_one_snapshot(trail: Setup) -> None:
         assert first
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("attack", ["rehash", "head_only", "drop_checkpoints"])
+def test_a_writer_never_signs_over_a_rewritten_trail(trail: Setup, tmp_path: Path, attack: str) -> None:
+    if attack in ("rehash", "head_only"):
+        trail.sql("UPDATE trail_records SET body = ? WHERE seq = 3", (edited(trail.body(3)),))
+        # head_only: the checkpoints keep their signed roots; only the leaves and the head are recomputed
+        trail.rehash_everything(checkpoints=attack == "rehash")
+    else:
+        trail.sql("DELETE FROM trail_checkpoints")
+
+    async def append_one() -> None:
+        with anyio.fail_after(30):
+            async with Trail.open(trail.db, key_path=tmp_path / "keys" / "trail.key") as t:
+                call = ToolCall("Bash", {"command": "echo after"}, tool_use_id="late")
+                await t.append(DecisionRecord.of(call, CallContext(), Decision("allow", call.tool_input)))
+
+    with pytest.raises(AuditError, match="refusing to sign over it"):
+        anyio.run(append_one)
+    error = trail.fails()  # and the tampering still shows
+    assert error.seq in (0, 3)
