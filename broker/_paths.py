@@ -70,25 +70,29 @@ class PathPattern:
     """Match the pattern against any tail of the absolute path, wherever it is."""
     core: str = ""
     """The regex of the path below the base (or of any tail, for `anywhere`), for combined prefilters."""
+    fold_base: bool = False
+    """Ignore case in the base folder too (deny and ask); an allow's base is a real folder, compared exactly."""
 
     def absolute_regex(self, cwd: str) -> str | None:
         """A regex for the whole absolute path, or None when the pattern cannot say so (`..` in it)."""
         if ".." in self.text:
             return None
-        # Case is ignored below the base only, as in `matches`: the base is a real folder, compared exactly.
         if self.anywhere:
             return f"/(?:.*/)?(?i:{self.core})"
         base = self.base if self.base is not None else cwd
         if base == "/":
             return f"/(?i:{self.core})"
         optional = "?" if re.fullmatch(self.core, "") else ""
-        return f"{re.escape(base)}(?:/(?i:{self.core})){optional}"
+        escaped = f"(?i:{re.escape(base)})" if self.fold_base else re.escape(base)
+        return f"{escaped}(?:/(?i:{self.core})){optional}"
 
     def matches(self, path: str, cwd: str) -> bool:
         """Does the absolute, normalised `path` match, for a call running in `cwd`?"""
         if self.anywhere:
             return self.regex.search(path) is not None
         base = self.base if self.base is not None else cwd
+        if self.fold_base:
+            path, base = path.lower(), base.lower()
         if path == base:
             rel = ""
         elif base == "/":
@@ -129,9 +133,11 @@ def compile_path(spec: str, *, deny_side: bool, source_root: str, home: str) -> 
     tail = "(?:/.*)?" if deny_side else ""
     if deny_side and (slash_free or one_segment_dir):
         core = f"{regex}{tail}"
-        return PathPattern(spec, None, re.compile(f"(?:^|/){core}$", re.IGNORECASE), anywhere=True, core=core)
+        return PathPattern(
+            spec, None, re.compile(f"(?:^|/){core}$", re.IGNORECASE), anywhere=True, core=core, fold_base=True
+        )
     core = f"(?:.*/)?{regex}" if slash_free else f"{regex}{tail}"
-    return PathPattern(spec, base, re.compile(core, re.IGNORECASE), anywhere=False, core=core)
+    return PathPattern(spec, base, re.compile(core, re.IGNORECASE), anywhere=False, core=core, fold_base=deny_side)
 
 
 def resolve(path: str, cwd: str, home: str) -> tuple[str, ...]:

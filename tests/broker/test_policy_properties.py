@@ -125,3 +125,54 @@ def test_an_unallowed_part_anywhere_in_a_compound_is_never_allowed(
     assert _behavior(ALLOW_ONLY, command) != "allow", command
     allowed_only = words[0] if words[0] != core else words[1]
     assert _behavior(ALLOW_ONLY, allowed_only) == "allow"
+
+
+FILES = RulePolicy(default="allow", deny=["Read(.env)", "Read(~/.ssh/**)", "Edit(//etc/**)"], home="/home/u")
+
+_SEGMENTS = st.sampled_from([".", "x/..", "a/b/../..", "", "sub/.."])
+
+
+def _respell(path: str, fillers: list[str], upper: list[bool]) -> str:
+    """Insert no-op segments between a path's segments and flip the case of some of its letters."""
+    parts = path.split("/")
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        out.append(part)
+        if i < len(parts) - 1 and i < len(fillers) and fillers[i]:
+            out.append(fillers[i])
+    text = "/".join(out)
+    return "".join(c.upper() if u else c for c, u in zip(text, upper + [False] * len(text), strict=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["/proj/.env", "/proj/deep/er/.env", "/home/u/.ssh/id_rsa", "~/.ssh/config", ".env", "a/.env"]),
+    st.lists(_SEGMENTS, max_size=6),
+    st.lists(st.booleans(), max_size=40),
+)
+def test_no_spelling_of_a_denied_path_slips_past_the_deny(path: str, fillers: list[str], upper: list[bool]) -> None:
+    spelled = _respell(path, fillers, upper) if not path.startswith("~") else path
+    decision = anyio.run(FILES.decide, ToolCall("Read", {"file_path": spelled}), CallContext(cwd="/proj"))
+    assert decision.behavior == "deny", spelled
+    command = f"cat {shlex.quote(spelled)}"
+    decision = anyio.run(FILES.decide, ToolCall("Bash", {"command": command}), CallContext(cwd="/proj"))
+    assert decision.behavior == "deny", command
+
+
+WEB = RulePolicy(default="allow", deny=["WebFetch(domain:evil.org)"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["https://", "http://", "HTTPS://", ""]),
+    st.sampled_from(["", "user@", "user:pw@", "good.com@", "good.com:443@"]),
+    st.sampled_from(["evil.org", "EVIL.ORG", "evil.org.", "www.evil.org", "a.b.evil.org"]),
+    st.sampled_from(["", ":443", ":8080"]),
+    st.sampled_from(["", "/", "/x?y=good.com", "#good.com", "/good.com"]),
+)
+def test_no_spelling_of_a_denied_host_slips_past_the_deny(
+    scheme: str, userinfo: str, host: str, port: str, rest: str
+) -> None:
+    url = f"{scheme}{userinfo}{host}{port}{rest}"
+    decision = anyio.run(WEB.decide, ToolCall("WebFetch", {"url": url, "prompt": "p"}), CallContext())
+    assert decision.behavior == "deny", url
