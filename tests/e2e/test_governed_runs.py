@@ -250,3 +250,25 @@ def test_an_unchanged_script_runs_governed_from_the_environment(
     decisions = [r for r in records(db) if r["kind"] == "decision"]
     assert len(decisions) == 4
     assert {d["rule"]["text"] for d in decisions if d["behavior"] == "deny"} >= {"Bash(ls:*)", "Bash(cat:*)"}
+
+
+@pytest.mark.anyio
+async def test_concurrent_governed_runs_share_one_trail_that_verifies(
+    model: ScriptedModel, workspace: Path, policy_file: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "shared.sqlite3"
+
+    async def one() -> None:
+        options = ClaudeCodeOptions(cwd=workspace, policy=policy_file, audit=db)
+        async for _ in query(prompt="auto-approved calls", options=options):
+            pass
+
+    with anyio.fail_after(180):
+        async with anyio.create_task_group() as group:
+            for _ in range(8):
+                group.start_soon(one)
+    trail = records(db)
+    decisions = [r for r in trail if r["kind"] == "decision"]
+    assert len(decisions) == 8 * 4
+    assert len({d["session_id"] for d in decisions}) == 8
+    assert audit(db, "verify").returncode == 0

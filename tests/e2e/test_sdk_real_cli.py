@@ -249,3 +249,16 @@ async def test_an_ungoverned_run_asks_can_use_tool(model_env: ScriptedModel, tmp
     assert (tmp_path / "rewritten.txt").exists()
     assert not (tmp_path / "asked-for.txt").exists()
     assert any(isinstance(m, UserMessage) for m in messages)
+
+
+@pytest.mark.anyio
+async def test_set_model_and_permission_mode_reach_the_cli(model_env: ScriptedModel, tmp_path: Path) -> None:
+    with anyio.fail_after(60):
+        async with ClaudeSDKClient(_options(tmp_path)) as client:
+            await client.set_model("claude-scripted-switch")
+            await client.set_permission_mode("acceptEdits")
+            await client.query("which model?")
+            async for message in client.receive_response():
+                if isinstance(message, AssistantMessage):
+                    assert message.model == "claude-scripted-switch"
+    assert model_env.message_requests()[-1].model == "claude-scripted-switch"
