@@ -12,9 +12,12 @@ import http.client
 import json
 import socket
 import textwrap
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import anyio
 import anyio.to_thread
@@ -370,3 +373,42 @@ async def test_a_run_names_its_broker_by_option_or_environment(monkeypatch: pyte
     assert chosen.url == "https://broker.example"
     with pytest.raises(OptionsError, match="own policy and trail"):
         await _default_governor(ClaudeCodeOptions(broker="http://b", policy=tmp_path / "p.py"), str(tmp_path))
+
+
+class _OneRequestPerConnection(BaseHTTPRequestHandler):
+    """Answers as HTTP/1.1 without `Connection: close`, then hangs up: a kept-alive connection gone stale."""
+
+    protocol_version = "HTTP/1.1"
+    connections: ClassVar[list[int]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.connections.append(id(self.connection))
+        body = WireDecision(behavior="allow", input={"command": "echo"}, policy_version="v-stale").model_dump_json()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+async def test_a_kept_alive_connection_the_broker_closed_is_retried_once_on_a_fresh_one() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OneRequestPerConnection)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        async with RemoteGovernor(url, timeout=5) as governor:
+            with anyio.fail_after(20):
+                for n in range(3):
+                    decision = await governor.decide(bash("echo", f"k{n}"), CallContext(session_id="s8"))
+                    assert (decision.behavior, decision.error) == ("allow", None)
+        assert len(_OneRequestPerConnection.connections) == 3
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
