@@ -139,3 +139,11 @@ def test_the_example_policy_loads_and_decides(capsys: pytest.CaptureFixture[str]
     assert (out["behavior"], out["rule"]) == ("deny", "Read(.env)")
     _, out = check(capsys, "--policy", str(example), "--tool", "Bash", "--input", '{"command": "npm run test"}')
     assert out["updatedInput"] == {"command": "npm run test -- --silent"}
+
+
+def test_the_example_settings_file_is_a_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "settings.json"
+    assert main(["policy", "lint", str(example)]) == 0
+    capsys.readouterr()
+    _, out = check(capsys, "--policy", str(example), "--tool", "Bash", "--input", '{"command": "git push"}')
+    assert (out["behavior"], out["rule"], out["source"]) == ("ask", "Bash(git push:*)", f"{example}:14")
