@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import anyio
 import anyio.to_thread
 
-from magistrate.sdk._sdk_mcp import PROTOCOL_VERSION, McpEndpoint, rpc_error, rpc_result
+from magistrate.sdk._sdk_mcp import McpEndpoint, tool_error
 
 
 class _ToolSet(Protocol):
@@ -22,46 +22,7 @@ class _ToolSet(Protocol):
     def call(self, name: str, arguments: Mapping[str, Any] | None) -> Any: ...
 
 
-class _Endpoint(McpEndpoint):
-    """JSON-RPC plumbing shared by the bundled endpoints."""
-
-    name = ""
-    version = "1"
-
-    def tools(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    async def call(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    async def handle(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        method = message.get("method")
-        message_id = message.get("id")
-        params = message.get("params") or {}
-        if method == "initialize":
-            return rpc_result(
-                message_id,
-                {
-                    "protocolVersion": params.get("protocolVersion", PROTOCOL_VERSION),
-                    "capabilities": {"tools": {}},
-                    "serverInfo": {"name": self.name, "version": self.version},
-                },
-            )
-        if method == "tools/list":
-            return rpc_result(message_id, {"tools": self.tools()})
-        if method == "tools/call":
-            name = params.get("name")
-            if not isinstance(name, str):
-                return rpc_error(message_id, -32602, "tools/call needs a tool name")
-            return rpc_result(message_id, await self.call(name, params.get("arguments") or {}))
-        if method == "ping":
-            return rpc_result(message_id, {})
-        if isinstance(method, str) and method.startswith("notifications/"):
-            return {"jsonrpc": "2.0", "result": {}}
-        return rpc_error(message_id, -32601, f"method {method!r} is not supported by {self.name!r}")
-
-
-class ApprovalEndpoint(_Endpoint):
+class ApprovalEndpoint(McpEndpoint):
     """`mcp__magistrate__approval_prompt`, answered by the run's resolver; always exactly one text block."""
 
     name = "magistrate"
@@ -76,14 +37,14 @@ class ApprovalEndpoint(_Endpoint):
     def tools(self) -> list[dict[str, Any]]:
         return [self._entry]
 
-    async def call(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        if name != self._tool_name:
-            return {"content": [{"type": "text", "text": f"unknown tool {name!r}"}], "isError": True}
+    async def call(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        if tool != self._tool_name:
+            return tool_error(f"unknown tool {tool!r}")
         text: str = await self._answer(arguments)
         return {"content": [{"type": "text", "text": text}]}
 
 
-class LazyToolSetEndpoint(_Endpoint):
+class LazyToolSetEndpoint(McpEndpoint):
     """A server whose tools are listed from definitions and whose storage opens on the first call."""
 
     def __init__(
@@ -98,11 +59,11 @@ class LazyToolSetEndpoint(_Endpoint):
     def tools(self) -> list[dict[str, Any]]:
         return self._manifest()
 
-    async def call(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    async def call(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
         async with self._lock:
             if self._toolset is None:
                 self._toolset = await anyio.to_thread.run_sync(self._open)
         toolset = self._toolset
-        result = await anyio.to_thread.run_sync(toolset.call, name, dict(arguments))
+        result = await anyio.to_thread.run_sync(toolset.call, tool, dict(arguments))
         mcp: dict[str, Any] = result.to_mcp_dict()
         return mcp

@@ -78,13 +78,6 @@ def json_schema(schema: type | Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": {}}
 
 
-class McpEndpoint:
-    """Something that answers the CLI's JSON-RPC messages for one in-process server."""
-
-    async def handle(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-
 def rpc_result(message_id: Any, result: Mapping[str, Any]) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": message_id, "result": dict(result)}
 
@@ -93,19 +86,24 @@ def rpc_error(message_id: Any, code: int, text: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": message_id, "error": {"code": code, "message": text}}
 
 
-class SdkMcpServer(McpEndpoint):
-    """An in-process MCP server built from `@tool` functions."""
+def tool_error(text: str) -> dict[str, Any]:
+    """A tools/call result the model reads as a failed call."""
+    return {"content": [{"type": "text", "text": text}], "isError": True}
 
-    def __init__(self, name: str, version: str, tools: Sequence[SdkMcpTool[Any]]) -> None:
-        self.name = name
-        self.version = version
-        self._tools = {t.name: t for t in tools}
 
-    def list_tools(self) -> list[dict[str, Any]]:
-        return [
-            {"name": t.name, "description": t.description, "inputSchema": json_schema(t.input_schema)}
-            for t in self._tools.values()
-        ]
+class McpEndpoint:
+    """An in-process MCP server as the CLI sees it: JSON-RPC in, JSON-RPC out. Subclasses list and call tools."""
+
+    name = ""
+    version = "1.0.0"
+
+    def tools(self) -> list[dict[str, Any]]:
+        """The `tools` array of a tools/list answer."""
+        raise NotImplementedError
+
+    async def call(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The result of a tools/call: `content` blocks and, for a failure, `isError`."""
+        raise NotImplementedError
 
     async def handle(self, message: Mapping[str, Any]) -> dict[str, Any]:
         method = message.get("method")
@@ -121,31 +119,46 @@ class SdkMcpServer(McpEndpoint):
                 },
             )
         if method == "tools/list":
-            return rpc_result(message_id, {"tools": self.list_tools()})
+            return rpc_result(message_id, {"tools": self.tools()})
         if method == "tools/call":
-            return await self._call(message_id, params)
+            tool = params.get("name")
+            if not isinstance(tool, str):
+                return rpc_error(message_id, -32602, "tools/call needs a tool name")
+            return rpc_result(message_id, await self.call(tool, params.get("arguments") or {}))
         if method == "ping":
             return rpc_result(message_id, {})
         if isinstance(method, str) and method.startswith("notifications/"):
             return {"jsonrpc": "2.0", "result": {}}
         return rpc_error(message_id, -32601, f"method {method!r} is not supported by {self.name!r}")
 
-    async def _call(self, message_id: Any, params: Mapping[str, Any]) -> dict[str, Any]:
-        name = params.get("name")
-        found = self._tools.get(name) if isinstance(name, str) else None
+
+class SdkMcpServer(McpEndpoint):
+    """An in-process MCP server built from `@tool` functions."""
+
+    def __init__(self, name: str, version: str, tools: Sequence[SdkMcpTool[Any]]) -> None:
+        self.name = name
+        self.version = version
+        self._tools = {t.name: t for t in tools}
+
+    def tools(self) -> list[dict[str, Any]]:
+        return [
+            {"name": t.name, "description": t.description, "inputSchema": json_schema(t.input_schema)}
+            for t in self._tools.values()
+        ]
+
+    async def call(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        found = self._tools.get(tool)
         if found is None:
-            return rpc_error(message_id, -32602, f"no tool {name!r} in server {self.name!r}")
+            return tool_error(f"no tool {tool!r} in server {self.name!r}")
         try:
-            output = await found.handler(params.get("arguments") or {})
+            output = await found.handler(dict(arguments))
         except Exception as exc:  # noqa: BLE001 - a tool's failure is a tool error for the model, not a crash
-            log.warning("sdk_tool_failed", server=self.name, tool=name, error=repr(exc))
-            return rpc_result(
-                message_id, {"content": [{"type": "text", "text": f"{type(exc).__name__}: {exc}"}], "isError": True}
-            )
+            log.warning("sdk_tool_failed", server=self.name, tool=tool, error=repr(exc))
+            return tool_error(f"{type(exc).__name__}: {exc}")
         result: dict[str, Any] = {"content": list(output.get("content", []))}
         if output.get("is_error") or output.get("isError"):
             result["isError"] = True
-        return rpc_result(message_id, result)
+        return result
 
 
 def create_sdk_mcp_server(
