@@ -203,6 +203,33 @@ BATCHES: dict[str, Batch] = {
             bash("cat ok.txt", True, "allow"),
         ),
     ),
+    "edit-denies-gate-what-bash-writes": Batch(
+        allow=("Bash", "Edit"),
+        deny=("Edit(./locked/**)",),
+        files=True,
+        cases=(
+            bash("touch locked/a", False, "deny"),
+            bash("echo x > locked/b", False, "deny"),
+            bash("mytool | tee locked/c", False, "deny"),
+            bash("rm locked/f", False, "deny"),
+            bash("cp x locked/d", False, "deny"),
+            bash("cat locked/f", True, "allow"),
+            bash("touch free.txt", True, "allow"),
+            write("locked/w.txt", False, "deny"),
+        ),
+    ),
+    "write-deny-is-read-as-edit": Batch(
+        allow=("Edit", "Bash"),
+        deny=("Write(./wlocked/**)", "Bash(mytool*)"),
+        files=True,
+        cases=(
+            write("wlocked/a.txt", False, "deny"),
+            # The CLI applies a Write rule to the Write tool only; magistrate reads it as the Edit rule it means.
+            Case("Edit", {"file_path": "wlocked/b.txt", "old_string": "a", "new_string": "b"}, True, "deny", True),
+            bash("mytoolx", False, "deny"),
+            bash("mytool x", False, "deny"),
+        ),
+    ),
     "edit-allow-covers-write": Batch(
         allow=("Edit(./src/**)",),
         files=True,
@@ -260,6 +287,8 @@ def _project(root: Path, *, files: bool) -> tuple[Path, Path, Path]:
             "src/a.ts",
             "src/deep/c.ts",
             "b.ts",
+            "locked/f",
+            "wlocked/b.txt",
         ):
             (cwd / rel).parent.mkdir(parents=True, exist_ok=True)
             (cwd / rel).write_text("a\n")
