@@ -38,10 +38,21 @@ class SQLiteStore(Store):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._connection = self._connect()
-            if create:
+            if create and not self._has_schema():
                 self._initialize()
         except sqlite3.Error as exc:
             raise AuditError(f"cannot open the trail {self.path}: {exc}") from exc
+
+    def _has_schema(self) -> bool:
+        """True when the trail is already set up, so opening it (once per hook call) needs no write."""
+        try:
+            row = self._connection.execute("SELECT value FROM trail_meta WHERE key = 'log_id'").fetchone()
+        except sqlite3.OperationalError:  # no such table yet
+            return False
+        if row is None:
+            return False
+        self._log_id = str(row[0])
+        return True
 
     def _lock_file(self) -> int:
         if self._lock_fd is None:
