@@ -412,3 +412,12 @@ async def test_a_kept_alive_connection_the_broker_closed_is_retried_once_on_a_fr
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_serve_takes_a_policy_only_for_the_approval_server(capsys: pytest.CaptureFixture[str]) -> None:
+    from magistrate.cli import main
+
+    assert main(["serve", "documents", "--transport", "http", "--policy", "policy.py"]) == 2
+    assert "--policy applies only to the approval server" in capsys.readouterr().err
+    assert main(["serve", "approval", "--transport", "http", "--host", "0.0.0.0"]) == 2
+    assert "needs a bearer token" in capsys.readouterr().err
