@@ -4,8 +4,9 @@ The CLI skips a rule it cannot read, mostly without a word, so a typo silently w
 magistrate refuses instead: every malformed rule is a `RuleProblem`, and a policy with any does not load.
 Refused forms: a lowercase or globbed tool name, empty or unbalanced parentheses, `Bash(:*)`, `:*` anywhere
 but the end of a Bash rule or in a file rule, a URL where `domain:` belongs, parentheses on an MCP rule, an
-MCP server glob (`mcp__*`), `Tool(param:value)` in an allow, and `Write(...)` in an allow (the CLI ignores
-`Write(...)` rules; an Edit rule covers Write, and a Write deny or ask is read as the Edit rule it means).
+MCP server glob (`mcp__*`), `Tool(param:value)` in an allow, and `Write(...)` in an allow (the CLI ignores a
+Write allow; an Edit rule covers Write, and a Write deny or ask, which the CLI applies to the Write tool only,
+is read as the Edit rule it means).
 """
 
 from __future__ import annotations

@@ -343,8 +343,8 @@ def test_cli_and_magistrate_agree(name: str, claude_cli: Path, tmp_path: Path) -
 @pytest.mark.parametrize(
     ("invalid", "cli_runs"),
     [
-        # The CLI skips these without a word...
-        (("bash", "Bash(:*)", "Bash*", "Bash(mytool a"), False),
+        # The CLI skips these without a word (a Write allow never lets Write run)...
+        (("bash", "Bash(:*)", "Bash*", "Bash(mytool a", "Write(./src/**)"), False),
         # ...and reads `Bash()` as the bare tool: an empty specifier silently allows every command.
         (("Bash()",), True),
     ],
@@ -354,11 +354,12 @@ def test_invalid_rules_the_cli_skips_or_widens_are_refused(
 ) -> None:
     home, cwd, bindir = _project(tmp_path, files=False)
     calls = [{"name": "Bash", "input": {"command": c}} for c in ("mytool a", "othertool")]
+    calls.append({"name": "Write", "input": {"file_path": "src/new.ts", "content": "x"}})
     with ScriptedModel({"default": {"turns": [{"tool_calls": calls}, "done"]}}) as model:
         env = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
         args = ["--allowedTools", ",".join(invalid)]
         run = run_cli("go", model=model, home=home, cwd=cwd, args=args, env=env, claude=claude_cli)
-    assert [_ran(c) for c in run.calls()] == [cli_runs, cli_runs]
+    assert [_ran(c) for c in run.calls()] == [cli_runs, cli_runs, False]
     with pytest.raises(PolicyLoadError) as caught:
         claude_code_policy(cwd, invalid, home=home)
     assert sorted(e.rule for e in caught.value.errors) == sorted(invalid)
