@@ -126,7 +126,8 @@ class RemoteGovernor:
             except OSError as exc:
                 conn.close()
                 # A kept-alive connection the broker closed while it sat idle fails before any answer: the
-                # request never reached the broker, so it is sent once more on a fresh connection.
+                # request (almost surely) never reached the broker, so it goes once more on a fresh connection.
+                # Should it have arrived after all, the trail holds two records of it, never none.
                 if reused and attempt == 0 and isinstance(exc, _STALE):
                     continue
                 raise
