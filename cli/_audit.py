@@ -1,7 +1,8 @@
 """`magistrate audit ...`: verify and read the trail. Scripts depend on these commands and their exit codes.
 
 - `verify`: exit 0 when intact, 1 when not (naming the first bad record and what is wrong), 2 when the
-  trail or a key cannot be read at all.
+  trail or a key cannot be read at all; `--json` prints the verdict as one object
+  (`{"ok", "size", "root", ...}` or `{"ok": false, "seq", "problem", "message"}`).
 - `show`, `tail`: records as a table (or one record in full with `show --seq N`); `export`: JSONL on
   standard output, one `{"seq", "leaf", "record"}` object a line.
 - `key`: the public key (PEM) a verifier needs; `checkpoint`: the latest signed checkpoint as JSON, to keep
@@ -51,6 +52,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     verify.add_argument("--no-witness", action="store_true", help="do not use the witness beside the key")
     verify.add_argument("--expect-size", type=int, help="fail if the trail has fewer records than this")
     verify.add_argument("--full", action="store_true", help="also check every checkpoint (slow)")
+    verify.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
     verify.set_defaults(func=_guard(_verify))
 
     show = sub.add_parser("show", help="list records, or one record in full")
@@ -129,11 +131,26 @@ def _verify(args: argparse.Namespace) -> int:
         try:
             report = verify_trail(store, keys, witness=witness, expected_size=args.expect_size, full=args.full)
         except TrailVerificationError as exc:
-            where = f"record {exc.seq}" if exc.seq is not None else "trail"
-            sys.stdout.write(f"FAILED ({exc.problem}) at {where}: {exc}\n")
+            if args.json:
+                out = {"ok": False, "seq": exc.seq, "problem": exc.problem, "message": str(exc)}
+                sys.stdout.write(json.dumps(out) + "\n")
+            else:
+                where = f"record {exc.seq}" if exc.seq is not None else "trail"
+                sys.stdout.write(f"FAILED ({exc.problem}) at {where}: {exc}\n")
             return EXIT_BAD
     finally:
         store.close()
+    if args.json:
+        ok = {
+            "ok": True,
+            "size": report.size,
+            "root": report.root.hex(),
+            "checkpoint": report.checkpoint.to_json() if report.checkpoint else None,
+            "witness_size": report.witness.size if report.witness else None,
+            "seconds": round(report.seconds, 3),
+        }
+        sys.stdout.write(json.dumps(ok) + "\n")
+        return EXIT_OK
     latest = f", last signed {report.checkpoint.time}" if report.checkpoint else ""
     seen = f", witness at {report.witness.size}" if report.witness else ", no witness"
     sys.stdout.write(

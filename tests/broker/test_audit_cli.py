@@ -148,3 +148,14 @@ def test_a_trail_replaced_by_a_fresh_one_is_caught(db: str, capsys: pytest.Captu
     assert code == 1
     assert "FAILED (replaced)" in out
     assert "the witness saw 3 records" in out
+
+
+def test_verify_json_gives_scripts_the_verdict(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "verify", "--db", db, "--json")
+    verdict = json.loads(out)
+    assert (code, verdict["ok"], verdict["size"], verdict["witness_size"]) == (0, True, 3, 3)
+    assert verdict["checkpoint"]["size"] == 3
+    sql(db, "DELETE FROM trail_records WHERE seq = 1")
+    code, out, _ = run(capsys, "verify", "--db", db, "--json")
+    verdict = json.loads(out)
+    assert (code, verdict["ok"], verdict["seq"], verdict["problem"]) == (1, False, 1, "missing")
