@@ -421,3 +421,31 @@ def test_serve_takes_a_policy_only_for_the_approval_server(capsys: pytest.Captur
     assert "--policy applies only to the approval server" in capsys.readouterr().err
     assert main(["serve", "approval", "--transport", "http", "--host", "0.0.0.0"]) == 2
     assert "needs a bearer token" in capsys.readouterr().err
+
+
+async def test_the_approval_prompt_is_served_beside_the_api_by_the_same_broker(
+    policy_file: Path, db: str, tmp_path: Path
+) -> None:
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp_types import TextContent
+
+    key = tmp_path / "keys" / "trail.key"
+    with anyio.fail_after(30):
+        async with broker_for(policy_file, db, key) as broker, serving(broker) as url:
+            async with (
+                httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+                Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+            ):
+                result = await client.call_tool(
+                    "approval_prompt", {"tool_name": "Bash", "input": {"command": "rm -rf x"}, "tool_use_id": "p1"}
+                )
+            block = result.content[0]
+            assert isinstance(block, TextContent)
+            assert json.loads(block.text)["behavior"] == "deny"
+            async with RemoteGovernor(url, token=TOKEN) as governor:
+                await governor.decide(bash("echo hi", "p2"), CallContext(session_id="s9"))
+            with broker.trail.store.snapshot() as cur:
+                ids = [r.tool_use_id for r in broker.trail.store.records(cur, start=0)]
+            assert ids == ["p1", "p2"]  # one trail behind both doors
