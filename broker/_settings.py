@@ -62,11 +62,10 @@ def _lines_of(text: str, list_name: str, rules: list[Any]) -> list[int | None]:
     pos = max(start, 0)
     for rule in rules:
         found = -1
-        if isinstance(rule, str):
-            for needle in (json.dumps(rule), json.dumps(rule, ensure_ascii=False)):
-                found = text.find(needle, pos)
-                if found >= 0:
-                    break
+        for needle in (json.dumps(rule), json.dumps(rule, ensure_ascii=False)):
+            found = text.find(needle, pos)
+            if found >= 0:
+                break
         if found < 0:
             lines.append(None)
             continue

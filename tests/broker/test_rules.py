@@ -173,3 +173,42 @@ def test_rule_ids_are_stable_across_loads(tmp_path: Path) -> None:
     assert first.version == second.version
     third = RulePolicy(allow=["Bash(ls:*)", "Read"], source_file=str(tmp_path / "p.py"))
     assert third.version != first.version
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ('{\n  "permissions": {\n    "allow": ["Bash(ls)",]\n  }\n}', 3, "not valid JSON"),
+        ('{"permissions": []}', None, "'permissions' must be an object"),
+        ('{"permissions": {"allow": "Bash"}}', None, "must be a list"),
+        ('{"permissions": {"defaultMode": "yolo"}}', None, "'defaultMode' 'yolo'"),
+        ('{"permissions": {"deny": [42]}}', 1, "a rule must be a string"),
+        ('{"permissions": {"additionalDirectories": "/x"}}', None, "must list paths"),
+    ],
+)
+def test_settings_file_problems_name_the_file(tmp_path: Path, text: str, line: int | None, reason: str) -> None:
+    from magistrate.broker import load_policy
+
+    path = tmp_path / "settings.json"
+    path.write_text(text)
+    with pytest.raises(PolicyLoadError) as caught:
+        load_policy(path)
+    [problem] = caught.value.errors
+    assert problem.source.path == str(path)
+    assert reason in problem.reason
+    if line is not None:
+        assert problem.source.line == line
+
+
+def test_settings_rules_carry_their_lines(tmp_path: Path) -> None:
+    from magistrate.broker import load_policy
+
+    path = tmp_path / "settings.json"
+    path.write_text(
+        '{\n "permissions": {\n  "deny": [\n   "Bash(x)",\n   "bash",\n   "Bash(x)"\n  ],\n  "allow": ["Bash()"]\n }\n}'
+    )
+    with pytest.raises(PolicyLoadError) as caught:
+        load_policy(path)
+    assert [(e.rule, e.source.line) for e in caught.value.errors] == [("bash", 5), ("Bash()", 8)]
+    with pytest.raises(PolicyLoadError, match="cannot read the settings file"):
+        load_policy(tmp_path / "missing.json")
