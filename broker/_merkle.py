@@ -136,6 +136,21 @@ class MerkleLevels:
                 offset += 1 << height
         return fold_right(hashes)
 
+    def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
+        """Hashes showing the tree of `old` leaves is a prefix of the tree of `new` leaves (RFC 6962 PROOF)."""
+        new = self.size if new is None else new
+        if not 0 < old <= new <= self.size:
+            raise ValueError(f"no consistency proof from {old} to {new} in a tree of {self.size}")
+        return self._subproof(old, 0, new, complete=True)
+
+    def _subproof(self, m: int, start: int, size: int, *, complete: bool) -> list[bytes]:
+        if m == size:
+            return [] if complete else [self._subtree_root(start, size)]
+        k = 1 << ((size - 1).bit_length() - 1)
+        if m <= k:
+            return [*self._subproof(m, start, k, complete=complete), self._subtree_root(start + k, size - k)]
+        return [*self._subproof(m - k, start + k, size - k, complete=False), self._subtree_root(start, k)]
+
     def _path(self, index: int, start: int, size: int) -> list[bytes]:
         if size == 1:
             return []
@@ -164,3 +179,35 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
         fn >>= 1
         sn >>= 1
     return sn == 0 and acc == root
+
+
+def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
+    """True when `proof` shows the tree (`old`, `old_root`) is a prefix of (`new`, `new_root`) (RFC 9162)."""
+    if not 0 < old <= new:
+        return False
+    if old == new:
+        return not proof and old_root == new_root
+    path = list(proof)
+    if old & (old - 1) == 0:  # an exact power of two: the old root is itself a node of the new tree
+        path.insert(0, old_root)
+    if not path:
+        return False
+    fn, sn = old - 1, new - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == old_root and sr == new_root

@@ -7,7 +7,8 @@
   standard output, one `{"seq", "leaf", "record"}` object a line.
 - `key`: the public key (PEM) a verifier needs; `checkpoint`: the latest signed checkpoint as JSON, to keep
   somewhere the database's owner cannot reach (`verify --witness FILE` checks against it); `proof`: the
-  inclusion proof of one record.
+  inclusion proof of one record, or (`--since SIZE`) the consistency proof that the latest tree extends an
+  earlier one, which a holder of old checkpoints can check without the records.
 """
 
 from __future__ import annotations
@@ -83,9 +84,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     _common(checkpoint)
     checkpoint.set_defaults(func=_guard(_checkpoint))
 
-    proof = sub.add_parser("proof", help="print the inclusion proof of one record")
+    proof = sub.add_parser("proof", help="inclusion proof of a record, or consistency proof since a size")
     _common(proof)
-    proof.add_argument("seq", type=int)
+    proof.add_argument("seq", type=int, nargs="?", help="the record to prove included in the latest tree")
+    proof.add_argument("--since", type=int, metavar="SIZE", help="prove the latest tree extends the one of SIZE")
     proof.set_defaults(func=_guard(_proof))
 
 
@@ -248,20 +250,37 @@ def _checkpoint(args: argparse.Namespace) -> int:
 def _proof(args: argparse.Namespace) -> int:
     from magistrate.broker._merkle import MerkleLevels
 
+    if (args.seq is None) == (args.since is None):
+        raise AuditError("give either a record number or --since SIZE")
     store = _store(args)
     try:
         with store.snapshot() as cur:
-            latest = store.latest_checkpoint(cur, store.read_log_id(cur))
-            if latest is None or not 0 <= args.seq < latest.size:
+            log_id = store.read_log_id(cur)
+            latest = store.latest_checkpoint(cur, log_id)
+            old = store.checkpoint(cur, log_id, args.since) if args.since is not None else None
+            if latest is None:
+                raise AuditError("the trail is empty: no checkpoint yet")
+            if args.seq is not None and not 0 <= args.seq < latest.size:
                 raise AuditError(f"record {args.seq} is not covered by a signed checkpoint")
+            if args.since is not None and (old is None or not 0 < args.since <= latest.size):
+                raise AuditError(f"the trail has no checkpoint for {args.since} records")
             levels = MerkleLevels(leaf for seq, _, leaf in store.scan(cur) if seq < latest.size)
     finally:
         store.close()
-    out = {
-        "seq": args.seq,
-        "leaf": levels.levels[0][args.seq].hex(),
-        "proof": [h.hex() for h in levels.inclusion_proof(args.seq, latest.size)],
-        "checkpoint": latest.to_json(),
-    }
+    out: dict[str, Any]
+    if args.seq is not None:
+        out = {
+            "seq": args.seq,
+            "leaf": levels.levels[0][args.seq].hex(),
+            "proof": [h.hex() for h in levels.inclusion_proof(args.seq, latest.size)],
+            "checkpoint": latest.to_json(),
+        }
+    else:
+        assert old is not None
+        out = {
+            "proof": [h.hex() for h in levels.consistency_proof(args.since, latest.size)],
+            "old_checkpoint": old.to_json(),
+            "checkpoint": latest.to_json(),
+        }
     sys.stdout.write(json.dumps(out, indent=1) + "\n")
     return EXIT_OK

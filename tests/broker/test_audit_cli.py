@@ -10,7 +10,7 @@ import pytest
 import rfc8785
 
 from magistrate.broker import CallContext, Decision, DecisionRecord, ToolCall, Trail
-from magistrate.broker._merkle import leaf_hash, verify_inclusion
+from magistrate.broker._merkle import leaf_hash, verify_consistency, verify_inclusion
 from magistrate.cli._main import main
 
 
@@ -159,3 +159,18 @@ def test_verify_json_gives_scripts_the_verdict(db: str, capsys: pytest.CaptureFi
     code, out, _ = run(capsys, "verify", "--db", db, "--json")
     verdict = json.loads(out)
     assert (code, verdict["ok"], verdict["seq"], verdict["problem"]) == (1, False, 1, "missing")
+
+
+def test_consistency_proof_since_an_earlier_checkpoint(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import base64
+
+    code, out, _ = run(capsys, "proof", "--db", db, "--since", "2")
+    assert code == 0
+    proof = json.loads(out)
+    old, new = proof["old_checkpoint"], proof["checkpoint"]
+    hashes = [bytes.fromhex(h) for h in proof["proof"]]
+    roots = base64.b64decode(old["root"]), base64.b64decode(new["root"])
+    assert verify_consistency(old["size"], new["size"], *roots, hashes)
+    code, _, err = run(capsys, "proof", "--db", db)
+    assert code == 2
+    assert "either" in err

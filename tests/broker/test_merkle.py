@@ -14,6 +14,7 @@ from magistrate.broker._merkle import (
     StreamingRoot,
     leaf_hash,
     node_hash,
+    verify_consistency,
     verify_inclusion,
 )
 
@@ -86,3 +87,22 @@ def test_any_change_to_the_leaves_changes_the_root(data: list[bytes], draw: st.D
     swapped = list(leaves)
     swapped[i], swapped[j] = swapped[j], swapped[i]
     assert (mth(swapped) == root) == (swapped == leaves)
+
+
+@given(st.lists(st.binary(max_size=4), min_size=1, max_size=40), st.data())
+def test_consistency_proofs_hold_for_prefixes_and_fail_for_rewrites(data: list[bytes], draw: st.DataObject) -> None:
+    leaves = leaves_of(data)
+    levels = MerkleLevels(leaves)
+    new = draw.draw(st.integers(1, len(leaves)))
+    old = draw.draw(st.integers(1, new))
+    proof = levels.consistency_proof(old, new)
+    old_root, new_root = mth(leaves[:old]), mth(leaves[:new])
+    assert verify_consistency(old, new, old_root, new_root, proof)
+    # a different history of the same length is not consistent with the new tree
+    forged = mth([leaf_hash(b"forged"), *leaves[1:old]])
+    if forged != old_root:
+        assert not verify_consistency(old, new, forged, new_root, proof)
+    if old < new:
+        assert not verify_consistency(old, new, old_root, mth([*leaves[: new - 1], leaf_hash(b"x")]), proof) or (
+            leaves[new - 1] == leaf_hash(b"x")
+        )
