@@ -67,6 +67,8 @@ class BashAnalysis:
     """Words that may name files the line reads (arguments, `<` targets)."""
     write_paths: tuple[str, ...]
     """Words that name files the line may change (output redirections, arguments of `cp`, `rm`, `tee`, ...)."""
+    cd_targets: tuple[str, ...] = ()
+    """Folders the line moves into (`cd`, `pushd`): its relative paths may be relative to any of them."""
     parse_error: str | None = None
 
 
@@ -205,7 +207,17 @@ def _strip_safe(words: list[str]) -> list[str]:
     return words
 
 
-def _paths_of(command: SimpleCommand, forms: list[tuple[str, ...]], reads: list[str], writes: list[str]) -> None:
+@dataclass(slots=True)
+class _Paths:
+    """Words that may be paths, gathered while a line is analysed."""
+
+    reads: list[str]
+    writes: list[str]
+    dirs: list[str]
+
+
+def _paths_of(command: SimpleCommand, forms: list[tuple[str, ...]], paths: _Paths) -> None:
+    reads, writes = paths.reads, paths.writes
     for redirect in command.redirects:
         if "<<" in redirect.op or (redirect.op.endswith("&") and (redirect.target.isdigit() or redirect.target == "-")):
             continue
@@ -215,11 +227,13 @@ def _paths_of(command: SimpleCommand, forms: list[tuple[str, ...]], reads: list[
         args = [w.partition("=")[2] if first == "dd" and "=" in w else w for w in form[1:]]
         args = [w for w in args if w and not w.startswith("-")]
         reads.extend(args)
+        if first in {"cd", "pushd"}:  # later relative paths may be relative to here
+            paths.dirs.append(args[0] if args else "~")
         if first in _WRITERS or (first == "sed" and any(w.startswith("-i") or w == "--in-place" for w in form)):
             writes.extend(args)
 
 
-def _collect(text: str, depth: int, forms: list[tuple[str, ...]], reads: list[str], writes: list[str]) -> Parsed:
+def _collect(text: str, depth: int, forms: list[tuple[str, ...]], paths: _Paths) -> Parsed:
     parsed = parse(text)
     for command in [*parsed.commands, *parsed.nested]:
         command_forms: list[tuple[str, ...]] = []
@@ -227,11 +241,11 @@ def _collect(text: str, depth: int, forms: list[tuple[str, ...]], reads: list[st
             for item in _unwrap(command.words, depth):
                 if isinstance(item, str):
                     if depth < _MAX_PAYLOAD_DEPTH:
-                        _collect(item, depth + 1, forms, reads, writes)
+                        _collect(item, depth + 1, forms, paths)
                 else:
                     command_forms.append(item)
         forms.extend(command_forms)
-        _paths_of(command, command_forms, reads, writes)
+        _paths_of(command, command_forms, paths)
     return parsed
 
 
@@ -239,11 +253,10 @@ def _collect(text: str, depth: int, forms: list[tuple[str, ...]], reads: list[st
 def analyse(command: str) -> BashAnalysis:
     """Analyse a command line once; the result is cached because every Bash rule asks about the same line."""
     forms: list[tuple[str, ...]] = []
-    reads: list[str] = []
-    writes: list[str] = []
-    parsed = _collect(command, 0, forms, reads, writes)
+    paths = _Paths([], [], [])
+    parsed = _collect(command, 0, forms, paths)
     if "IFS" in command:  # `rm${IFS}-rf${IFS}x` splits at the expansions
-        _collect(command.replace("${IFS}", " ").replace("$IFS", " "), 1, forms, reads, writes)
+        _collect(command.replace("${IFS}", " ").replace("$IFS", " "), 1, forms, paths)
     error = parsed.error
     allow_forms: list[tuple[str, ...]] | None = None
     if error is None and not parsed.opaque and parsed.commands:
@@ -263,7 +276,8 @@ def analyse(command: str) -> BashAnalysis:
         allow_forms=None if allow_forms is None else tuple(allow_forms),
         allow_texts=tuple(c.text for c in parsed.commands),
         deny_forms=tuple(dict.fromkeys(forms)),
-        read_paths=tuple(dict.fromkeys(reads)),
-        write_paths=tuple(dict.fromkeys(writes)),
+        read_paths=tuple(dict.fromkeys(paths.reads)),
+        write_paths=tuple(dict.fromkeys(paths.writes)),
+        cd_targets=tuple(dict.fromkeys(paths.dirs)),
         parse_error=error,
     )

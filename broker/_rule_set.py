@@ -102,16 +102,21 @@ class CallFacts:
         analysis = self.bash
         words = () if analysis is None else analysis.read_paths if family == "read" else analysis.write_paths
         out: list[tuple[str, ...]] = []
+        bases = [self.cwd]
+        if analysis is not None:
+            bases += [resolve(target, self.cwd, self.home)[0] for target in analysis.cd_targets]
         for word in words:
             if "$(" in word or "`" in word or "…" in word:
                 continue
-            out.append(resolve(word, self.cwd, self.home))
-            if any(c in word for c in "*?["):
-                pattern = out[-1][0]
-                for i, match in enumerate(glob.iglob(pattern)):  # noqa: PTH207 - a shell glob, expanded as the shell would
-                    if i >= _MAX_GLOB_EXPANSION:
-                        break
-                    out.append(resolve(match, self.cwd, self.home))
+            relative = not word.startswith(("/", "~", "$HOME", "${HOME}"))
+            for base in bases if relative else bases[:1]:
+                out.append(resolve(word, base, self.home))
+                if any(c in word for c in "*?["):
+                    pattern = out[-1][0]
+                    for i, match in enumerate(glob.iglob(pattern)):  # noqa: PTH207 - a shell glob, as the shell would
+                        if i >= _MAX_GLOB_EXPANSION:
+                            break
+                        out.append(resolve(match, base, self.home))
         result = tuple(out)
         self._bash_paths[family] = result
         return result

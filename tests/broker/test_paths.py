@@ -152,3 +152,17 @@ def test_searches_are_judged_by_where_they_start_and_what_they_look_for() -> Non
     assert behavior(allow, "Glob", {"pattern": "../**/*.py", "path": "/proj/src"}) == "deny"
     assert behavior(allow, "Glob", {"pattern": "src/**/*.py"}) == "allow"
     assert behavior(allow, "Glob", {"pattern": "**/*.py"}) == "deny"
+
+
+@pytest.mark.parametrize(
+    "command", ["cd ~/.ssh && cat id_rsa", "cd /home/u; cat .ssh/id_rsa", "pushd ~/.ssh >/dev/null; head id_rsa"]
+)
+def test_relative_paths_after_cd_are_resolved_against_the_new_folder(command: str) -> None:
+    policy = RulePolicy(default="allow", deny=["Read(~/.ssh/**)"], home="/home/u")
+    assert behavior(policy, "Bash", {"command": command}) == "deny"
+
+
+def test_an_allowed_line_that_moves_elsewhere_may_not_write_there() -> None:
+    policy = RulePolicy(allow=["Bash(cd:*)", "Bash(touch:*)"])
+    assert behavior(policy, "Bash", {"command": "cd sub && touch a"}) == "allow"
+    assert behavior(policy, "Bash", {"command": "cd /etc && touch a"}) == "deny"
