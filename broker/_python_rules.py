@@ -16,13 +16,15 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import translate
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import anyio
 
 from magistrate.broker._call import CallContext
 from magistrate.broker._decision import RuleRef
-from magistrate.broker._tool_inputs import ToolInput
+
+if TYPE_CHECKING:  # pydantic loads with the first typed view, not with the policy
+    from magistrate.broker._tool_inputs import ToolInput
 
 
 @dataclass(frozen=True, slots=True)
