@@ -11,6 +11,7 @@ Run: .venv/bin/python bench/bench_trail.py [--records N] [--samples N]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -23,7 +24,17 @@ from typing import Any
 
 import anyio
 
-from magistrate.broker import Broker, CallContext, Decision, RuleRef, RuleSource, ToolCall, Trail, verify_trail
+from magistrate.broker import (
+    Broker,
+    CallContext,
+    Decision,
+    DecisionRecord,
+    RuleRef,
+    RuleSource,
+    ToolCall,
+    Trail,
+    verify_trail,
+)
 from magistrate.broker._merkle import leaf_hash
 from magistrate.broker._storage import NewRecord
 
@@ -40,6 +51,28 @@ class AllowPolicy:
 def pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def store_latency(root: Path, samples: int) -> list[float]:
+    """The durable append alone (check the head, sign, insert, fsync, witness), without thread hand-offs."""
+    trail = Trail.open(root / "store.sqlite3", key_path=root / "keys" / "trail.key")
+    call = ToolCall("Bash", {"command": "echo 1", "description": "say a number"}, tool_use_id="tu")
+    record = trail.prepare(DecisionRecord.of(call, CallContext(session_id="bench"), Decision("allow", {})))
+    out: list[float] = []
+    for i in range(samples + 50):
+        started = time.perf_counter()
+        trail._write([record])  # the worker thread's whole step: check, sign, commit, witness
+        if i >= 50:
+            out.append(time.perf_counter() - started)
+    trail.close()
+    return out
+
+
+def cpu_load() -> str:
+    try:
+        return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    except OSError:
+        return ""
 
 
 async def decide_latency(root: Path, samples: int) -> list[float]:
@@ -159,6 +192,11 @@ def main() -> None:
         rows.append(
             ("decide + durable append p99", f"{p99:.2f} ms", "target < 5 ms" + (" ok" if p99 < 5 else " MISSED"))
         )
+        alone = store_latency(root, args.samples)
+        rows.append(
+            ("durable append alone p50 / p99", f"{pct(alone, 0.5) * 1e3:.2f} / {pct(alone, 0.99) * 1e3:.2f} ms", "")
+        )
+        rows.append(("machine", "", cpu_load()))
         rate = process_writers(root, args.writers, args.per_writer)
         rows.append((f"appends/s, {args.writers} writer processes", f"{rate:,.0f}", ""))
         rate = anyio.run(task_writers, root, args.writers, args.per_writer)
