@@ -10,7 +10,8 @@ in its own process and one warm HOME:
 (b) inside one Python process, batches of governed runs in a row next to batches of plain CLI runs: per run;
 (c) a run whose model makes 50 Bash calls, governed with the durable trail vs the plain CLI: the time added
     per call, net of the per-run difference measured on one-call runs in the same rounds
-    ((G50 - P50) - (G1 - P1)) / 49; the gross (G50 - P50) / 50 is shown beside it;
+    ((G50 - P50) - (G1 - P1)) / 49; beside it the gross (G50 - P50) / 50, and the net figure against
+    magistrate.sdk with governed=False, which tells the cost of governance apart from that of the SDK;
 (d) 16 governed runs at once in one process (one anyio task group): all finish, the trail holds one decision
     per call, and `magistrate audit verify` accepts it;
 (e) peak RSS of the Python process of one governed run (the (a) children report their own `ru_maxrss`).
@@ -234,6 +235,8 @@ def main() -> None:
     g = med[GOVERNED]
     g1, p1, g50, p50 = (fifty[k] for k in ("governed_1", "plain_1", "governed_50", "plain_50"))
     net_ms = ((g50 - p50) - (g1 - p1)) / 49 * 1000
+    u1, u50 = fifty["ungoverned_1"], fifty["ungoverned_50"]
+    net_sdk_ms = ((g50 - u50) - (g1 - u1)) / 49 * 1000
     gross_ms = (g50 - p50) / 50 * 1000
     per_run = batch["governed"] / batch["plain"]
     all_done = together["finished"] == args.concurrent
@@ -250,7 +253,8 @@ def main() -> None:
         ],
         [
             "(c) 50 calls in one run: <= 2 ms added per call (net)",
-            f"{net_ms:.1f} ms (gross {gross_ms:.1f} ms; 50-call run {g50:.2f} vs {p50:.2f} s)",
+            f"{net_ms:.1f} ms (gross {gross_ms:.1f} ms; 50 calls {g50:.2f} vs {p50:.2f} s; "
+            f"vs governed=False {net_sdk_ms:.1f} ms)",
             verdict(net_ms <= 2),
         ],
         [
@@ -278,14 +282,21 @@ async def inner(argv: list[str]) -> dict[str, Any]:
     policy, mode, db = argv[:3]
     ws = BUILD / "ws"
     options = ClaudeCodeOptions(cli_path=CLI, cwd=ws, policy=policy, audit=db)
+    ungoverned = ClaudeCodeOptions(cli_path=CLI, cwd=ws, governed=False, allowed_tools=["Bash"])
 
-    async def governed(prompt: str, expected: str) -> None:
+    async def sdk_run(prompt: str, expected: str, run_options: ClaudeCodeOptions) -> None:
         result = None
-        async for message in query(prompt=prompt, options=options):
+        async for message in query(prompt=prompt, options=run_options):
             if isinstance(message, ResultMessage):
                 result = message.result
         if expected not in (result or ""):
-            raise RuntimeError(f"governed run ended with {result!r}")
+            raise RuntimeError(f"run ended with {result!r}")
+
+    async def governed(prompt: str, expected: str) -> None:
+        await sdk_run(prompt, expected, options)
+
+    async def plain_sdk(prompt: str, expected: str) -> None:
+        await sdk_run(prompt, expected, ungoverned)
 
     async def plain(prompt: str, expected: str) -> None:
         argv = [str(CLI), "-p", prompt, "--output-format", "stream-json", "--verbose", "--allowedTools", "Bash"]
@@ -309,6 +320,7 @@ async def inner(argv: list[str]) -> dict[str, Any]:
 
     if mode == "fifty":
         rounds = int(argv[3])
+        runners["ungoverned"] = plain_sdk  # governed=False: tells governance apart from the SDK itself
         cases = {f"{name}_{n}": (name, n) for name in runners for n in (1, 50)}
         took: dict[str, list[float]] = defaultdict(list)
         for round_ in range(-1, rounds):
