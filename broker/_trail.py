@@ -12,6 +12,7 @@ signed checkpoint per record). Each caller still waits for its own record's comm
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from magistrate.broker._signing import (
     key_id,
     load_or_create_secret,
     load_or_create_signing_key,
+    load_public_key,
 )
 from magistrate.broker._storage import NewRecord, Store, open_store
 from magistrate.broker._trail_errors import AuditError
@@ -39,6 +41,15 @@ from magistrate.broker._trail_witness import Witness
 _log = get_logger("magistrate.trail")
 
 AnyRecord = DecisionRecord | OutcomeRecord | ApprovalRecord
+
+
+TRUSTED_KEYS_ENV = "MAGISTRATE_TRAIL_TRUSTED_KEYS"
+
+
+def trusted_keys_from_env() -> list[Ed25519PublicKey]:
+    """Other writers' public keys, from the PEM files named in `$MAGISTRATE_TRAIL_TRUSTED_KEYS`."""
+    listed = os.environ.get(TRUSTED_KEYS_ENV, "")
+    return [load_public_key(Path(p).expanduser()) for p in listed.split(os.pathsep) if p.strip()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +108,9 @@ class Trail:
         """Open (creating if needed) the trail at `db` (a path or `postgresql://` URL; the per-user SQLite
         trail by default), signing with the key at `key_path` (default `~/.config/magistrate/trail.key`).
         `redact_fields` (regexes for field names) and `redact_patterns` (regexes for secrets in strings)
-        add to the default redaction. Blocking: call it before the event loop gets busy, or in a thread."""
+        add to the default redaction. `trusted_keys` are other writers' public keys (default: the PEM files
+        listed in `$MAGISTRATE_TRAIL_TRUSTED_KEYS`, separated by `os.pathsep`). Blocking: call it before the
+        event loop gets busy, or in a thread."""
         key_path = Path(key_path).expanduser() if key_path else default_key_path()
         key = load_or_create_signing_key(key_path)
         redactor = None
@@ -106,7 +119,8 @@ class Trail:
             redactor = Redactor(secret, extra_fields=redact_fields, extra_patterns=redact_patterns)
         store = open_store(db)
         witness_files = Witness.beside(key_path) if witness else None
-        return cls(store, key, redactor=redactor, witness=witness_files, trusted_keys=trusted_keys)
+        trusted = list(trusted_keys) or trusted_keys_from_env()
+        return cls(store, key, redactor=redactor, witness=witness_files, trusted_keys=trusted)
 
     @classmethod
     async def aopen(

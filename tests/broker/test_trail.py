@@ -27,7 +27,7 @@ from magistrate.broker import (
 )
 from magistrate.broker._audit_records import OutcomeRecord, parse_record
 from magistrate.broker._merkle import MerkleLevels, verify_inclusion
-from magistrate.broker._signing import Checkpoint, load_or_create_signing_key
+from magistrate.broker._signing import Checkpoint, load_or_create_signing_key, public_key_pem
 
 pytestmark = pytest.mark.anyio
 
@@ -190,7 +190,9 @@ def test_checkpoint_round_trips_through_json() -> None:
     assert again.verify({cp.key_id: other}) is not None
 
 
-async def test_writers_with_their_own_keys_share_one_trail(db: str, tmp_path: Path) -> None:
+async def test_writers_with_their_own_keys_share_one_trail(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     key_a, key_b = tmp_path / "a" / "trail.key", tmp_path / "b" / "trail.key"
     public_a = load_or_create_signing_key(key_a).public_key()
     public_b = load_or_create_signing_key(key_b).public_key()
@@ -200,9 +202,12 @@ async def test_writers_with_their_own_keys_share_one_trail(db: str, tmp_path: Pa
         async with Trail.open(db, key_path=key_b) as stranger:
             with pytest.raises(AuditError, match="not among the trusted keys"):
                 await stranger.append(decision_record(0))  # b does not sign over a's checkpoint unasked
+        pem_a = tmp_path / "a.pub"
+        pem_a.write_text(public_key_pem(public_a))
+        monkeypatch.setenv("MAGISTRATE_TRAIL_TRUSTED_KEYS", str(pem_a))  # b learns a's key from the environment
         async with (
             Trail.open(db, key_path=key_a, trusted_keys=[public_b]) as first,
-            Trail.open(db, key_path=key_b, trusted_keys=[public_a]) as second,
+            Trail.open(db, key_path=key_b) as second,
         ):
             for i in range(3):
                 await first.append(decision_record(i))
