@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
 
 from magistrate.broker import Ask, CallContext, CallView, Deny, PriorDecision, RulePolicy, ToolCall
+
+ROOT = "/proj"
+"""The project folder the calls run in; `main` makes a real one, so paths resolve as they would in a run."""
 
 
 def build_rules() -> dict[str, list[str]]:
@@ -100,10 +105,10 @@ def workload(n: int, offset: int = 0) -> list[ToolCall]:
             ][k]
             calls.append(ToolCall("Bash", {"command": command}))
         elif k < 6:
-            path = f"/proj/src{i % 20}/m{i}.py" if k == 4 else f"/proj/x{i}/secret{i % 10}.key"
+            path = f"{ROOT}/src{i % 20}/m{i}.py" if k == 4 else f"{ROOT}/x{i}/secret{i % 10}.key"
             calls.append(ToolCall("Read", {"file_path": path}))
         elif k == 6:
-            calls.append(ToolCall("Write", {"file_path": f"/proj/src{i % 15}/o{i}.py", "content": "x"}))
+            calls.append(ToolCall("Write", {"file_path": f"{ROOT}/src{i % 15}/o{i}.py", "content": "x"}))
         elif k < 9:
             host = f"site{i % 20}.example.com" if k == 7 else f"bad{i % 5}.org"
             calls.append(ToolCall("WebFetch", {"url": f"https://{host}/p{i}", "prompt": "p"}))
@@ -125,7 +130,7 @@ def cedar_policies(rules: dict[str, list[str]]) -> str:
                 cond = f'context.command == "{spec}"'
             elif tool in {"Read", "Edit"}:
                 body = spec.removeprefix("./").removeprefix("//").replace("**", "*")
-                cond = f'context.path like "/proj/{body}"' if spec.startswith("./") else f'context.path like "*{body}"'
+                cond = f'context.path like "{ROOT}/{body}"' if spec.startswith("./") else f'context.path like "*{body}"'
             elif tool == "WebFetch":
                 cond = f'context.host == "{spec.removeprefix("domain:")}"'
             else:
@@ -158,8 +163,8 @@ def percentiles(samples: list[int]) -> tuple[float, float, float]:
 
 
 async def measure_magistrate(policy: RulePolicy, calls: list[ToolCall]) -> tuple[list[int], dict[str, int]]:
-    history = (PriorDecision("Read", {"file_path": "/proj/README.md"}, "allow", None),)
-    context = CallContext(cwd="/proj", history=history)
+    history = (PriorDecision("Read", {"file_path": f"{ROOT}/README.md"}, "allow", None),)
+    context = CallContext(cwd=ROOT, history=history)
     for call in workload(500, offset=10**6):  # warm up imports and the rule set, with calls not measured
         await policy.decide(call, context)
     samples: list[int] = []
@@ -197,9 +202,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20000)
     args = parser.parse_args()
+    global ROOT  # noqa: PLW0603 - one benchmark run, one project folder
+    with tempfile.TemporaryDirectory() as project:
+        ROOT = project
+        for i in range(20):
+            (Path(ROOT) / f"src{i}").mkdir()
+        run(args.calls)
+
+
+def run(count: int) -> None:
     rules = build_rules()
     policy = build_policy()
-    calls = workload(args.calls)
+    calls = workload(count)
     ours, our_counts = anyio.run(measure_magistrate, policy, calls)
     cedar = measure_cedar(rules, calls)
     p50, p99, mean = percentiles(ours)

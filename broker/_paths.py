@@ -140,18 +140,64 @@ def compile_path(spec: str, *, deny_side: bool, source_root: str, home: str) -> 
     return PathPattern(spec, base, re.compile(core, re.IGNORECASE), anywhere=False, core=core, fold_base=deny_side)
 
 
-def resolve(path: str, cwd: str, home: str) -> tuple[str, ...]:
+def resolve(path: str, cwd: str, home: str, folders: dict[str, str] | None = None) -> tuple[str, ...]:
     """The spellings of a file a call names: lexical (with `~` and `..` resolved) and, if different, real.
 
-    The real spelling is looked up on every call, never cached: a symlink made a moment ago must count.
+    The real spelling is looked up on every decision, never kept across decisions: a symlink made a moment
+    ago must count. `folders` may carry the real spellings of folders already looked up for this decision,
+    so the many words of one Bash line cost one `lstat` each.
     """
     lexical = _lexical(path, cwd, home)
-    real = os.path.realpath(lexical)
+    real = _realpath(lexical) if folders is None else _realpath_in(lexical, folders)
     if real == lexical:
         return (lexical,)
     if lexical.startswith(cwd.rstrip("/") + "/") and real == os.path.realpath(cwd) + lexical[len(cwd.rstrip("/")) :]:
         return (lexical,)  # only the working directory itself sits behind a link (macOS /tmp): not an escape
     return (lexical, real)
+
+
+_O_PATH = getattr(os, "O_PATH", 0)
+_PROC_FD = "/proc/self/fd/"
+
+
+def _realpath(lexical: str) -> str:
+    """`os.path.realpath`, in three system calls on Linux whatever the depth (the kernel resolves the links).
+
+    The file is opened with O_PATH (nothing is read) and its name read back from /proc; a file that does not
+    exist yet is named through its folder. Anything unusual falls back to `os.path.realpath`.
+    """
+    if _O_PATH:
+        head, _, name = lexical.rpartition("/")
+        for target, rest in ((lexical, ""), (head or "/", name)):
+            try:
+                fd = os.open(target, _O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                found = os.readlink(f"{_PROC_FD}{fd}")  # noqa: PTH115 - str paths: this is the hot path
+            except OSError:
+                break
+            finally:
+                os.close(fd)
+            if not found.startswith("/") or found.endswith(" (deleted)") or rest in {".", ".."}:
+                break
+            if not rest:
+                return found
+            joined = f"{found.rstrip('/')}/{rest}"
+            return joined if not os.path.islink(joined) else os.path.realpath(joined)  # noqa: PTH114
+    return os.path.realpath(lexical)
+
+
+def _realpath_in(lexical: str, folders: dict[str, str]) -> str:
+    head, _, name = lexical.rpartition("/")
+    head = head or "/"
+    real_head = folders.get(head)
+    if real_head is None:
+        real_head = folders[head] = _realpath(head)
+    if not name or name in {".", ".."}:
+        return _realpath(lexical)
+    joined = f"{real_head.rstrip('/')}/{name}"
+    return os.path.realpath(joined) if os.path.islink(joined) else joined  # noqa: PTH114 - str paths, hot path
 
 
 @lru_cache(maxsize=4096)

@@ -35,7 +35,19 @@ def _normal_cwd(cwd: str) -> str:
 class CallFacts:
     """What rules ask about one call, computed lazily and at most once."""
 
-    __slots__ = ("_bash", "_bash_paths", "_hosts", "_paths", "call", "cwd", "home", "key", "working_dirs")
+    __slots__ = (
+        "_bash",
+        "_bash_paths",
+        "_folders",
+        "_hosts",
+        "_paths",
+        "_words",
+        "call",
+        "cwd",
+        "home",
+        "key",
+        "working_dirs",
+    )
 
     def __init__(self, call: ToolCall, context: CallContext, home: str, extra_dirs: Sequence[str]) -> None:
         self.call = call
@@ -52,6 +64,8 @@ class CallFacts:
         self._paths: tuple[tuple[str, ...], ...] | None = None
         self._hosts: tuple[str, ...] | bool | None = False
         self._bash_paths: dict[str, tuple[tuple[str, ...], ...]] = {}
+        self._folders: dict[str, str] = {}
+        self._words: dict[tuple[str, str], tuple[str, ...]] = {}
 
     @property
     def bash(self) -> BashAnalysis | None:
@@ -84,7 +98,7 @@ class CallFacts:
                         # by a deny on `.env`, and must stay inside an allowed folder as a whole.
                         found[0] = posixpath.join(base, literal_prefix(value))
                         found.append(posixpath.join(base, value))
-            self._paths = tuple(resolve(p, self.cwd, self.home) for p in found)
+            self._paths = tuple(resolve(p, self.cwd, self.home, self._folders) for p in found)
         return self._paths
 
     @property
@@ -93,6 +107,13 @@ class CallFacts:
             url = self.call.tool_input.get("url")
             self._hosts = hosts_of(url) if isinstance(url, str) else None
         return self._hosts  # type: ignore[return-value]
+
+    def _resolve_word(self, word: str, base: str) -> tuple[str, ...]:
+        key = (word, base)
+        found = self._words.get(key)
+        if found is None:
+            found = self._words[key] = resolve(word, base, self.home, self._folders)
+        return found
 
     def bash_paths(self, family: str) -> tuple[tuple[str, ...], ...]:
         """Resolved spellings of the files a Bash line reads (`read`) or changes (`edit`)."""
@@ -104,19 +125,19 @@ class CallFacts:
         out: list[tuple[str, ...]] = []
         bases = [self.cwd]
         if analysis is not None:
-            bases += [resolve(target, self.cwd, self.home)[0] for target in analysis.cd_targets]
+            bases += [resolve(target, self.cwd, self.home, self._folders)[0] for target in analysis.cd_targets]
         for word in words:
             if "$(" in word or "`" in word or "…" in word:
                 continue
             relative = not word.startswith(("/", "~", "$HOME", "${HOME}"))
             for base in bases if relative else bases[:1]:
-                out.append(resolve(word, base, self.home))
+                out.append(self._resolve_word(word, base))
                 if any(c in word for c in "*?["):
                     pattern = out[-1][0]
                     for i, match in enumerate(glob.iglob(pattern)):  # noqa: PTH207 - a shell glob, as the shell would
                         if i >= _MAX_GLOB_EXPANSION:
                             break
-                        out.append(resolve(match, base, self.home))
+                        out.append(resolve(match, base, self.home, self._folders))
         result = tuple(out)
         self._bash_paths[family] = result
         return result
