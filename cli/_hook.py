@@ -15,7 +15,8 @@ and hands them to the policy as `CallContext.history`. Python rules that read th
 the whole session, across processes.
 
 Fail closed: input that does not parse, a policy that does not load, a trail that does not open, any
-exception, is a deny. A policy that fails to load is still recorded (as the broker's deny naming the
+exception, and no decision within `--timeout` seconds (the CLI does not block on its own hook timeout) is a
+deny. A policy that fails to load is still recorded (as the broker's deny naming the
 error) when the trail opens. If even printing the deny fails, the exit code is 2 with the reason on
 stderr, which the CLI treats as a block.
 """
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -44,7 +46,8 @@ log = get_logger("magistrate.cli.hook")
 POLICY_ENV = "MAGISTRATE_POLICY"
 AUDIT_ENV = "MAGISTRATE_AUDIT"
 HISTORY_LIMIT = 1000
-EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
+DEFAULT_BUDGET = 30.0
+"""Seconds a PreToolUse decision may take before the hook denies; `magistrate settings` gives the CLI 60."""
 
 
 class HookInput(BaseModel):
@@ -179,25 +182,64 @@ async def handle(event: HookInput, args: argparse.Namespace) -> dict[str, Any]:
             await trail.aclose()
 
 
-def _emit(answer: dict[str, Any]) -> None:
+_answered = threading.Lock()
+"""Taken by whoever writes the answer: the decision, or the watchdog's deny. Only one is ever written."""
+
+
+def _emit(answer: dict[str, Any]) -> bool:
+    """Write the answer unless one was already written; False when it was."""
+    if not _answered.acquire(blocking=False):
+        return False
     sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+    return True
+
+
+def _watchdog(budget: float) -> None:
+    """Deny and exit if no answer is written within `budget` seconds.
+
+    The CLI's own hook timeout is not a block, so a decision stuck on a locked trail or a rule that never
+    returns must not reach it: the deny is written first, and the process ends (the decision, if it was
+    recorded as an allow, then shows in the trail with no outcome)."""
+
+    def expire() -> None:
+        try:
+            if _emit(deny_output(f"magistrate: no decision within {budget:g} s, so the call is denied.")):
+                log.error("hook_timed_out", budget=budget)
+        finally:
+            os._exit(0)
+
+    timer = threading.Timer(budget, expire)
+    timer.daemon = True
+    timer.start()
+
+
+def _event_name(raw: bytes) -> str:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return ""
+    return str(value.get("hook_event_name", "")) if isinstance(value, dict) else ""
 
 
 def run(args: argparse.Namespace) -> int:
-    """One hook invocation: stdin in, the answer on stdout. Never lets a PreToolUse call through on error."""
-    pre = True
+    """One hook invocation: stdin in, the answer on stdout. Never lets a call through on error.
+
+    Anything that is not clearly a Post event is answered as a PreToolUse: when in doubt, deny."""
+    post = False
     try:
         raw = sys.stdin.buffer.read()
-        try:
-            pre = json.loads(raw).get("hook_event_name", "PreToolUse") == "PreToolUse"
-        except (ValueError, AttributeError):
-            pre = True
+        post = _event_name(raw) in ("PostToolUse", "PostToolUseFailure")
+        if not post:
+            _watchdog(args.timeout)
         try:
             event = HookInput.model_validate_json(raw)
         except ValidationError as exc:
             problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors()[:3])
             log.error("hook_input_invalid", problem=problem)
+            if post:
+                sys.stderr.write(f"magistrate hook: the outcome could not be read ({problem})\n")
+                return 1
             answer = deny_output(f"magistrate: the hook could not read the call ({problem}), so it is denied.")
         else:
             import anyio
@@ -205,12 +247,12 @@ def run(args: argparse.Namespace) -> int:
             answer = anyio.run(handle, event, args)
     except Exception as exc:  # noqa: BLE001 - anything unexpected on the governance path is a deny
         log.error("hook_failed", error=repr(exc))
-        if not pre:
+        if post:
             sys.stderr.write(f"magistrate hook: the outcome was not recorded: {exc}\n")
             return 1
         answer = deny_output(f"magistrate: the hook failed ({type(exc).__name__}: {exc}), so the call is denied.")
     try:
-        _emit(answer if pre else answer or {})
+        _emit(answer)
     except Exception as exc:  # noqa: BLE001 - last resort: exit 2 is a block to the CLI
         sys.stderr.write(f"magistrate hook: could not answer ({exc}); blocking the call\n")
         return 2
@@ -231,5 +273,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--db",
         metavar="URL",
         help=f"the audit trail: SQLite path or postgresql:// URL (default ${AUDIT_ENV}, else the per-user trail)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_BUDGET,
+        metavar="SECONDS",
+        help=f"deny a call not decided in this time (default {DEFAULT_BUDGET:g}; keep it under the CLI's hook timeout)",
     )
     parser.set_defaults(func=run)

@@ -47,12 +47,21 @@ def mcp_config(policy: Path, db: str | None, queue: str | None = None) -> dict[s
 
 
 def hook_settings(policy: Path, db: str | None, timeout: int = 60) -> dict[str, Any]:
-    """The `--settings` document: `magistrate hook` for every tool, before it runs and after."""
+    """The `--settings` document: `magistrate hook` for every tool, before it runs and after.
+
+    The CLI lets a call through when its PreToolUse hook exits with anything but 0 or 2, or overruns the
+    hook timeout. So the hook denies by itself well inside the timeout (`--timeout`, half of it), and the
+    command turns any other failure to start or finish (a missing interpreter, a crash) into exit 2, a block.
+    """
     argv = [*magistrate_command(), "hook", "--policy", str(policy)]
     if db is not None:
         argv += ["--db", db]
-    hook = {"type": "command", "command": shlex.join(argv), "timeout": timeout}
-    return {"hooks": {event: [{"matcher": "*", "hooks": [hook]}] for event in HOOK_EVENTS}}
+    pre = shlex.join([*argv, "--timeout", f"{timeout / 2:g}"]) + " || exit 2"
+    hooks: dict[str, Any] = {}
+    for event in HOOK_EVENTS:
+        command = pre if event == "PreToolUse" else shlex.join(argv)
+        hooks[event] = [{"matcher": "*", "hooks": [{"type": "command", "command": command, "timeout": timeout}]}]
+    return {"hooks": hooks}
 
 
 def claude_args(mcp_file: Path, settings_file: Path) -> list[str]:

@@ -223,6 +223,31 @@ def test_an_answer_that_cannot_be_written_exits_2_which_the_cli_treats_as_a_bloc
     assert b"blocking the call" in done.stderr
 
 
+def test_a_decision_that_does_not_come_in_time_is_a_deny(tmp_path: Path, db: Path) -> None:
+    fifo = tmp_path / "never-written"
+    os.mkfifo(fifo)
+    stuck = tmp_path / "stuck.py"
+    stuck.write_text(
+        textwrap.dedent(
+            f"""
+            from magistrate.broker import RulePolicy
+
+            policy = RulePolicy(default="allow")
+
+            @policy.rule("Bash")
+            def blocks_forever(call, context):
+                open({str(fifo)!r}).read()  # no writer ever comes: a rule stuck outside its own budget
+            """
+        )
+    )
+    code, out, err = hook(pre("echo fine"), "--policy", str(stuck), "--db", str(db), "--timeout", "1")
+    assert code == 0
+    answer = decision_of(out)
+    assert answer["permissionDecision"] == "deny"
+    assert "no decision within 1 s" in answer["permissionDecisionReason"]
+    assert "hook_timed_out" in err
+
+
 def test_post_events_record_outcomes_linked_to_their_decisions(policy_file: Path, db: Path) -> None:
     args = ("--policy", str(policy_file), "--db", str(db))
     hook(pre("echo fine", "toolu_ok"), *args)
@@ -245,6 +270,12 @@ def test_post_events_record_outcomes_linked_to_their_decisions(policy_file: Path
         [sys.executable, "-m", "magistrate.cli", "audit", "verify", "--db", str(db)], capture_output=True, check=False
     )
     assert verify.returncode == 0
+
+
+def test_a_post_event_that_does_not_parse_exits_1_and_answers_nothing(db: Path) -> None:
+    code, out, err = hook({"hook_event_name": "PostToolUse", "tool_response": "x"}, "--db", str(db))
+    assert (code, out) == (1, "")
+    assert "could not be read" in err
 
 
 def test_a_post_event_that_cannot_be_recorded_exits_1(tmp_path: Path) -> None:

@@ -63,34 +63,69 @@ def test_the_mcp_config_serves_the_approval_prompt_with_absolute_paths(
     assert server["env"] == {"MAGISTRATE_POLICY": str(tmp_path / "policy.py")}
 
 
-def test_every_tool_event_runs_the_hook_and_the_hook_command_works(
-    written: tuple[list[str], dict[str, Any], dict[str, Any]], tmp_path: Path
-) -> None:
-    _, _, hooks = written
-    assert set(hooks["hooks"]) == {"PreToolUse", "PostToolUse", "PostToolUseFailure"}
-    commands = set()
-    for matchers in hooks["hooks"].values():
+def hook_commands(hooks: dict[str, Any]) -> dict[str, str]:
+    commands = {}
+    for event, matchers in hooks["hooks"].items():
         [matcher] = matchers
         assert matcher["matcher"] == "*"
         [hook] = matcher["hooks"]
         assert hook["type"] == "command"
-        commands.add(hook["command"])
-    [command] = commands
-    payload = {
-        "hook_event_name": "PreToolUse",
-        "session_id": "s",
-        "cwd": str(tmp_path),
-        "tool_name": "Bash",
-        "tool_input": {"command": "ls"},
-        "tool_use_id": "t1",
-    }
+        assert hook["timeout"] == 60
+        commands[event] = hook["command"]
+    return commands
+
+
+def shell(command: str, payload: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     # The CLI runs the command through a shell, from wherever the session is.
-    done = subprocess.run(
-        command, shell=True, input=json.dumps(payload), capture_output=True, text=True, cwd="/", check=False
+    return subprocess.run(
+        command, shell=True, input=json.dumps(payload), capture_output=True, text=True, cwd="/", timeout=60, check=False
     )
+
+
+PAYLOAD = {
+    "hook_event_name": "PreToolUse",
+    "session_id": "s",
+    "cwd": "/",
+    "tool_name": "Bash",
+    "tool_input": {"command": "ls"},
+    "tool_use_id": "t1",
+}
+
+
+def test_every_tool_event_runs_the_hook_and_the_hook_command_works(
+    written: tuple[list[str], dict[str, Any], dict[str, Any]], tmp_path: Path
+) -> None:
+    _, _, hooks = written
+    commands = hook_commands(hooks)
+    assert set(commands) == {"PreToolUse", "PostToolUse", "PostToolUseFailure"}
+    assert commands["PreToolUse"].endswith(" --timeout 30 || exit 2")
+    assert commands["PostToolUse"] == commands["PostToolUseFailure"]
+    done = shell(commands["PreToolUse"], PAYLOAD)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
-    assert (tmp_path / "trail.sqlite3").exists()
+    post = {**PAYLOAD, "hook_event_name": "PostToolUse", "tool_response": "a.txt"}
+    done = shell(commands["PostToolUse"], post)
+    assert done.returncode == 0, done.stderr
+    assert trail_kinds(tmp_path / "trail.sqlite3") == ["decision", "outcome"]
+
+
+def trail_kinds(db: Path) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "magistrate.cli", "audit", "export", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [json.loads(line)["record"]["kind"] for line in done.stdout.splitlines()]
+
+
+def test_a_hook_that_cannot_even_start_blocks_the_call(
+    written: tuple[list[str], dict[str, Any], dict[str, Any]], tmp_path: Path
+) -> None:
+    _, _, hooks = written
+    command = hook_commands(hooks)["PreToolUse"].replace(sys.executable, str(tmp_path / "gone" / "python"))
+    done = shell(command, PAYLOAD)
+    assert done.returncode == 2  # the CLI's "block"; 1 or 127 would let the call through
 
 
 def test_an_approval_queue_and_a_database_url_are_passed_on(tmp_path: Path) -> None:
@@ -102,7 +137,7 @@ def test_an_approval_queue_and_a_database_url_are_passed_on(tmp_path: Path) -> N
     assert server["args"][-2:] == ["--db", url]
     assert server["env"]["MAGISTRATE_APPROVAL_QUEUE"] == str(tmp_path / "asks.sqlite3")
     hooks = json.loads((tmp_path / "magistrate-settings.json").read_text())["hooks"]
-    assert shlex.split(hooks["PreToolUse"][0]["hooks"][0]["command"])[-2:] == ["--db", url]
+    assert shlex.split(hooks["PostToolUse"][0]["hooks"][0]["command"])[-2:] == ["--db", url]
 
 
 def test_without_a_database_the_default_trail_is_left_to_each_process(tmp_path: Path) -> None:
