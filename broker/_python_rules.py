@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import translate
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import anyio
 
@@ -113,8 +113,9 @@ def make_rule(ref: RuleRef, tools: tuple[str, ...], function: RuleFunction, time
 _RESULT_TYPES = (Allow, Deny, Ask)
 
 
-@dataclass(frozen=True, slots=True)
-class RuleOutcome:
+class RuleOutcome(NamedTuple):
+    """What one rule said about one call (a tuple: built for every rule of every decision)."""
+
     rule: PythonRule
     result: RuleResult
     error: str | None = None

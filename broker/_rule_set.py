@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from magistrate.broker._bash import BashAnalysis, analyse
 from magistrate.broker._call import CallContext, ToolCall
@@ -203,8 +204,9 @@ def hits(rule: StringRule, facts: CallFacts, *, deny_side: bool) -> bool:
     return rule.regex.fullmatch(tool) is not None
 
 
-@dataclass(frozen=True, slots=True)
-class StringVerdict:
+class StringVerdict(NamedTuple):
+    """The rule strings that had something to say about a call."""
+
     deny: tuple[StringRule, ...]
     ask: tuple[StringRule, ...]
     allow: tuple[StringRule, ...]
