@@ -39,13 +39,6 @@ def hosts_of(url: str) -> tuple[str, ...] | None:
     return tuple(sorted(h for h in candidates if h is not None))
 
 
-def domain_matches(pattern: str, host: str, *, deny_side: bool) -> bool:
-    """Does `host` fall under `pattern` (`example.com` or `*.example.com`, already lower-cased)?"""
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:])
-    return host == pattern or (deny_side and host.endswith("." + pattern))
-
-
 def domain_error(value: str) -> str | None:
     """Why `value` (the part after `domain:`) is not a domain pattern, or None when it is one."""
     if not value:

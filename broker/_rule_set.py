@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from magistrate.broker._bash import BashAnalysis, analyse
 from magistrate.broker._call import CallContext, ToolCall
-from magistrate.broker._domains import domain_matches, hosts_of
+from magistrate.broker._domains import hosts_of
 from magistrate.broker._paths import inside, literal_prefix, resolve
 from magistrate.broker._rules import ListName, StringRule
 
@@ -167,27 +167,19 @@ def _input_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
 
-def hits(rule: StringRule, facts: CallFacts, *, deny_side: bool) -> bool:
-    """Does one rule match the call? `deny_side` chooses the any-form (deny, ask) or all-forms (allow) reading."""
+def hits(rule: StringRule, facts: CallFacts) -> bool:
+    """Does a rule outside the path, domain and Bash-prefix indexes match the call?
+
+    Bash globs match any form of the line (they are searched on the deny side only: an allow is judged part
+    by part in `RuleSet._allowing`).
+    """
     kind = rule.kind
     call = facts.call
     if kind == "tool":
         return True
     if kind == "bash":
         analysis = facts.bash
-        if analysis is None:
-            return False
-        if deny_side:
-            return any(_bash_form_matches(rule, form) for form in analysis.deny_forms)
-        forms = analysis.allow_forms
-        if not forms:
-            return False
-        return all(_allow_covers(rule, form, text) for form, text in zip(forms, analysis.allow_texts, strict=True))
-    if kind == "domain":
-        hosts = facts.hosts
-        return bool(hosts) and (any if deny_side else all)(
-            domain_matches(rule.domain, h, deny_side=deny_side) for h in hosts or ()
-        )
+        return analysis is not None and any(_bash_form_matches(rule, form) for form in analysis.deny_forms)
     if kind == "name":
         assert rule.regex is not None
         value = call.tool_input.get("skill" if call.tool_name == "Skill" else "subagent_type")
@@ -331,7 +323,7 @@ class RuleSet:
 
     def _matching(self, list_name: ListName, facts: CallFacts) -> list[StringRule]:
         index = self._lists[list_name]
-        found = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts, deny_side=True)]
+        found = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts)]
         if facts.key == "WebFetch":
             if index.domains.plain or index.domains.wildcard:
                 found.extend(index.domains.matching(facts.hosts, deny_side=True))
@@ -345,7 +337,7 @@ class RuleSet:
             if group is not None:
                 found.extend(group.matching(facts.cwd, facts.paths, deny_side=True))
         if facts.key == "Bash" and (index.bash_other or index.bash_by_first) and facts.bash is not None:
-            found.extend(r for r in index.bash_other if hits(r, facts, deny_side=True))
+            found.extend(r for r in index.bash_other if hits(r, facts))
             seen: set[int] = set()
             for form in facts.bash.deny_forms:
                 for rule in index.bash_by_first.get(form[0], ()):
@@ -356,7 +348,7 @@ class RuleSet:
 
     def _allowing(self, facts: CallFacts) -> list[StringRule]:
         index = self._lists["allow"]
-        whole = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts, deny_side=False)]
+        whole = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts)]
         group = index.paths.get((facts.key, None))
         if group is not None and facts.key != "Bash":
             whole.extend(group.matching(facts.cwd, facts.paths, deny_side=False))
