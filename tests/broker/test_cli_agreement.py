@@ -253,6 +253,15 @@ BATCHES: dict[str, Batch] = {
             fetch("https://EXAMPLE.org./", False, "deny"),
         ),
     ),
+    "mcp-server-allow-tool-deny": Batch(
+        allow=("mcp__srv",),
+        deny=("mcp__srv__secret",),
+        mcp=True,
+        cases=(
+            Case("mcp__srv__echo", {"text": "a"}, True, "allow"),
+            Case("mcp__srv__secret", {}, False, "deny"),
+        ),
+    ),
     "mcp-forms": Batch(
         allow=("mcp__srv__ec*", "mcp__sr"),
         mcp=True,
