@@ -120,6 +120,8 @@ BATCHES: dict[str, Batch] = {
             bash("env X=1 mytool danger", False, "deny"),
             bash("X=1 mytool danger", False, "deny"),
             bash("command mytool danger", False, "deny"),
+            bash("/usr/bin/env mytool danger", False, "deny"),
+            bash("sudo mytool danger", False, "deny"),
             bash("othertool && mytool danger", False, "deny"),
             bash("othertool; mytool danger", False, "deny"),
             bash("othertool | mytool danger", False, "deny"),
