@@ -31,7 +31,11 @@ POLICY = textwrap.dedent(
     """
     from magistrate.broker import RulePolicy
 
-    policy = RulePolicy(default="allow", deny=["Bash(ls:*)", "Bash(cat:*)"], ask=["Bash(touch:*)"])
+    policy = RulePolicy(
+        default="allow",
+        deny=["Bash(ls:*)", "Bash(cat:*)", "Edit(./locked.txt)"],
+        ask=["Bash(touch:*)"],
+    )
     """
 )
 
@@ -44,7 +48,17 @@ SCENARIO = {
     "rules": [
         {
             "contains": "auto-approved",
-            "turns": [{"tool_calls": [_bash("ls"), _bash("cat notes.txt"), _bash("echo fine")]}, "done"],
+            "turns": [
+                {
+                    "tool_calls": [
+                        _bash("ls"),
+                        _bash("cat notes.txt"),
+                        {"name": "Write", "input": {"file_path": "{cwd}/locked.txt", "content": "x"}},
+                        _bash("echo fine"),
+                    ]
+                },
+                "done",
+            ],
         },
         {"contains": "ask", "turns": [{"tool_calls": [_bash("touch approved.txt")]}, "done"]},
     ],
@@ -108,16 +122,26 @@ def test_calls_the_cli_would_auto_approve_are_decided_by_the_policy_and_recorded
     claude_cli: Path, isolated_home: Path, workspace: Path, tmp_path: Path, claude_args: list[str]
 ) -> None:
     db = tmp_path / "trail.sqlite3"
-    with ScriptedModel(SCENARIO) as model:
+    scenario = json.loads(json.dumps(SCENARIO).replace("{cwd}", str(workspace)))
+    with ScriptedModel(scenario) as model:
         run = plain_run(
-            "auto-approved calls", model, isolated_home, workspace, claude_args, "--allowedTools", "Bash(cat:*)"
+            "auto-approved calls",
+            model,
+            isolated_home,
+            workspace,
+            claude_args,
+            *("--allowedTools", "Bash(cat:*)", "--permission-mode", "acceptEdits"),
         )
         results = {r.tool_use_id: r for r in model.tool_results()}
     assert run.returncode == 0, run.stderr
     calls = {c.input["command"]: c for c in run.calls("Bash")}
-    assert set(calls) == {"ls", "cat notes.txt", "echo fine"}
-    # `ls` is read-only and `cat` is in --allowedTools: the CLI alone would have run both.
-    for command in ("ls", "cat notes.txt"):
+    [write] = run.calls("Write")
+    calls["write"] = write
+    assert set(calls) == {"ls", "cat notes.txt", "write", "echo fine"}
+    # `ls` is read-only, `cat` is in --allowedTools, the write falls under acceptEdits: the CLI alone would
+    # have run all three.
+    assert not (workspace / "locked.txt").exists()
+    for command in ("ls", "cat notes.txt", "write"):
         result = results[calls[command].id]
         assert result.is_error
         assert "private notes" not in result.content
@@ -130,6 +154,8 @@ def test_calls_the_cli_would_auto_approve_are_decided_by_the_policy_and_recorded
     assert set(decisions) == {c.id for c in calls.values()}
     assert decisions[calls["ls"].id]["rule"]["text"] == "Bash(ls:*)"
     assert decisions[calls["cat notes.txt"].id]["behavior"] == "deny"
+    assert decisions[write.id]["rule"]["text"] == "Edit(./locked.txt)"
+    assert {d["permission_mode"] for d in decisions.values()} == {"acceptEdits"}
     fine = calls["echo fine"].id
     assert decisions[fine]["behavior"] == "allow"
     assert decisions[fine]["session_id"] == run.result["session_id"]
