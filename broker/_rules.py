@@ -169,10 +169,11 @@ def parse_rule(text: str, list_name: ListName, source: RuleSource, *, root: str,
         return problem(f"not a tool name (tool names are capitalised{hint})")
     if not paren:
         tools = {"Read": READ_TOOLS, "Edit": EDIT_TOOLS}.get(tool, AGENT_TOOLS if tool in AGENT_TOOLS else None)
-        if tool == "Write" and list_name == "allow":
-            return problem("the CLI ignores Write rules; Edit covers Write and every editing tool")
-        if tool == "Write":
-            tools = EDIT_TOOLS
+        if list_name == "allow" and tool == "Edit":
+            # Checked against the CLI: a bare Edit allow does not let Write run; a bare Write allow does.
+            tools = EDIT_TOOLS - {"Write"}
+        elif tool == "Write" and list_name != "allow":
+            tools = EDIT_TOOLS  # a Write deny or ask means every editing tool, never less than the CLI
         return StringRule(ref, "tool", tools or frozenset({tool}))
     spec = rest[:-1]
     if not spec:

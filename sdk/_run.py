@@ -95,6 +95,7 @@ class Run:
             pending = await session.begin({"subtype": "initialize", "hooks": plan.hooks or None})
             # While the CLI boots: the wire models every message and control request is parsed with.
             from magistrate.sdk import _wire  # noqa: F401
+
             if options.governed:
                 from magistrate.sdk._governed import bundled_endpoints, governance_for
 

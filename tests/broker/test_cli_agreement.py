@@ -232,6 +232,23 @@ BATCHES: dict[str, Batch] = {
             bash("mytool x", False, "deny"),
         ),
     ),
+    "bare-write-allow": Batch(
+        # A bare `Write` allow lets the Write tool run (only `Write(...)` with a specifier is skipped).
+        allow=("Write",),
+        files=True,
+        cases=(
+            write("new.txt", True, "allow"),
+            Case("Edit", {"file_path": "b.ts", "old_string": "a", "new_string": "b"}, False, "ask"),
+        ),
+    ),
+    "bare-edit-allow-does-not-cover-write": Batch(
+        allow=("Edit",),
+        files=True,
+        cases=(
+            write("new.txt", False, "ask"),
+            Case("Edit", {"file_path": "b.ts", "old_string": "a", "new_string": "b"}, True, "allow"),
+        ),
+    ),
     "edit-allow-covers-write": Batch(
         allow=("Edit(./src/**)",),
         files=True,
