@@ -133,12 +133,25 @@ class Timed:
 
 
 def run_timed(
-    argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, timeout: float = 180, check_output: str | None = None
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    timeout: float = 180,
+    check_output: str | None = None,
+    stdin: str | None = None,
 ) -> Timed:
     """Run `argv` to the end and time it from spawn to exit; fail unless it exits 0 (and prints `check_output`)."""
     started = time.perf_counter()
     done = subprocess.run(
-        list(argv), env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        list(argv),
+        env=dict(env),
+        cwd=cwd,
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     seconds = time.perf_counter() - started
     if done.returncode != 0 or (check_output is not None and check_output not in done.stdout):

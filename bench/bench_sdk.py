@@ -5,10 +5,11 @@ fresh process, timed from spawn to exit: the plain `claude -p`, or a tiny Python
 `claude-agent-sdk` (latest), `claude-code-sdk==0.0.25`, or `magistrate.sdk` (governed, the default, and with
 `governed=False`). Every process drives the same pinned CLI against the same scripted model, in one warm HOME,
 for two workloads: a greeting, and a run with one Bash tool call (allowed with `allowed_tools=["Bash"]`, or
-`--allowedTools Bash` for the CLI). Rounds are interleaved, the order rotating each round, so a noisy moment
-hits every variant alike; the table shows medians and ratios to the plain CLI. Each Python child reports its
-own peak RSS (`ru_maxrss` of the Python process, not the CLI); `import magistrate.sdk` is timed in fresh
-processes too.
+`--allowedTools Bash` for the CLI). One more row drives the CLI the way the SDKs do (`--input-format
+stream-json`, the prompt on stdin) with no Python at all, to show what the CLI's streaming mode costs by
+itself. Rounds are interleaved, the order rotating each round, so a noisy moment hits every variant alike;
+the table shows medians and ratios to the plain CLI. Each Python child reports its own peak RSS (`ru_maxrss`
+of the Python process, not the CLI); `import magistrate.sdk` is timed in fresh processes too.
 
     .venv/bin/python bench/bench_sdk.py [--runs N]
 
@@ -19,6 +20,7 @@ The comparison SDKs are installed on first use into their own venvs under build/
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -45,9 +47,12 @@ from _common import (
 )
 
 PLAIN = "claude -p"
+# The CLI driven the way every SDK drives it (`--input-format stream-json`, the prompt on stdin), with no SDK:
+# what streaming mode itself costs, which no SDK can win back.
+STREAMING = "claude -p, stream-json in"
 GOVERNED = "magistrate.sdk (governed)"
 UNGOVERNED = "magistrate.sdk governed=False"
-VARIANTS = (PLAIN, AGENT, CODE, GOVERNED, UNGOVERNED)
+VARIANTS = (PLAIN, STREAMING, AGENT, CODE, GOVERNED, UNGOVERNED)
 WORKLOADS = {"greeting": (GREETING, "Hello! How can I help?"), "one tool call": (ONE_TOOL, f"Got: {TOOL_OUTPUT}")}
 
 # One run through an SDK's query() in a fresh process. The imports are inside the timed process on purpose.
@@ -93,10 +98,11 @@ IMPORT = (
 
 
 def command(variant: str, prompt: str, tools: bool, child: Path, pythons: dict[str, Path]) -> list[str]:
+    allow = ["--allowedTools", "Bash"] if tools else []
     if variant == PLAIN:
-        return [str(CLI), "-p", prompt, "--output-format", "stream-json", "--verbose"] + (
-            ["--allowedTools", "Bash"] if tools else []
-        )
+        return [str(CLI), "-p", prompt, "--output-format", "stream-json", "--verbose", *allow]
+    if variant == STREAMING:
+        return [str(CLI), "-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose", *allow]
     python, sdk = {
         AGENT: (pythons[AGENT], "claude_agent_sdk"),
         CODE: (pythons[CODE], "claude_code_sdk"),
@@ -104,6 +110,10 @@ def command(variant: str, prompt: str, tools: bool, child: Path, pythons: dict[s
         UNGOVERNED: (Path(sys.executable), "magistrate_plain"),
     }[variant]
     return [str(python), str(child), sdk, prompt, "1" if tools else "0", str(CLI), str(BUILD / "ws")]
+
+
+def user_message(prompt: str) -> str:
+    return json.dumps({"type": "user", "message": {"role": "user", "content": prompt}}) + "\n"
 
 
 def env_for(model: Model, variant: str) -> dict[str, str]:
@@ -136,10 +146,11 @@ def main() -> None:
                         env=env_for(model, variant),
                         cwd=BUILD / "ws",
                         check_output=expected,
+                        stdin=user_message(prompt) if variant == STREAMING else None,
                     )
                     if round_ >= 0:
                         seconds[variant, workload].append(done.seconds)
-                        if variant != PLAIN:
+                        if variant not in (PLAIN, STREAMING):
                             rss[variant].append(last_json_line(done.stdout)["maxrss_kb"] / 1024)
             for module in rotated(list(import_pythons), round_):
                 done = run_timed([str(import_pythons[module]), "-c", IMPORT, module], env=model.env(), cwd=BUILD / "ws")
