@@ -9,10 +9,9 @@ trail, and prints the hook's answer on stdout, which carries nothing else.
 It is a process per call, so it imports only the broker and the SDK's hook logic (no `mcp`, no server), and
 a Post event does not load the policy at all.
 
-History: the broker's session memory dies with each process, so before deciding, the hook reads the
-session's earlier decisions back from the trail (the last `HISTORY_LIMIT`, as recorded, that is redacted)
-and hands them to the policy as `CallContext.history`. Python rules that read the history therefore see
-the whole session, across processes.
+History: the broker's session memory dies with each process, but a `Broker` that meets a session it has
+not seen reads the session's earlier decisions back from the trail (the last `HISTORY_LIMIT`, as recorded,
+that is redacted). Python rules that read the history therefore see the whole session, across processes.
 
 Fail closed: input that does not parse, a policy that does not load, a trail that does not open, any
 exception, and no decision within `--timeout` seconds (the CLI does not block on its own hook timeout) is a
@@ -35,11 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from magistrate.broker._log import get_logger
 
 if TYPE_CHECKING:
-    from magistrate.broker._broker import Broker
-    from magistrate.broker._call import CallContext, PriorDecision, ToolCall
+    from magistrate.broker._call import CallContext, ToolCall
     from magistrate.broker._decision import Decision
     from magistrate.broker._interfaces import Policy
-    from magistrate.broker._trail import Trail
 
 log = get_logger("magistrate.cli.hook")
 
@@ -111,39 +108,6 @@ def _policy(args: argparse.Namespace, cwd: str) -> Policy:
         return _UnloadablePolicy(exc)
 
 
-def session_history(trail: Trail, session_id: str, limit: int = HISTORY_LIMIT) -> tuple[PriorDecision, ...]:
-    """The session's last `limit` decisions, oldest first, read back from the trail (inputs as recorded)."""
-    from magistrate.broker._call import PriorDecision
-
-    if not session_id:
-        return ()
-    store = trail.store
-    with store.snapshot() as cur:
-        stored = store.records(cur, session_id=session_id)
-    past: list[PriorDecision] = []
-    for row in stored:
-        if row.kind != "decision":
-            continue
-        body = json.loads(row.body)
-        rule = body.get("rule") or {}
-        past.append(PriorDecision(row.tool_name, body.get("input") or {}, body["behavior"], rule.get("id")))
-    return tuple(past[-limit:])
-
-
-class _SessionBroker:
-    """Builds a `Broker` whose memory of the session starts with the decisions the trail already holds."""
-
-    @staticmethod
-    def build(policy: Policy, trail: Trail, past: tuple[PriorDecision, ...]) -> Broker:
-        from magistrate.broker._broker import Broker
-
-        class SessionBroker(Broker):
-            def history(self, session_id: str) -> tuple[PriorDecision, ...]:
-                return past + super().history(session_id)
-
-        return SessionBroker(policy, trail)
-
-
 async def handle(event: HookInput, args: argparse.Namespace) -> dict[str, Any]:
     """Decide (PreToolUse) or record the outcome (Post events); returns the hook's JSON answer."""
     import anyio
@@ -164,13 +128,11 @@ async def handle(event: HookInput, args: argparse.Namespace) -> dict[str, Any]:
             raise
         return deny_output(f"magistrate: the audit trail could not be opened, so the call is denied ({exc}).")
     try:
-        if pre:
-            policy = _policy(args, cwd)
-            past = await anyio.to_thread.run_sync(session_history, trail, event.session_id)
-        else:
-            policy, past = _UnloadablePolicy(RuntimeError("an outcome needs no policy")), ()
+        from magistrate.broker._broker import Broker
+
+        policy = _policy(args, cwd) if pre else _UnloadablePolicy(RuntimeError("an outcome needs no policy"))
         governance = Governance(
-            governor=_SessionBroker.build(policy, trail, past),
+            governor=Broker(policy, trail, history_limit=HISTORY_LIMIT),
             approver=None,
             cwd=cwd,
             permission_mode=event.permission_mode or "default",
