@@ -243,6 +243,17 @@ class Store(abc.ABC):
         )
         return [bytes(r[0]) for r in reversed(cur.fetchall())]
 
+    def decision_for(self, cur: Any, tool_use_id: str) -> bytes | None:
+        """The body of the latest decision record for a tool call, if the trail holds one."""
+        cur.execute(
+            self._sql(
+                "SELECT body FROM trail_records WHERE tool_use_id = ? AND kind = 'decision' ORDER BY seq DESC LIMIT 1"
+            ),
+            (tool_use_id,),
+        )
+        row = cur.fetchone()
+        return None if row is None else bytes(row[0])
+
     def records(
         self, cur: Any, *, start: int = 0, limit: int | None = None, session_id: str | None = None
     ) -> list[StoredRecord]:

@@ -119,6 +119,15 @@ def prompt_text(behavior: str, *, updated_input: Mapping[str, Any] | None = None
     return json.dumps({"behavior": "deny", "message": message or "Denied by policy."})
 
 
+@dataclass(frozen=True, slots=True)
+class Recalled:
+    """A decision found in the trail: the call it was for, the decision, and the session that made it."""
+
+    call: ToolCall
+    decision: Decision
+    session_id: str
+
+
 @dataclass
 class PromptResolver:
     """Answers the prompt for one run or one server: decide if needed, ask if asked, record the answer."""
@@ -129,6 +138,8 @@ class PromptResolver:
     timeout: float = DEFAULT_TIMEOUT
     known: dict[str, tuple[ToolCall, Decision]] = field(default_factory=dict)
     """Asks the run's PreToolUse hook already decided, by tool_use_id, so they are not decided twice."""
+    recall: Callable[[str], Awaitable[Recalled | None]] | None = None
+    """Finds a decision another process made for a tool_use_id (the plain CLI's command hook), in the trail."""
 
     async def answer(self, arguments: Mapping[str, Any]) -> str:
         try:
@@ -138,7 +149,15 @@ class PromptResolver:
                 "deny", message=f"Denied: the permission prompt got an invalid request ({exc.errors()[0]['msg']})."
             )
         context = self.context()
+        session_id = context.session_id
         known = self.known.pop(request.tool_use_id, None) if request.tool_use_id else None
+        if known is None and request.tool_use_id and self.recall is not None:
+            recalled = await self.recall(request.tool_use_id)
+            # Trusted only for the very call it was made for; anything else is decided afresh.
+            same_call = recalled is not None and recalled.call.tool_name == request.tool_name
+            if recalled is not None and same_call and dict(recalled.decision.input) == request.input:
+                known = (recalled.call, recalled.decision)
+                session_id = recalled.session_id
         if known is not None:
             call, decision = known
         else:
@@ -152,7 +171,7 @@ class PromptResolver:
             tool_name=call.tool_name,
             input=decision.input,
             tool_use_id=call.tool_use_id,
-            session_id=context.session_id,
+            session_id=session_id,
             reason=decision.message,
             rule=decision.rule.text if decision.rule else None,
         )

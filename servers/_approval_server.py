@@ -9,10 +9,11 @@ structured content, which the CLI would reject.
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from magistrate.broker._call import CallContext
+from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._interfaces import Governor, Policy
 from magistrate.servers._approval import (
     SERVER_NAME,
@@ -20,12 +21,14 @@ from magistrate.servers._approval import (
     TOOL_NAME,
     Approver,
     PromptResolver,
+    Recalled,
 )
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from magistrate.broker._broker import Broker
+    from magistrate.broker._trail import Trail
 
 INSTRUCTIONS = (
     "magistrate's approval prompt: the CLI calls approval_prompt for each tool call it would ask a person about; "
@@ -76,11 +79,49 @@ def build_resolver(
     """The broker (policy + trail at `db`, unless a `governor` is given) and approver behind the prompt.
     Blocking: opens the trail."""
     where = cwd or str(Path.cwd())
+    chosen = governor if governor is not None else open_broker(db, policy=policy, cwd=where)
+    trail = getattr(chosen, "trail", None)
     return PromptResolver(
-        governor=governor if governor is not None else open_broker(db, policy=policy, cwd=where),
+        governor=chosen,
         approver=approver if approver is not None else default_approver(),
         context=lambda: CallContext(cwd=where),
+        recall=None if trail is None else trail_recall(trail),
     )
+
+
+def trail_recall(trail: Trail) -> Callable[[str], Awaitable[Recalled | None]]:
+    """Finds the decision the command hook recorded for a call, so the prompt neither decides it twice nor
+    loses its session: with the plain CLI, the hook and this server are separate processes sharing a trail."""
+    import anyio.to_thread
+
+    from magistrate.broker._audit_records import DecisionRecord, parse_record
+    from magistrate.broker._decision import Decision, RuleRef, RuleSource
+
+    def lookup(tool_use_id: str) -> Recalled | None:
+        store = trail.store
+        with store.snapshot() as cur:
+            body = store.decision_for(cur, tool_use_id)
+        record = None if body is None else parse_record(body)
+        if not isinstance(record, DecisionRecord):
+            return None
+        rule = None
+        if record.rule is not None:
+            source = RuleSource(record.rule.source_kind, record.rule.source_path, record.rule.source_line)  # type: ignore[arg-type]
+            rule = RuleRef(record.rule.id, record.rule.text, source, record.rule.list)  # type: ignore[arg-type]
+        decision = Decision(
+            record.behavior,
+            record.updated_input if record.updated_input is not None else record.input,
+            record.message,
+            rule=rule,
+            policy_version=record.policy_version,
+        )
+        call = ToolCall(record.tool_name, record.input, tool_use_id)
+        return Recalled(call, decision, record.session_id)
+
+    async def recall(tool_use_id: str) -> Recalled | None:
+        return await anyio.to_thread.run_sync(lookup, tool_use_id)
+
+    return recall
 
 
 def build_server(

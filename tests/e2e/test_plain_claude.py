@@ -212,10 +212,13 @@ async def test_an_ask_answered_through_the_approval_queue_runs(
     trail = records(db)
     mine = [r for r in trail if r["tool_use_id"] == call.id]
     kinds = [r["kind"] for r in mine]
+    # The hook decided the ask; the approval server found that decision instead of deciding again.
+    assert kinds.count("decision") == 1
     assert kinds[0] == "decision"
     assert (mine[0]["behavior"], mine[0]["session_id"]) == ("ask", run.result["session_id"])
     approval = next(r for r in mine if r["kind"] == "approval")
     assert (approval["behavior"], approval["approver"], approval["note"]) == ("allow", "queue:ana", "ticket OPS-12")
+    assert approval["session_id"] == run.result["session_id"]
     outcome = next(r for r in mine if r["kind"] == "outcome")
     assert outcome["status"] == "success"
     assert magistrate("audit", "verify", "--db", str(db)).returncode == 0
