@@ -173,13 +173,13 @@ def main() -> None:
     import_ms = median(imports["magistrate.sdk"]) * 1000
     others = ", ".join(f"{m} {median(imports[m]) * 1000:.0f} ms" for m in import_pythons if m != "magistrate.sdk")
     targets.append(["import magistrate.sdk < 150 ms", f"{import_ms:.0f} ms ({others})", verdict(import_ms < 150)])
-    for variant in (GOVERNED, UNGOVERNED):
+    for variant, label in ((GOVERNED, "governed"), (UNGOVERNED, "governed=False")):
         for workload in WORKLOADS:
             vs_cli = med[variant, workload] / med[PLAIN, workload]
             vs_sdk = med[variant, workload] / med[AGENT, workload]
-            targets.append([f"{variant}, {workload}: <= 1.15x claude -p", f"{vs_cli:.2f}x", verdict(vs_cli <= 1.15)])
-            targets.append([f"{variant}, {workload}: <= 0.5x {AGENT}", f"{vs_sdk:.2f}x", verdict(vs_sdk <= 0.5)])
-    print_table("Targets (issue 3)", ["target", "measured", ""], targets)
+            targets.append([f"{label}, {workload}: <= 1.15x claude -p", f"{vs_cli:.2f}x", verdict(vs_cli <= 1.15)])
+            targets.append([f"{label}, {workload}: <= 0.5x {AGENT}", f"{vs_sdk:.2f}x", verdict(vs_sdk <= 0.5)])
+    print_table("Targets (issue 3)", ["target (`bench_sdk.py`)", "measured", ""], targets)
 
 
 if __name__ == "__main__":
