@@ -134,8 +134,11 @@ def main() -> None:
     seconds: dict[tuple[str, str], list[float]] = defaultdict(list)
     rss: dict[str, list[float]] = defaultdict(list)
     imports: dict[str, list[float]] = defaultdict(list)
-    import_pythons = {"magistrate.sdk": Path(sys.executable), "claude_agent_sdk": pythons[AGENT]}
-    import_pythons["claude_code_sdk"] = pythons[CODE]
+    import_pythons = {
+        "magistrate.sdk": Path(sys.executable),
+        "claude_agent_sdk": pythons[AGENT],
+        "claude_code_sdk": pythons[CODE],
+    }
 
     with scripted_model(BUILD / "home") as model:
         for round_ in range(-1, args.runs):  # round -1 warms the HOME, the page cache and the venvs' bytecode
