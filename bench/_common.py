@@ -200,10 +200,11 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]
     print(flush=True)
 
 
-def load_note() -> str:
-    """The load average, printed with every table: these are wall times, and a busy machine shows in them."""
-    one, five, _ = os.getloadavg()
-    return f"{os.cpu_count()} cores, load average {one:.2f} (1 min) {five:.2f} (5 min)"
+def load_note(at_start: float) -> str:
+    """The load average at the start and at the end, printed with every table: these are wall times, and a busy
+    machine shows in them."""
+    at_end = os.getloadavg()[0]
+    return f"{os.cpu_count()} cores, 1-min load average {at_start:.2f} at the start, {at_end:.2f} at the end"
 
 
 AGENT = "claude-agent-sdk"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -176,6 +177,7 @@ def main() -> None:
         print(json.dumps(anyio.run(inner, args.inner)))
         return
 
+    load_at_start = os.getloadavg()[0]
     pythons, versions = sdk_pythons()
     child = write_child("governed_query.py", CHILD)
     server = write_child("approval_server.py", APPROVAL_SERVER)
@@ -229,7 +231,8 @@ def main() -> None:
         name = variant.replace(AGENT, f"{AGENT} {versions[AGENT]}")
         rss_mb = f"{median(rss[variant]):.0f}" if variant in rss else "-"
         rows.append([name, f"{med[variant]:.3f}", f"{med[variant] / med[PLAIN]:.2f}x", rss_mb])
-    title = f"(a) whole process, one run with one Bash call, medians of {args.runs} interleaved ({load_note()})"
+    title = f"(a) whole process, one run with one Bash call, medians of {args.runs} interleaved"
+    title += f" ({load_note(load_at_start)})"
     print_table(title, ["variant", "seconds", "vs CLI", "Python peak RSS MB"], rows)
 
     g = med[GOVERNED]

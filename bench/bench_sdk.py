@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -128,6 +129,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="timed runs of each variant and workload (default 7)")
     args = parser.parse_args()
 
+    load_at_start = os.getloadavg()[0]
     pythons, versions = sdk_pythons()
     child = write_child("sdk_query.py", CHILD)
     (BUILD / "ws").mkdir(parents=True, exist_ok=True)
@@ -170,7 +172,7 @@ def main() -> None:
         row.append(f"{median(rss[variant]):.0f}" if variant in rss else "-")
         rows.append(row)
     headers = ["variant", "greeting s", "vs CLI", "one tool call s", "vs CLI", "Python peak RSS MB"]
-    print_table(f"Whole process, medians of {args.runs} interleaved runs ({load_note()})", headers, rows)
+    print_table(f"Whole process, medians of {args.runs} interleaved runs ({load_note(load_at_start)})", headers, rows)
 
     targets: list[list[str]] = []
     import_ms = median(imports["magistrate.sdk"]) * 1000
