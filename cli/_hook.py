@@ -138,7 +138,10 @@ async def handle(event: HookInput, args: argparse.Namespace) -> dict[str, Any]:
             permission_mode=event.permission_mode or "default",
             session_id=event.session_id,
         )
-        return await governance.hook(GOVERNANCE_HOOKS[event.hook_event_name], event.model_dump(mode="json"))
+        answer = await governance.hook(GOVERNANCE_HOOKS[event.hook_event_name], event.model_dump(mode="json"))
+        # A Post event's outcome is queued by the hook; this process ends here, so write it now.
+        await governance.flush_outcomes()
+        return answer
     finally:
         with anyio.CancelScope(shield=True):
             await trail.aclose()

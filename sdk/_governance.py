@@ -53,6 +53,8 @@ class Governance:
     session_id: str = ""
     closers: list[Any] = field(default_factory=list)
     """Things this run opened (the trail) and must close when it ends."""
+    _outcomes: list[ToolOutcome] = field(default_factory=list)
+    """Outcomes answered but not yet written: the CLI need not wait for them (see `flush_outcomes`)."""
     _allowed: dict[str, str] = field(default_factory=dict)
     """tool_use_id -> tool name of calls allowed and not yet seen to finish."""
     resolver: PromptResolver = field(init=False)
@@ -116,13 +118,24 @@ class Governance:
         else:
             size, sha = _digest(hook_input.get("tool_response"))
             outcome = ToolOutcome(tool_use_id, tool_name, self.session_id, "success", size, sha)
-        try:
-            await self.governor.record_outcome(outcome)
-        except Exception as exc:  # noqa: BLE001 - the call already ran; losing its outcome is logged loudly
-            log.error("outcome_not_recorded", tool=tool_name, tool_use_id=tool_use_id, error=repr(exc))
+        self._outcomes.append(outcome)
+
+    async def flush_outcomes(self) -> None:
+        """Write the outcomes answered so far. Only a decision must be durable before its answer; an outcome is
+        written right after the hook's answer has gone out, while the CLI carries on."""
+        pending, self._outcomes = self._outcomes, []
+        for outcome in pending:
+            try:
+                await self.governor.record_outcome(outcome)
+            except Exception as exc:  # noqa: BLE001 - the call already ran; losing its outcome is logged loudly
+                log.error(
+                    "outcome_not_recorded", tool=outcome.tool_name, tool_use_id=outcome.tool_use_id, error=repr(exc)
+                )
 
     async def close(self) -> None:
-        """Record every allowed call that never reported an outcome (the run ended, or the CLI refused it)."""
+        """Write queued outcomes, then record every allowed call that never reported one (the run ended, or the
+        CLI refused it)."""
+        await self.flush_outcomes()
         pending, self._allowed = self._allowed, {}
         for tool_use_id, tool_name in pending.items():
             outcome = ToolOutcome(tool_use_id, tool_name, self.session_id, "not_run", error="allowed but never ran")

@@ -61,6 +61,7 @@ async def _default_governor(options: ClaudeCodeOptions, cwd: str) -> tuple[Gover
     policy = _resolve_policy(options, cwd)
     audit = options.audit if options.audit is not None else os.environ.get("MAGISTRATE_AUDIT") or None
     trail = await anyio.to_thread.run_sync(Trail.open, audit)
+    trail.inline_writes = True  # the run waits on each commit anyway; skip the worker thread
     return Broker(policy, trail), [trail]
 
 

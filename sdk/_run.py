@@ -102,6 +102,7 @@ class Run:
                 governance = await governance_for(options, cwd or str(Path.cwd()), plan.endpoints)
                 plan.endpoints.update(bundled_endpoints(governance, options))
                 plan.governance.append(governance)
+                session.after_answer = governance.flush_outcomes
             init = await session.wait(pending)
         except BaseException:
             with anyio.CancelScope(shield=True):

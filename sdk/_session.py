@@ -75,6 +75,8 @@ class ControlSession:
         self._read_lock = anyio.Lock()
         self._ended = False
         self._failure: Exception | None = None
+        self.after_answer: Callable[[], Awaitable[None]] | None = None
+        """Run after each answer to the CLI has been sent: work the CLI need not wait for (recording outcomes)."""
 
     @property
     def process(self) -> CLIProcess:
@@ -205,6 +207,11 @@ class ControlSession:
             await self._process.send({"type": "control_response", "response": reply})
         except CLIConnectionError:
             log.debug("control_response_undeliverable", subtype=subtype)
+        if self.after_answer is not None:
+            try:
+                await self.after_answer()
+            except Exception as exc:  # noqa: BLE001 - the answer is out; a failure here is logged, not raised
+                log.error("after_answer_failed", error=repr(exc))
 
     @staticmethod
     async def _dispatch(subtype: str, handler: RequestHandler | None, request: dict[str, Any]) -> dict[str, Any]:
