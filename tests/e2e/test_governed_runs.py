@@ -22,6 +22,7 @@ import pytest
 from magistrate.sdk import ClaudeCodeOptions, ResultMessage, UserMessage, query
 from magistrate.sdk.scripted_model import ScriptedModel
 from magistrate.servers._approval import AskRequest, Verdict
+from tests.e2e._cases import ASK, AUTO_APPROVED, bash, magistrate, trail_records
 
 POLICY = textwrap.dedent(
     """
@@ -44,40 +45,15 @@ POLICY = textwrap.dedent(
 )
 
 
-def _bash(command: str) -> dict[str, Any]:
-    return {"name": "Bash", "input": {"command": command}}
-
-
 SCENARIO = {
     "rules": [
-        {
-            "contains": "auto-approved",
-            "turns": [
-                {
-                    "tool_calls": [
-                        _bash("ls"),
-                        _bash("cat notes.txt"),
-                        {"name": "Write", "input": {"file_path": "{cwd}/locked.txt", "content": "x"}},
-                        _bash("echo fine"),
-                    ]
-                },
-                "done",
-            ],
-        },
-        {"contains": "rewrite", "turns": [{"tool_calls": [_bash("echo hello")]}, "Got: {last_tool_result}"]},
-        {"contains": "ask", "turns": [{"tool_calls": [_bash("touch approved.txt")]}, "done"]},
-        {"contains": "explode", "turns": [{"tool_calls": [_bash("echo explode")]}, "done"]},
+        AUTO_APPROVED,
+        {"contains": "rewrite", "turns": [{"tool_calls": [bash("echo hello")]}, "Got: {last_tool_result}"]},
+        ASK,
+        {"contains": "explode", "turns": [{"tool_calls": [bash("echo explode")]}, "done"]},
     ],
     "default": {"turns": ["nothing to do"]},
 }
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    (ws / "notes.txt").write_text("private notes\n")
-    return ws
 
 
 @pytest.fixture
@@ -97,18 +73,7 @@ def policy_file(tmp_path: Path) -> Path:
 
 
 def audit(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "magistrate.cli", "audit", *args, "--db", str(db)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def records(db: Path) -> list[dict[str, Any]]:
-    done = audit(db, "export")
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line)["record"] for line in done.stdout.splitlines() if line.strip()]
+    return magistrate("audit", *args, "--db", str(db))
 
 
 async def run(prompt: str, options: ClaudeCodeOptions) -> list[Any]:
@@ -149,7 +114,7 @@ async def test_calls_the_cli_would_auto_approve_are_decided_by_the_policy(
     assert not (workspace / "locked.txt").exists()
     assert isinstance(messages[-1], ResultMessage)
 
-    trail = records(db)
+    trail = trail_records(db)
     decisions = {r["tool_use_id"]: r for r in trail if r["kind"] == "decision"}
     outcomes = {r["tool_use_id"]: r for r in trail if r["kind"] == "outcome"}
     assert set(decisions) == set(results)
@@ -171,7 +136,7 @@ async def test_a_rule_rewrites_the_input_and_the_rewritten_command_runs(
     messages = await run("rewrite it", ClaudeCodeOptions(cwd=workspace, policy=policy_file, audit=db))
     assert isinstance(messages[-1], ResultMessage)
     assert messages[-1].result == "Got: hello from the policy"
-    decision = next(r for r in records(db) if r["kind"] == "decision")
+    decision = next(r for r in trail_records(db) if r["kind"] == "decision")
     assert decision["input"]["command"] == "echo hello"
     assert decision["updated_input"]["command"] == "echo hello from the policy"
 
@@ -190,7 +155,7 @@ async def test_an_ask_goes_to_the_approver_and_the_answer_is_recorded(
     await run("ask first", ClaudeCodeOptions(cwd=workspace, policy=policy_file, audit=db, approver=approver))
     assert (workspace / "approved.txt").exists()
     assert [ask.rule for ask in seen] == ["Bash(touch:*)"]
-    trail = records(db)
+    trail = trail_records(db)
     approval = next(r for r in trail if r["kind"] == "approval")
     assert (approval["behavior"], approval["approver"], approval["note"]) == ("allow", "reviewer:ana", "ticket OPS-12")
     assert any(r["kind"] == "outcome" and r["status"] == "success" for r in trail)
@@ -204,7 +169,7 @@ async def test_an_ask_with_no_approver_is_a_recorded_deny(
     db = tmp_path / "trail.sqlite3"
     await run("ask first", ClaudeCodeOptions(cwd=workspace, policy=policy_file, audit=db, approver="none"))
     assert not (workspace / "approved.txt").exists()
-    trail = records(db)
+    trail = trail_records(db)
     approval = next(r for r in trail if r["kind"] == "approval")
     assert (approval["behavior"], approval["approver"]) == ("deny", "none")
     assert not any(r["kind"] == "outcome" and r["status"] == "success" for r in trail)
@@ -218,7 +183,7 @@ async def test_a_rule_that_raises_is_a_deny_recorded_with_its_error(
     await run("explode", ClaudeCodeOptions(cwd=workspace, policy=policy_file, audit=db))
     [result] = model.tool_results()
     assert result.is_error
-    decision = next(r for r in records(db) if r["kind"] == "decision")
+    decision = next(r for r in trail_records(db) if r["kind"] == "decision")
     assert decision["behavior"] == "deny"
     assert "this rule has a bug" in decision["error"]
 
@@ -247,7 +212,7 @@ def test_an_unchanged_script_runs_governed_from_the_environment(
         [sys.executable, str(script)], cwd=workspace, env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    decisions = [r for r in records(db) if r["kind"] == "decision"]
+    decisions = [r for r in trail_records(db) if r["kind"] == "decision"]
     assert len(decisions) == 4
     assert {d["rule"]["text"] for d in decisions if d["behavior"] == "deny"} >= {"Bash(ls:*)", "Bash(cat:*)"}
 
@@ -267,7 +232,7 @@ async def test_concurrent_governed_runs_share_one_trail_that_verifies(
         async with anyio.create_task_group() as group:
             for _ in range(8):
                 group.start_soon(one)
-    trail = records(db)
+    trail = trail_records(db)
     decisions = [r for r in trail if r["kind"] == "decision"]
     assert len(decisions) == 8 * 4
     assert len({d["session_id"] for d in decisions}) == 8

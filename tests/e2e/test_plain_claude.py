@@ -12,11 +12,9 @@ import functools
 import json
 import os
 import shlex
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
@@ -24,6 +22,7 @@ import pytest
 from magistrate.sdk.scripted_model import ScriptedModel
 from magistrate.servers._approval_queue import ApprovalQueue, QueuedAsk
 from tests._harness import CliRun, run_cli
+from tests.e2e._cases import ASK, AUTO_APPROVED, magistrate, trail_records
 
 pytestmark = pytest.mark.anyio
 
@@ -40,49 +39,12 @@ POLICY = textwrap.dedent(
 )
 
 
-def _bash(command: str) -> dict[str, Any]:
-    return {"name": "Bash", "input": {"command": command}}
-
-
-SCENARIO = {
-    "rules": [
-        {
-            "contains": "auto-approved",
-            "turns": [
-                {
-                    "tool_calls": [
-                        _bash("ls"),
-                        _bash("cat notes.txt"),
-                        {"name": "Write", "input": {"file_path": "{cwd}/locked.txt", "content": "x"}},
-                        _bash("echo fine"),
-                    ]
-                },
-                "done",
-            ],
-        },
-        {"contains": "ask", "turns": [{"tool_calls": [_bash("touch approved.txt")]}, "done"]},
-    ],
-    "default": {"turns": ["nothing to do"]},
-}
+SCENARIO = {"rules": [AUTO_APPROVED, ASK], "default": {"turns": ["nothing to do"]}}
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    (ws / "notes.txt").write_text("private notes\n")
-    return ws
-
-
-def magistrate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "magistrate.cli", *args], capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 @pytest.fixture
@@ -104,12 +66,6 @@ def claude_args(tmp_path: Path) -> list[str]:
     command, *args = shlex.split(done.stdout)
     assert command == "claude"
     return args
-
-
-def records(db: Path) -> list[dict[str, Any]]:
-    done = magistrate("audit", "export", "--db", str(db))
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line)["record"] for line in done.stdout.splitlines() if line.strip()]
 
 
 def plain_run(prompt: str, model: ScriptedModel, home: Path, cwd: Path, args: list[str], *extra: str) -> CliRun:
@@ -148,7 +104,7 @@ def test_calls_the_cli_would_auto_approve_are_decided_by_the_policy_and_recorded
     assert not results[calls["echo fine"].id].is_error
     assert results[calls["echo fine"].id].content == "fine"
 
-    trail = records(db)
+    trail = trail_records(db)
     decisions = {r["tool_use_id"]: r for r in trail if r["kind"] == "decision"}
     outcomes = {r["tool_use_id"]: r for r in trail if r["kind"] == "outcome"}
     assert set(decisions) == {c.id for c in calls.values()}
@@ -209,7 +165,7 @@ async def test_an_ask_answered_through_the_approval_queue_runs(
     [call] = run.calls("Bash")
     assert not call.denied
 
-    trail = records(db)
+    trail = trail_records(db)
     mine = [r for r in trail if r["tool_use_id"] == call.id]
     kinds = [r["kind"] for r in mine]
     # The hook decided the ask; the approval server found that decision instead of deciding again.
