@@ -75,7 +75,7 @@ class Governance:
             session_id=session,
             cwd=str(data.get("cwd") or self.cwd),
             additional_directories=self.additional_directories,
-            permission_mode=mode if mode in _PERMISSION_MODES else "default",  # type: ignore[arg-type]
+            permission_mode=permission_mode_of(mode),
             labels=dict(self.labels),
             agent_id=str(agent) if agent else None,
         )
