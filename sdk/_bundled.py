@@ -48,12 +48,16 @@ class LazyToolSetEndpoint(McpEndpoint):
     """A server whose tools are listed from definitions and whose storage opens on the first call."""
 
     def __init__(
-        self, name: str, manifest: Callable[[], list[dict[str, Any]]], open_toolset: Callable[[], _ToolSet]
+        self,
+        name: str,
+        manifest: Callable[[], list[dict[str, Any]]],
+        open_toolset: Callable[[], tuple[_ToolSet, Callable[[], None]]],
     ) -> None:
         self.name = name
         self._manifest = manifest
         self._open = open_toolset
         self._toolset: _ToolSet | None = None
+        self._close: Callable[[], None] | None = None
         self._lock = anyio.Lock()
 
     def tools(self) -> list[dict[str, Any]]:
@@ -61,9 +65,17 @@ class LazyToolSetEndpoint(McpEndpoint):
 
     async def call(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
         async with self._lock:
-            if self._toolset is None:
-                self._toolset = await anyio.to_thread.run_sync(self._open)
-        toolset = self._toolset
+            toolset = self._toolset
+            if toolset is None:
+                opened = await anyio.to_thread.run_sync(self._open)
+                toolset = self._toolset = opened[0]
+                self._close = opened[1]
         result = await anyio.to_thread.run_sync(toolset.call, tool, dict(arguments))
         mcp: dict[str, Any] = result.to_mcp_dict()
         return mcp
+
+    async def aclose(self) -> None:
+        """Close the storage a call opened, if any; the run is over."""
+        close, self._close, self._toolset = self._close, None, None
+        if close is not None:
+            await anyio.to_thread.run_sync(close)

@@ -178,16 +178,17 @@ def bundled_endpoints(governance: Governance, options: ClaudeCodeOptions) -> dic
         from magistrate.servers._compliance import open_compliance as open_repo
         from magistrate.servers._compliance_tools import compliance_toolset
 
-        return compliance_toolset(open_repo(os.environ.get("MAGISTRATE_COMPLIANCE_DB") or None), governance.session_id)
+        repo = open_repo(os.environ.get("MAGISTRATE_COMPLIANCE_DB") or None)
+        return compliance_toolset(repo, governance.session_id), repo.db.close
 
     def open_documents() -> Any:
         from magistrate.servers._documents import open_documents as open_store
         from magistrate.servers._documents_tools import documents_toolset
 
-        return documents_toolset(open_store(os.environ.get("MAGISTRATE_DOCUMENTS_DB") or None))
+        store = open_store(os.environ.get("MAGISTRATE_DOCUMENTS_DB") or None)
+        return documents_toolset(store), store.db.close
 
-    return {
-        "magistrate": governance.approval_endpoint(),
-        "compliance_db": LazyToolSetEndpoint("compliance_db", compliance_manifest, open_compliance),
-        "documents": LazyToolSetEndpoint("documents", documents_manifest, open_documents),
-    }
+    compliance = LazyToolSetEndpoint("compliance_db", compliance_manifest, open_compliance)
+    documents = LazyToolSetEndpoint("documents", documents_manifest, open_documents)
+    governance.closers += [compliance, documents]  # their databases close with the run
+    return {"magistrate": governance.approval_endpoint(), "compliance_db": compliance, "documents": documents}
