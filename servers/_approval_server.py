@@ -9,7 +9,7 @@ structured content, which the CLI would reject.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,11 +133,26 @@ def build_server(
     governor: Governor | None = None,
 ) -> MCPServer:
     """The `magistrate` server with its `approval_prompt` tool; `db` is the audit trail's location (unused
-    when a ready `governor` is given, as the shared broker's service does)."""
+    when a ready `governor` is given, as the shared broker's service does).
+
+    The policy is loaded and the trail opened here, so a bad policy fails before anything is served; a trail
+    the server opened itself is closed when the server stops (its lifespan ends). A server is run once."""
+    from contextlib import asynccontextmanager
+
     from mcp.server.mcpserver import MCPServer
 
     resolver = build_resolver(db, policy=policy, approver=approver, cwd=cwd, governor=governor)
-    server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
+    owned = None if governor is not None else getattr(resolver.governor, "trail", None)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
+        try:
+            yield {}
+        finally:
+            if owned is not None:
+                await owned.aclose()
+
+    server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING", lifespan=lifespan)
 
     @server.tool(name=TOOL_NAME, description=TOOL_DESCRIPTION, structured_output=False)
     async def approval_prompt(tool_name: Any = None, input: Any = None, tool_use_id: Any = None) -> str:
