@@ -37,8 +37,13 @@ def build_server(
     """The `compliance_db` server over a database location or an open repository."""
     from magistrate.servers._toolkit import to_mcp_server
 
+    opened = not isinstance(db, ComplianceRepository)
     repo = db if isinstance(db, ComplianceRepository) else open_compliance(db, seed=seed)
-    server = to_mcp_server(compliance_toolset(repo, run_id or default_run_id()), instructions=INSTRUCTIONS)
+    server = to_mcp_server(
+        compliance_toolset(repo, run_id or default_run_id()),
+        instructions=INSTRUCTIONS,
+        on_close=repo.db.close if opened else None,
+    )
 
     @server.resource(
         "compliance://frameworks",

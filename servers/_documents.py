@@ -25,5 +25,8 @@ def build_server(db: str | DocumentStore | None = None) -> MCPServer:
     """The `documents` server over a database location or an open store."""
     from magistrate.servers._toolkit import to_mcp_server
 
+    opened = not isinstance(db, DocumentStore)
     store = db if isinstance(db, DocumentStore) else open_documents(db)
-    return to_mcp_server(documents_toolset(store), instructions=INSTRUCTIONS)
+    return to_mcp_server(
+        documents_toolset(store), instructions=INSTRUCTIONS, on_close=store.db.close if opened else None
+    )

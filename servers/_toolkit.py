@@ -8,6 +8,8 @@ handlers touch the database synchronously, so they run on a worker thread and ne
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -55,11 +57,22 @@ def _tool(toolset: ToolSet, spec: ToolSpec) -> Tool:
     )
 
 
-def to_mcp_server(toolset: ToolSet, *, instructions: str) -> MCPServer:
-    """An `MCPServer` named after the tool set, serving its tools; the caller adds any resources."""
+def to_mcp_server(toolset: ToolSet, *, instructions: str, on_close: Callable[[], None] | None = None) -> MCPServer:
+    """An `MCPServer` named after the tool set, serving its tools; the caller adds any resources. `on_close`
+    (closing the storage the factory opened) runs when the server stops; a server is run once."""
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
+        try:
+            yield {}
+        finally:
+            if on_close is not None:
+                await anyio.to_thread.run_sync(on_close)
+
     return MCPServer(
         toolset.server_name,
         instructions=instructions,
         tools=[_tool(toolset, spec) for spec in toolset.specs],
         log_level="WARNING",
+        lifespan=lifespan,
     )

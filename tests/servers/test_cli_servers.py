@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio
 import pytest
+from mcp import Client
 
 from magistrate.cli._main import main
 from magistrate.cli._serve import SERVERS, build
@@ -122,8 +124,12 @@ def test_serve_refuses_to_expose_without_a_token(
     assert "needs a bearer token" in capsys.readouterr().err
 
 
-def test_every_registered_server_builds(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_every_registered_server_builds_and_serves(tmp_path: Path) -> None:
     for name in ("compliance", "documents"):
         assert name in SERVERS
         server = build(name, str(tmp_path / f"{name}.sqlite3"))
         assert server.name == {"compliance": "compliance_db", "documents": "documents"}[name]
+        with anyio.fail_after(20):
+            async with Client(server) as client:  # serving once also closes what the factory opened
+                assert (await client.list_tools()).tools
