@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from magistrate.broker import Trail
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -13,3 +16,11 @@ def db_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url: str = request.getfixturevalue("postgres_database")
         return url
     return str(tmp_path / "store.sqlite3")
+
+
+@pytest.fixture
+def trail(tmp_path: Path) -> Iterator[Trail]:
+    """A trail in the test's folder, closed afterwards (the approval tests record into it)."""
+    opened = Trail.open(tmp_path / "trail.sqlite3")
+    yield opened
+    opened.close()

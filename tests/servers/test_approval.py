@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -29,13 +27,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def trail(tmp_path: Path) -> Iterator[Trail]:
-    opened = Trail.open(tmp_path / "trail.sqlite3")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

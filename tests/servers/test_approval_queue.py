@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def trail(tmp_path: Path) -> Iterator[Trail]:
-    opened = Trail.open(tmp_path / "trail.sqlite3")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
