@@ -1,0 +1,147 @@
+"""magistrate's configuration from the environment: every `MAGISTRATE_*` variable, read in one place.
+
+Each entry point (a governed run, `magistrate …`, the hook, a server) reads the environment once into one
+frozen `Environment` and passes it on, so no module deep inside consults `os.environ` on its own and two
+parts can never disagree about what a variable means. The per-user directories come from platformdirs, which
+follows the XDG base directory rules on Linux (`$XDG_STATE_HOME`, `$XDG_CONFIG_HOME`, `$XDG_DATA_HOME`) and
+each platform's own conventions elsewhere.
+
+`VARIABLES` lists every variable with what it does; the README's configuration table is held to it by a test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+APP = "magistrate"
+
+LogFormat = Literal["text", "json"]
+
+VARIABLES: dict[str, str] = {
+    "MAGISTRATE_APPROVAL_QUEUE": "the approval queue (SQLite path or postgresql:// URL) that asks wait in",
+    "MAGISTRATE_AUDIT": "the audit trail: a SQLite path or a postgresql:// URL",
+    "MAGISTRATE_BROKER": "the URL of a shared broker that decides instead of the run's own process",
+    "MAGISTRATE_BROKER_TOKEN": "the bearer token presented to the shared broker",
+    "MAGISTRATE_CLI_PATH": "the claude executable to run",
+    "MAGISTRATE_COMPLIANCE_DB": "the compliance database of the bundled compliance_db server",
+    "MAGISTRATE_DOCUMENTS_DB": "the document store of the bundled documents server",
+    "MAGISTRATE_LOG_FORMAT": "`text` (key=value lines, the default) or `json` (one JSON object a line)",
+    "MAGISTRATE_LOG_LEVEL": "debug, info, warning (the default) or error; logs go to stderr",
+    "MAGISTRATE_POLICY": "the policy: a policy.py or a Claude Code settings JSON",
+    "MAGISTRATE_RUN_ID": "the run a standalone compliance server records findings under",
+    "MAGISTRATE_SERVER_TOKEN": "the bearer token a server started with `magistrate serve --transport http` requires",
+    "MAGISTRATE_TRAIL_KEY": "the trail's Ed25519 signing key (PEM)",
+    "MAGISTRATE_TRAIL_TRUSTED_KEYS": "other writers' public keys (PEM files, separated by the path separator)",
+}
+
+
+def _dirs() -> tuple[Path, Path, Path]:
+    import platformdirs
+
+    return (
+        platformdirs.user_state_path(APP, appauthor=False),
+        platformdirs.user_config_path(APP, appauthor=False),
+        platformdirs.user_data_path(APP, appauthor=False),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """What the environment says, once: each field is one `MAGISTRATE_*` variable (None when unset or empty),
+    or one of the per-user directories."""
+
+    policy: str | None = None
+    """`MAGISTRATE_POLICY`."""
+    audit: str | None = None
+    """`MAGISTRATE_AUDIT`."""
+    trail_key: str | None = None
+    """`MAGISTRATE_TRAIL_KEY`."""
+    trusted_keys: tuple[str, ...] = ()
+    """`MAGISTRATE_TRAIL_TRUSTED_KEYS`, split on the path separator."""
+    approval_queue: str | None = None
+    """`MAGISTRATE_APPROVAL_QUEUE`."""
+    broker: str | None = None
+    """`MAGISTRATE_BROKER`."""
+    broker_token: str | None = None
+    """`MAGISTRATE_BROKER_TOKEN`."""
+    server_token: str | None = None
+    """`MAGISTRATE_SERVER_TOKEN`."""
+    compliance_db: str | None = None
+    """`MAGISTRATE_COMPLIANCE_DB`."""
+    documents_db: str | None = None
+    """`MAGISTRATE_DOCUMENTS_DB`."""
+    run_id: str | None = None
+    """`MAGISTRATE_RUN_ID`."""
+    cli_path: str | None = None
+    """`MAGISTRATE_CLI_PATH`."""
+    log_level: str = "warning"
+    """`MAGISTRATE_LOG_LEVEL`, lower-cased."""
+    log_format: LogFormat = "text"
+    """`MAGISTRATE_LOG_FORMAT`."""
+    state_dir: Path = Path()
+    """Per-user state: the trail and the approval queue (`~/.local/state/magistrate` on Linux)."""
+    config_dir: Path = Path()
+    """Per-user configuration: the signing key and the witness (`~/.config/magistrate` on Linux)."""
+    data_dir: Path = Path()
+    """Per-user data: the bundled servers' databases (`~/.local/share/magistrate` on Linux)."""
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
+        """The configuration `environ` (default: this process's environment) gives; the directories always
+        follow this process's environment (platformdirs reads it)."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            return env.get(name) or None
+
+        state, config, data = _dirs()
+        trusted = tuple(p for p in (get("MAGISTRATE_TRAIL_TRUSTED_KEYS") or "").split(os.pathsep) if p.strip())
+        log_format: LogFormat = "json" if (get("MAGISTRATE_LOG_FORMAT") or "").lower() == "json" else "text"
+        return cls(
+            policy=get("MAGISTRATE_POLICY"),
+            audit=get("MAGISTRATE_AUDIT"),
+            trail_key=get("MAGISTRATE_TRAIL_KEY"),
+            trusted_keys=trusted,
+            approval_queue=get("MAGISTRATE_APPROVAL_QUEUE"),
+            broker=get("MAGISTRATE_BROKER"),
+            broker_token=get("MAGISTRATE_BROKER_TOKEN"),
+            server_token=get("MAGISTRATE_SERVER_TOKEN"),
+            compliance_db=get("MAGISTRATE_COMPLIANCE_DB"),
+            documents_db=get("MAGISTRATE_DOCUMENTS_DB"),
+            run_id=get("MAGISTRATE_RUN_ID"),
+            cli_path=get("MAGISTRATE_CLI_PATH"),
+            log_level=(get("MAGISTRATE_LOG_LEVEL") or "warning").lower(),
+            log_format=log_format,
+            state_dir=state,
+            config_dir=config,
+            data_dir=data,
+        )
+
+    @property
+    def trail(self) -> str:
+        """Where the trail is: `MAGISTRATE_AUDIT`, else `trail.sqlite3` in the state directory."""
+        return self.audit or str(self.state_dir / "trail.sqlite3")
+
+    @property
+    def key_path(self) -> Path:
+        """The signing key: `MAGISTRATE_TRAIL_KEY`, else `trail.key` in the configuration directory."""
+        return Path(self.trail_key).expanduser() if self.trail_key else self.config_dir / "trail.key"
+
+    @property
+    def queue(self) -> str:
+        """The approval queue: `MAGISTRATE_APPROVAL_QUEUE`, else `approvals.sqlite3` in the state directory."""
+        return self.approval_queue or str(self.state_dir / "approvals.sqlite3")
+
+    def store(self, name: Literal["compliance", "documents"]) -> str:
+        """A bundled server's database: its variable, else `<name>.sqlite3` in the data directory."""
+        chosen = self.compliance_db if name == "compliance" else self.documents_db
+        return chosen or str(self.data_dir / f"{name}.sqlite3")
+
+
+def environment() -> Environment:
+    """This process's configuration, as the environment says now."""
+    return Environment.read()
