@@ -51,8 +51,7 @@ def _dirs() -> tuple[Path, Path, Path]:
 
 @dataclass(frozen=True, slots=True)
 class Environment:
-    """What the environment says, once: each field is one `MAGISTRATE_*` variable (None when unset or empty),
-    or one of the per-user directories."""
+    """What the environment says, once: each field is one `MAGISTRATE_*` variable (None when unset or empty)."""
 
     policy: str | None = None
     """`MAGISTRATE_POLICY`."""
@@ -82,23 +81,16 @@ class Environment:
     """`MAGISTRATE_LOG_LEVEL`, lower-cased."""
     log_format: LogFormat = "text"
     """`MAGISTRATE_LOG_FORMAT`."""
-    state_dir: Path = Path()
-    """Per-user state: the trail and the approval queue (`~/.local/state/magistrate` on Linux)."""
-    config_dir: Path = Path()
-    """Per-user configuration: the signing key and the witness (`~/.config/magistrate` on Linux)."""
-    data_dir: Path = Path()
-    """Per-user data: the bundled servers' databases (`~/.local/share/magistrate` on Linux)."""
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
-        """The configuration `environ` (default: this process's environment) gives; the directories always
-        follow this process's environment (platformdirs reads it)."""
+        """The configuration `environ` (default: this process's environment) gives. The directories always
+        follow this process's environment, which platformdirs reads."""
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
             return env.get(name) or None
 
-        state, config, data = _dirs()
         trusted = tuple(p for p in (get("MAGISTRATE_TRAIL_TRUSTED_KEYS") or "").split(os.pathsep) if p.strip())
         log_format: LogFormat = "json" if (get("MAGISTRATE_LOG_FORMAT") or "").lower() == "json" else "text"
         return cls(
@@ -116,10 +108,24 @@ class Environment:
             cli_path=get("MAGISTRATE_CLI_PATH"),
             log_level=(get("MAGISTRATE_LOG_LEVEL") or "warning").lower(),
             log_format=log_format,
-            state_dir=state,
-            config_dir=config,
-            data_dir=data,
         )
+
+    # The directories are looked up when first needed: the log level is read on every `import magistrate.sdk`,
+    # which must not pay for platformdirs.
+    @property
+    def state_dir(self) -> Path:
+        """Per-user state: the trail and the approval queue (`~/.local/state/magistrate` on Linux)."""
+        return _dirs()[0]
+
+    @property
+    def config_dir(self) -> Path:
+        """Per-user configuration: the signing key and the witness (`~/.config/magistrate` on Linux)."""
+        return _dirs()[1]
+
+    @property
+    def data_dir(self) -> Path:
+        """Per-user data: the bundled servers' databases (`~/.local/share/magistrate` on Linux)."""
+        return _dirs()[2]
 
     @property
     def trail(self) -> str:
