@@ -8,14 +8,19 @@ Python policy, every tool call is decided and recorded, and the trail is printed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
+from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 _OUT = sys.stdout
+# What a shell reports for a command ended by SIGPIPE (128 + 13).
+_BROKEN_PIPE = 141
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +64,7 @@ def _prepare(root: Path) -> dict[str, str]:
 
 
 async def _review(root: Path) -> None:
-    from magistrate.sdk import AssistantMessage, ClaudeCodeOptions, ResultMessage, TextBlock, ToolUseBlock, UserMessage
+    from magistrate.sdk import ClaudeCodeOptions
     from magistrate.sdk import query as run_query
     from magistrate.servers._approval import AskRequest, Verdict
 
@@ -76,21 +81,33 @@ async def _review(root: Path) -> None:
         system_prompt="You are a contract reviewer. Check contracts against the compliance database.",
     )
     names: dict[str, str] = {}
-    async for message in run_query(prompt="Review the Northwind data processing addendum.", options=options):
-        if isinstance(message, AssistantMessage):
-            for block in message.content:
-                if isinstance(block, TextBlock):
-                    _say(f"  agent: {block.text}")
-                elif isinstance(block, ToolUseBlock):
-                    names[block.id] = block.name
-                    _say(f"  -> {block.name} {_short(block.input)}")
-        elif isinstance(message, UserMessage) and not isinstance(message.content, str):
-            for result in message.content:
-                if hasattr(result, "tool_use_id"):
-                    mark = "x" if getattr(result, "is_error", False) else "<-"
-                    _say(f"  {mark} {_short(getattr(result, 'content', ''))}")
-        elif isinstance(message, ResultMessage):
-            _say(f"\n  run finished: {message.subtype}, {message.num_turns} turns, {message.duration_ms} ms")
+    # aclosing: a failed write (a closed pipe, `demo | head`) ends the CLI here, before the workspace goes.
+    messages = cast(
+        "AsyncGenerator[object, None]",
+        run_query(prompt="Review the Northwind data processing addendum.", options=options),
+    )
+    async with contextlib.aclosing(messages):
+        async for message in messages:
+            _show(message, names)
+
+
+def _show(message: object, names: dict[str, str]) -> None:
+    from magistrate.sdk import AssistantMessage, ResultMessage, TextBlock, ToolUseBlock, UserMessage
+
+    if isinstance(message, AssistantMessage):
+        for block in message.content:
+            if isinstance(block, TextBlock):
+                _say(f"  agent: {block.text}")
+            elif isinstance(block, ToolUseBlock):
+                names[block.id] = block.name
+                _say(f"  -> {block.name} {_short(block.input)}")
+    elif isinstance(message, UserMessage) and not isinstance(message.content, str):
+        for result in message.content:
+            if hasattr(result, "tool_use_id"):
+                mark = "x" if getattr(result, "is_error", False) else "<-"
+                _say(f"  {mark} {_short(getattr(result, 'content', ''))}")
+    elif isinstance(message, ResultMessage):
+        _say(f"\n  run finished: {message.subtype}, {message.num_turns} turns, {message.duration_ms} ms")
 
 
 def _table(db: Path) -> None:
@@ -131,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
     from magistrate.cli._main import main as cli_main
     from magistrate.sdk.scripted_model import ScriptedModel
 
-    holder = tempfile.TemporaryDirectory(prefix="magistrate-demo-")
-    root = Path(holder.name)
+    # mkdtemp, not TemporaryDirectory: that one deletes itself when collected, `--keep` or not.
+    root = Path(tempfile.mkdtemp(prefix="magistrate-demo-"))
     try:
         _prepare(root)
         from magistrate.cli._demo_assets import scenario
@@ -149,6 +166,13 @@ def run(args: argparse.Namespace) -> int:
         if args.keep:
             _say(f"\nworkspace kept at {root}")
         return code
+    except BrokenPipeError:
+        # The reader went away (`magistrate demo | head`): stop quietly, as a shell command would.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, _OUT.fileno())
+            os.close(devnull)
+        return _BROKEN_PIPE
     finally:
         if not args.keep:
-            holder.cleanup()
+            shutil.rmtree(root, ignore_errors=True)

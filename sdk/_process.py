@@ -6,7 +6,9 @@ Three choices carry the robustness promises:
 - stderr goes to an unlinked temporary file, so no task has to drain it and the real text is there when the
   process fails;
 - `close()` is shielded from cancellation and bounded: close stdin, let the CLI finish, then SIGTERM the group,
-  then SIGKILL it. Leaving an `async with` early, cancelling, or KeyboardInterrupt all end up here.
+  then SIGKILL it. Leaving an `async with` early, cancelling, or KeyboardInterrupt all end up here;
+- a watchdog (`_watchdog.py`) kills the group when this process dies without reaching `close()`, `kill -9`
+  included, so no CLI outlives the program that started it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import anyio.abc
 from magistrate.broker._log import get_logger
 from magistrate.sdk._errors import CLIConnectionError, CLINotFoundError
 from magistrate.sdk._framer import LineFramer
+from magistrate.sdk._watchdog import Watchdog
 
 log = get_logger("magistrate.sdk.process")
 
@@ -36,8 +39,9 @@ _READ_SIZE = 1024 * 1024
 class CLIProcess:
     """A running CLI: write JSON lines to it, read lines from it, close it."""
 
-    def __init__(self, process: anyio.abc.Process, stderr_file: Any) -> None:
+    def __init__(self, process: anyio.abc.Process, stderr_file: Any, watchdog: Watchdog | None = None) -> None:
         self._process = process
+        self._watchdog = watchdog or Watchdog(None, None)
         self._stderr_file = stderr_file
         self._framer = LineFramer()
         self._ready: list[bytes] = []
@@ -68,8 +72,15 @@ class CLIProcess:
         except OSError as exc:
             stderr_file.close()
             raise CLIConnectionError(f"could not start the CLI {argv[0]!r}: {exc}") from exc
+        try:
+            watchdog = await Watchdog.start(process.pid)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await cls(process, stderr_file).close(grace=0)
+            stderr_file.close()
+            raise
         log.debug("cli_started", pid=process.pid, argv0=argv[0])
-        return cls(process, stderr_file)
+        return cls(process, stderr_file, watchdog)
 
     @property
     def pid(self) -> int:
@@ -157,6 +168,7 @@ class CLIProcess:
                 await self._process.wait()
             # The CLI may have left children in its group (shells, MCP servers); they go with it.
             self._signal_group(signal.SIGKILL)
+            await self._watchdog.stop()
             if self._process.stdout is not None:
                 await self._process.stdout.aclose()
             log.debug("cli_closed", pid=self._process.pid, returncode=self._process.returncode)
