@@ -248,7 +248,9 @@ class Database:
     # -- lifetime ------------------------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:
-            raise self.flavor.error(f"{self.flavor.name or 'the database'} {self.shown} is closed")
+            if self.flavor.name is None:
+                raise self.flavor.error(f"{self.dialect} error: the database {self.shown} is closed")
+            raise self.flavor.error(f"{self.flavor.name} {self.shown} is closed")
 
     def _reopen(self, exc: BaseException | None) -> None:
         from magistrate.broker._log import get_logger

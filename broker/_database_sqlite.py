@@ -17,6 +17,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,21 @@ from pathlib import Path
 from magistrate.broker._database import Database, Flavor, Row, Snapshot
 
 _ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+
+def _wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch to WAL. On a new file, another process's first transaction can make the switch fail at once
+    with "database is locked" (the busy handler is not called for it), so it is retried, bounded."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.005)
 
 
 class _FileLock:
@@ -73,7 +89,7 @@ def open_sqlite(location: str, flavor: Flavor, *, busy_timeout: float, write_loc
 
     def connect() -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _wal(conn, busy_timeout)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         conn.execute("PRAGMA foreign_keys=ON")
