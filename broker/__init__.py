@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from magistrate.broker._call import CallContext, PermissionMode, PriorDecision, ToolCall
     from magistrate.broker._database import (
         Database,
+        Dialect,
         Flavor,
         SchemaVersionError,
         Snapshot,
