@@ -14,6 +14,15 @@ if TYPE_CHECKING:
     from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord
     from magistrate.broker._broker import Broker
     from magistrate.broker._call import CallContext, PermissionMode, PriorDecision, ToolCall
+    from magistrate.broker._database import (
+        Database,
+        Dialect,
+        Flavor,
+        SchemaVersionError,
+        Snapshot,
+        is_postgres_url,
+        open_database,
+    )
     from magistrate.broker._decision import Behavior, Decision, RuleRef, RuleSource
     from magistrate.broker._errors import MagistrateError
     from magistrate.broker._interfaces import Approval, Governor, Policy, ToolOutcome
@@ -23,7 +32,14 @@ if TYPE_CHECKING:
     from magistrate.broker._python_rules import Allow, Ask, CallView, Deny, RuleResult
     from magistrate.broker._redact import Redactor
     from magistrate.broker._remote import RemoteBrokerError, RemoteGovernor
-    from magistrate.broker._signing import Checkpoint
+    from magistrate.broker._signing import (
+        Checkpoint,
+        default_key_path,
+        load_or_create_signing_key,
+        load_public_key,
+        public_key_pem,
+    )
+    from magistrate.broker._storage import StoredRecord, default_db
     from magistrate.broker._tool_inputs import (
         AgentInput,
         BashInput,
@@ -41,6 +57,7 @@ if TYPE_CHECKING:
     )
     from magistrate.broker._trail import Receipt, Trail
     from magistrate.broker._trail_errors import AuditError, TrailVerificationError
+    from magistrate.broker._trail_reader import ConsistencyProof, InclusionProof, TrailReader
     from magistrate.broker._trail_verify import VerifyReport, verify_trail
 
 _EXPORTS: dict[str, str] = {
@@ -56,13 +73,18 @@ _EXPORTS: dict[str, str] = {
     "CallContext": "magistrate.broker._call",
     "CallView": "magistrate.broker._python_rules",
     "Checkpoint": "magistrate.broker._signing",
+    "ConsistencyProof": "magistrate.broker._trail_reader",
+    "Database": "magistrate.broker._database",
     "Decision": "magistrate.broker._decision",
     "DecisionRecord": "magistrate.broker._audit_records",
     "Deny": "magistrate.broker._python_rules",
+    "Dialect": "magistrate.broker._database",
     "EditInput": "magistrate.broker._tool_inputs",
+    "Flavor": "magistrate.broker._database",
     "GlobInput": "magistrate.broker._tool_inputs",
     "Governor": "magistrate.broker._interfaces",
     "GrepInput": "magistrate.broker._tool_inputs",
+    "InclusionProof": "magistrate.broker._trail_reader",
     "MagistrateError": "magistrate.broker._errors",
     "MultiEditInput": "magistrate.broker._tool_inputs",
     "NotebookEditInput": "magistrate.broker._tool_inputs",
@@ -82,18 +104,29 @@ _EXPORTS: dict[str, str] = {
     "RuleRef": "magistrate.broker._decision",
     "RuleResult": "magistrate.broker._python_rules",
     "RuleSource": "magistrate.broker._decision",
+    "SchemaVersionError": "magistrate.broker._database",
+    "Snapshot": "magistrate.broker._database",
+    "StoredRecord": "magistrate.broker._storage",
     "TodoWriteInput": "magistrate.broker._tool_inputs",
     "ToolCall": "magistrate.broker._call",
     "ToolInput": "magistrate.broker._tool_inputs",
     "ToolOutcome": "magistrate.broker._interfaces",
     "Trail": "magistrate.broker._trail",
+    "TrailReader": "magistrate.broker._trail_reader",
     "TrailVerificationError": "magistrate.broker._trail_errors",
     "VerifyReport": "magistrate.broker._trail_verify",
     "WebFetchInput": "magistrate.broker._tool_inputs",
     "WebSearchInput": "magistrate.broker._tool_inputs",
     "WriteInput": "magistrate.broker._tool_inputs",
     "claude_code_policy": "magistrate.broker._policy_sources",
+    "default_db": "magistrate.broker._storage",
+    "default_key_path": "magistrate.broker._signing",
+    "is_postgres_url": "magistrate.broker._database",
+    "load_or_create_signing_key": "magistrate.broker._signing",
     "load_policy": "magistrate.broker._policy_sources",
+    "load_public_key": "magistrate.broker._signing",
+    "open_database": "magistrate.broker._database",
+    "public_key_pem": "magistrate.broker._signing",
     "verify_trail": "magistrate.broker._trail_verify",
 }
 
@@ -110,13 +143,18 @@ __all__ = [
     "CallContext",
     "CallView",
     "Checkpoint",
+    "ConsistencyProof",
+    "Database",
     "Decision",
     "DecisionRecord",
     "Deny",
+    "Dialect",
     "EditInput",
+    "Flavor",
     "GlobInput",
     "Governor",
     "GrepInput",
+    "InclusionProof",
     "MagistrateError",
     "MultiEditInput",
     "NotebookEditInput",
@@ -136,18 +174,29 @@ __all__ = [
     "RuleRef",
     "RuleResult",
     "RuleSource",
+    "SchemaVersionError",
+    "Snapshot",
+    "StoredRecord",
     "TodoWriteInput",
     "ToolCall",
     "ToolInput",
     "ToolOutcome",
     "Trail",
+    "TrailReader",
     "TrailVerificationError",
     "VerifyReport",
     "WebFetchInput",
     "WebSearchInput",
     "WriteInput",
     "claude_code_policy",
+    "default_db",
+    "default_key_path",
+    "is_postgres_url",
+    "load_or_create_signing_key",
     "load_policy",
+    "load_public_key",
+    "open_database",
+    "public_key_pem",
     "verify_trail",
 ]
 

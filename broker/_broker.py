@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
@@ -31,7 +30,6 @@ from magistrate.broker._decision import Decision
 from magistrate.broker._interfaces import Approval, Policy, ToolOutcome
 from magistrate.broker._log import get_logger
 from magistrate.broker._trail import Trail
-from magistrate.broker._trail_errors import AuditError
 
 _log = get_logger("magistrate.broker")
 
@@ -75,19 +73,10 @@ class Broker:
         return tuple(self._session(session_id, loaded))
 
     def _load_history(self, session_id: str) -> list[PriorDecision]:
-        store = self.trail.store
-        with store.snapshot() as cur:
-            bodies = store.session_decisions(cur, session_id, self._history_limit)
-        out = []
-        for body in bodies:
-            try:
-                data = json.loads(body)
-                rule = data.get("rule")
-                rule_id = rule.get("id") if isinstance(rule, dict) else None
-                out.append(PriorDecision(data["tool_name"], data.get("input") or {}, data["behavior"], rule_id))
-            except (ValueError, KeyError, AttributeError) as exc:
-                raise AuditError(f"a recorded decision of session {session_id!r} is unreadable: {exc}") from exc
-        return out
+        return [
+            PriorDecision(r.tool_name, r.input, r.behavior, r.rule.id if r.rule is not None else None)
+            for r in self.trail.session_decisions(session_id, self._history_limit)
+        ]
 
     def _remember(self, session_id: str, call: ToolCall, decision: Decision) -> None:
         past = self._session(session_id)

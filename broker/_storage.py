@@ -1,12 +1,14 @@
-"""Where the trail lives: one schema and one append algorithm, over SQLite (default) or PostgreSQL.
+"""Where the trail lives: one schema and one append algorithm, over the database handle (SQLite or PostgreSQL).
 
 Appending is the one delicate operation: several processes (or machines) may append at once, and each
 new leaf must extend exactly the tree the last writer left. So the whole append (read the head, extend the
 frontier, sign the new checkpoint, insert the record and its checkpoint, move the head) is one transaction
-under one lock: `BEGIN IMMEDIATE` in SQLite, a row lock on the head in PostgreSQL. The commit is durable
-(SQLite WAL with `synchronous=FULL`) before the append returns.
+under one lock: a file lock and `BEGIN IMMEDIATE` in SQLite, a row lock on the head in PostgreSQL. The commit
+is durable (SQLite WAL with `synchronous=FULL`) before the append returns.
 
-Calls here block; the trail runs them in a worker thread. A store is safe to share between threads.
+Reads go through a `TrailView` of one snapshot; no cursor leaves this module. Opening checks the schema
+version in `trail_meta` and refuses one it does not know. Calls here block; the trail runs them in a worker
+thread. A store is safe to share between threads.
 
 Schema (the same in both)::
 
@@ -18,22 +20,28 @@ Schema (the same in both)::
 
 from __future__ import annotations
 
-import abc
 import os
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from magistrate.broker._database import Database, Flavor, Row, SchemaVersionError, open_database
 from magistrate.broker._merkle import Frontier
 from magistrate.broker._signing import Checkpoint
 from magistrate.broker._trail_errors import AuditError
 
 DB_ENV = "MAGISTRATE_AUDIT"
 SCHEMA_VERSION = "1"
+
+
+class TrailSchemaError(SchemaVersionError, AuditError):
+    """The trail's `schema_version` is not the one this magistrate writes: refused before anything is read."""
+
+
+_FLAVOR = Flavor(AuditError, TrailSchemaError, "the trail")
 
 
 def default_db() -> str:
@@ -60,14 +68,19 @@ class NewRecord:
 
 @dataclass(frozen=True, slots=True)
 class StoredRecord:
+    """A record as stored: its position, lookup columns, and the signed canonical bytes with their leaf hash."""
+
     seq: int
+    """Position in the trail, 0-based."""
     kind: str
     time: str
     session_id: str
     tool_use_id: str | None
     tool_name: str
     body: bytes
+    """The canonical JSON that was hashed and signed (`parse_record` turns it back into a record)."""
     leaf: bytes
+    """The record's Merkle leaf hash."""
 
 
 Sealer = Callable[[str, int, bytes], Checkpoint]
@@ -78,42 +91,135 @@ Voucher = Callable[[Checkpoint | None, Frontier], None]
 
 _RECORD_COLUMNS = "seq, kind, time, session_id, tool_use_id, tool_name, body, leaf"
 _INSERT_RECORD = f"INSERT INTO trail_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_INSERT_CHECKPOINT = "INSERT INTO trail_checkpoints (tree_size, root, time, key_id, signature) VALUES (?, ?, ?, ?, ?)"
+_HEAD = "SELECT tree_size, frontier FROM trail_head WHERE id = 1"
+_HEAD_FOR_UPDATE = _HEAD + " FOR UPDATE"  # the append lock on PostgreSQL; SQLite's is BEGIN IMMEDIATE
+_CHECKPOINT_COLUMNS = "tree_size, root, time, key_id, signature"
 
 
-class Store(abc.ABC):
-    """The trail's tables over a DB-API connection; subclasses supply the dialect."""
+class _Source(Protocol):
+    """Where a view reads from: a snapshot, or the handle inside a write transaction."""
 
-    blob = "BLOB"
-    url: str
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+    def stream(self, sql: str, params: Sequence[Any] = (), batch: int = 4096) -> Iterator[Row]: ...
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+
+class TrailView:
+    """The trail's queries over one consistent state: every value parsed from rows, no cursor handed out."""
+
+    def __init__(self, source: _Source, url: str) -> None:
+        self._source = source
+        self._url = url
         self._log_id: str | None = None
 
-    # -- dialect -------------------------------------------------------------------------------------------
-    @abc.abstractmethod
-    def _write(self) -> AbstractContextManager[Any]:
-        """A transaction that holds the trail's append lock until commit; yields a cursor."""
+    def log_id(self) -> str:
+        if self._log_id is None:
+            row = self._source.one("SELECT value FROM trail_meta WHERE key = ?", ("log_id",))
+            if row is None:
+                raise AuditError(f"{self._url} has no trail log id (not a magistrate trail, or its meta was deleted)")
+            self._log_id = str(row[0])
+        return self._log_id
 
-    @abc.abstractmethod
-    def snapshot(self) -> AbstractContextManager[Any]:
-        """A read transaction that sees one consistent state; yields a cursor-like object."""
+    def count(self) -> int:
+        row = self._source.one("SELECT count(*) FROM trail_records")
+        return int(row[0]) if row else 0
 
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Release the connection (and any lock file)."""
+    def latest_checkpoint(self) -> Checkpoint | None:
+        row = self._source.one(
+            f"SELECT {_CHECKPOINT_COLUMNS} FROM trail_checkpoints ORDER BY tree_size DESC LIMIT 1"  # noqa: S608
+        )
+        return _checkpoint(self.log_id(), row) if row else None
 
-    def _sql(self, sql: str) -> str:
-        return sql
+    def checkpoint(self, size: int) -> Checkpoint | None:
+        row = self._source.one(
+            f"SELECT {_CHECKPOINT_COLUMNS} FROM trail_checkpoints WHERE tree_size = ?",  # noqa: S608
+            (size,),
+        )
+        return _checkpoint(self.log_id(), row) if row else None
 
-    def _head_for_update(self, cur: Any) -> tuple[int, bytes]:
-        cur.execute(self._sql("SELECT tree_size, frontier FROM trail_head WHERE id = 1"))
-        row = cur.fetchone()
-        return int(row[0]), bytes(row[1])
+    def checkpoint_sizes(self) -> list[int]:
+        return [int(r[0]) for r in self._source.all("SELECT tree_size FROM trail_checkpoints ORDER BY tree_size")]
+
+    def scan(self, *, start: int = 0, batch: int = 4096) -> Iterator[tuple[int, bytes, bytes]]:
+        """(seq, body, leaf) in seq order from `start`, fetched in batches."""
+        rows = self._source.stream(
+            "SELECT seq, body, leaf FROM trail_records WHERE seq >= ? ORDER BY seq", (start,), batch
+        )
+        for seq, body, leaf in rows:
+            yield int(seq), bytes(body), bytes(leaf)
+
+    def stream(self, *, start: int = 0, batch: int = 4096) -> Iterator[StoredRecord]:
+        """Every record from `start` in seq order, fetched in batches."""
+        rows = self._source.stream(
+            f"SELECT {_RECORD_COLUMNS} FROM trail_records WHERE seq >= ? ORDER BY seq",  # noqa: S608
+            (start,),
+            batch,
+        )
+        return (_stored(r) for r in rows)
+
+    def session_decisions(self, session_id: str, limit: int) -> list[bytes]:
+        """The bodies of a session's last `limit` decision records, oldest first."""
+        rows = self._source.all(
+            "SELECT body FROM trail_records WHERE session_id = ? AND kind = 'decision' ORDER BY seq DESC LIMIT ?",
+            (session_id, limit),
+        )
+        return [bytes(r[0]) for r in reversed(rows)]
+
+    def decision_for(self, tool_use_id: str) -> bytes | None:
+        """The body of the latest decision record for a tool call, if the trail holds one."""
+        row = self._source.one(
+            "SELECT body FROM trail_records WHERE tool_use_id = ? AND kind = 'decision' ORDER BY seq DESC LIMIT 1",
+            (tool_use_id,),
+        )
+        return None if row is None else bytes(row[0])
+
+    def records(self, *, start: int = 0, limit: int | None = None, session_id: str | None = None) -> list[StoredRecord]:
+        where, params = ["seq >= ?"], [start]
+        if session_id is not None:
+            where.append("session_id = ?")
+            params.append(session_id)  # type: ignore[arg-type]  # mixed int/str parameters
+        # Only fixed column names and placeholders are interpolated; values travel as parameters.
+        sql = f"SELECT {_RECORD_COLUMNS} FROM trail_records WHERE {' AND '.join(where)} ORDER BY seq"  # noqa: S608
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_stored(r) for r in self._source.all(sql, tuple(params))]
+
+
+class _Writing:
+    """The handle inside a write transaction, read like a snapshot."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        return self._db.one(sql, params)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self._db.execute(sql, params)
+
+    def stream(self, sql: str, params: Sequence[Any] = (), batch: int = 4096) -> Iterator[Row]:
+        return iter(self._db.execute(sql, params))
+
+
+class Store:
+    """The trail's tables on one database handle."""
+
+    def __init__(self, db: Database, *, create: bool = True) -> None:
+        self.db = db
+        self.url = db.shown
+        self._log_id: str | None = None
+        self._head = _HEAD_FOR_UPDATE if db.dialect == "postgres" else _HEAD
+        try:
+            if not self._read_meta(required=not create):
+                self._initialize()
+        except BaseException:
+            db.close()
+            raise
 
     # -- schema --------------------------------------------------------------------------------------------
     def _schema(self) -> list[str]:
-        b = self.blob
+        b = "BYTEA" if self.db.dialect == "postgres" else "BLOB"
         return [
             "CREATE TABLE IF NOT EXISTS trail_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS trail_records (seq BIGINT PRIMARY KEY, kind TEXT NOT NULL,"
@@ -127,36 +233,50 @@ class Store(abc.ABC):
             f" frontier {b} NOT NULL)",
         ]
 
+    def _read_meta(self, *, required: bool) -> bool:
+        """True when the trail is set up (and of a known version), so opening it (once per hook call) needs
+        no write; one query. A reader (`required`) of a database without a trail gets an error."""
+        try:
+            rows = self.db.execute("SELECT key, value FROM trail_meta WHERE key IN ('log_id', 'schema_version')")
+        except AuditError:
+            if required:
+                raise AuditError(f"{self.url} is not a magistrate trail (it has no trail_meta table)") from None
+            return False  # no such table yet
+        meta = {str(k): str(v) for k, v in rows}
+        self._check_version(meta.get("schema_version"))
+        if "log_id" not in meta:
+            if required:
+                raise AuditError(f"{self.url} has no trail log id (not a magistrate trail, or its meta was deleted)")
+            return False
+        self._log_id = meta["log_id"]
+        return True
+
+    def _check_version(self, found: str | None) -> None:
+        if found is not None and found != SCHEMA_VERSION:
+            raise TrailSchemaError("the trail", self.url, found, SCHEMA_VERSION)
+
     def _initialize(self) -> None:
-        with self._write() as cur:
+        db = self.db
+        with db.transaction():
+            db.lock_schema()
             for statement in self._schema():
-                cur.execute(statement)
-            cur.execute(
-                self._sql("INSERT INTO trail_meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING"),
-                ("schema_version", SCHEMA_VERSION),
+                db.execute(statement)
+            for key, value in (("schema_version", SCHEMA_VERSION), ("log_id", uuid.uuid4().hex)):
+                db.execute("INSERT INTO trail_meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, value))
+            db.execute(
+                "INSERT INTO trail_head (id, tree_size, frontier) VALUES (1, 0, ?) ON CONFLICT DO NOTHING", (b"",)
             )
-            cur.execute(
-                self._sql("INSERT INTO trail_meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING"),
-                ("log_id", uuid.uuid4().hex),
-            )
-            cur.execute(
-                self._sql("INSERT INTO trail_head (id, tree_size, frontier) VALUES (1, 0, ?) ON CONFLICT DO NOTHING"),
-                (b"",),
-            )
+            rows = db.execute("SELECT key, value FROM trail_meta WHERE key IN ('log_id', 'schema_version')")
+        meta = {str(k): str(v) for k, v in rows}
+        self._check_version(meta.get("schema_version"))
+        self._log_id = meta["log_id"]
 
     def log_id(self) -> str:
         """The trail's random id, bound into every checkpoint so checkpoints cannot be moved between trails."""
         if self._log_id is None:
-            with self.snapshot() as cur:
-                self._log_id = self.read_log_id(cur)
+            with self.snapshot() as view:
+                self._log_id = view.log_id()
         return self._log_id
-
-    def read_log_id(self, cur: Any) -> str:
-        cur.execute(self._sql("SELECT value FROM trail_meta WHERE key = ?"), ("log_id",))
-        row = cur.fetchone()
-        if row is None:
-            raise AuditError(f"{self.url} has no trail log id (not a magistrate trail, or its meta was deleted)")
-        return str(row[0])
 
     # -- writing -------------------------------------------------------------------------------------------
     def append(
@@ -167,14 +287,19 @@ class Store(abc.ABC):
         `vouch` first checks the head against the latest checkpoint, so a writer never signs over a tree
         that someone rewrote without the key."""
         log_id = self.log_id()
-        with self._write() as cur:
-            size, encoded = self._head_for_update(cur)
+        db = self.db
+        with db.transaction():
+            row = db.one(self._head)
+            if row is None:
+                raise AuditError(f"the trail's head is missing ({self.url})")
             try:
-                frontier = Frontier.decode(size, encoded)
+                frontier = Frontier.decode(int(row[0]), bytes(row[1]))
             except ValueError as exc:
                 raise AuditError(f"the trail's head is corrupt: {exc}") from exc
             if vouch is not None:
-                vouch(self.latest_checkpoint(cur, log_id), frontier)
+                view = TrailView(_Writing(db), self.url)
+                view._log_id = log_id
+                vouch(view.latest_checkpoint(), frontier)
             out: list[tuple[int, Checkpoint]] = []
             rows, checkpoints = [], []
             for rec in records:
@@ -186,104 +311,39 @@ class Store(abc.ABC):
                 )
                 checkpoints.append((cp.size, cp.root, cp.time, cp.key_id, cp.signature))
                 out.append((seq, cp))
-            cur.executemany(self._sql(_INSERT_RECORD), rows)
-            cur.executemany(
-                self._sql(
-                    "INSERT INTO trail_checkpoints (tree_size, root, time, key_id, signature) VALUES (?, ?, ?, ?, ?)"
-                ),
-                checkpoints,
-            )
-            cur.execute(
-                self._sql("UPDATE trail_head SET tree_size = ?, frontier = ? WHERE id = 1"),
-                (frontier.size, frontier.encode()),
+            db.executemany(_INSERT_RECORD, rows)
+            db.executemany(_INSERT_CHECKPOINT, checkpoints)
+            db.execute(
+                "UPDATE trail_head SET tree_size = ?, frontier = ? WHERE id = 1", (frontier.size, frontier.encode())
             )
         return out
 
-    # -- reading (each takes a cursor from `snapshot()`) ---------------------------------------------------
-    def count(self, cur: Any) -> int:
-        cur.execute("SELECT count(*) FROM trail_records")
-        return int(cur.fetchone()[0])
+    # -- reading -------------------------------------------------------------------------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[TrailView]:
+        """The trail's queries over one consistent state (a read transaction on its own connection)."""
+        with self.db.snapshot() as snap:
+            view = TrailView(snap, self.url)
+            view._log_id = self._log_id
+            yield view
 
-    def latest_checkpoint(self, cur: Any, log_id: str) -> Checkpoint | None:
-        cur.execute(
-            "SELECT tree_size, root, time, key_id, signature FROM trail_checkpoints ORDER BY tree_size DESC LIMIT 1"
-        )
-        row = cur.fetchone()
-        return _checkpoint(log_id, row) if row else None
-
-    def checkpoint(self, cur: Any, log_id: str, size: int) -> Checkpoint | None:
-        cur.execute(
-            self._sql("SELECT tree_size, root, time, key_id, signature FROM trail_checkpoints WHERE tree_size = ?"),
-            (size,),
-        )
-        row = cur.fetchone()
-        return _checkpoint(log_id, row) if row else None
-
-    def checkpoint_sizes(self, cur: Any) -> list[int]:
-        cur.execute("SELECT tree_size FROM trail_checkpoints ORDER BY tree_size")
-        return [int(r[0]) for r in cur.fetchall()]
-
-    def scan(self, cur: Any, *, start: int = 0, batch: int = 4096) -> Iterator[tuple[int, bytes, bytes]]:
-        """(seq, body, leaf) in seq order from `start`, fetched in batches."""
-        cur.execute(self._sql("SELECT seq, body, leaf FROM trail_records WHERE seq >= ? ORDER BY seq"), (start,))
-        while True:
-            rows = cur.fetchmany(batch)
-            if not rows:
-                return
-            for seq, body, leaf in rows:
-                yield seq, bytes(body), bytes(leaf)
-
-    def session_decisions(self, cur: Any, session_id: str, limit: int) -> list[bytes]:
-        """The bodies of a session's last `limit` decision records, oldest first."""
-        cur.execute(
-            self._sql(
-                "SELECT body FROM trail_records WHERE session_id = ? AND kind = 'decision' ORDER BY seq DESC LIMIT ?"
-            ),
-            (session_id, limit),
-        )
-        return [bytes(r[0]) for r in reversed(cur.fetchall())]
-
-    def decision_for(self, cur: Any, tool_use_id: str) -> bytes | None:
-        """The body of the latest decision record for a tool call, if the trail holds one."""
-        cur.execute(
-            self._sql(
-                "SELECT body FROM trail_records WHERE tool_use_id = ? AND kind = 'decision' ORDER BY seq DESC LIMIT 1"
-            ),
-            (tool_use_id,),
-        )
-        row = cur.fetchone()
-        return None if row is None else bytes(row[0])
-
-    def records(
-        self, cur: Any, *, start: int = 0, limit: int | None = None, session_id: str | None = None
-    ) -> list[StoredRecord]:
-        where, params = ["seq >= ?"], [start]
-        if session_id is not None:
-            where.append("session_id = ?")
-            params.append(session_id)  # type: ignore[arg-type]  # mixed int/str parameters
-        # Only fixed column names and placeholders are interpolated; values travel as parameters.
-        sql = f"SELECT {_RECORD_COLUMNS} FROM trail_records WHERE {' AND '.join(where)} ORDER BY seq"  # noqa: S608
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        cur.execute(self._sql(sql), tuple(params))
-        return [StoredRecord(int(r[0]), r[1], r[2], r[3], r[4], r[5], bytes(r[6]), bytes(r[7])) for r in cur.fetchall()]
+    def close(self) -> None:
+        self.db.close()
 
 
 def _checkpoint(log_id: str, row: Sequence[Any]) -> Checkpoint:
     return Checkpoint(log_id, int(row[0]), bytes(row[1]), str(row[2]), str(row[3]), bytes(row[4]))
 
 
+def _stored(r: Row) -> StoredRecord:
+    return StoredRecord(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], str(r[5]), bytes(r[6]), bytes(r[7]))
+
+
 def open_store(url: str | Path | None = None, *, create: bool = True) -> Store:
     """A store for a path (SQLite) or a `postgresql://` URL; the per-user SQLite trail when None.
 
-    With `create=False` (readers), a missing trail is an error instead of a new empty one."""
+    With `create=False` (readers), a missing trail is an error instead of a new empty one, and so is a
+    database without one. A trail of an unknown schema version is refused (`TrailSchemaError`)."""
     target = str(url) if url is not None else default_db()
-    if target.startswith(("postgresql://", "postgres://")):
-        from magistrate.broker._storage_postgres import PostgresStore
-
-        return PostgresStore(target, create=create)
-    if target.startswith("sqlite:///"):
-        target = target[len("sqlite:///") :]
-    from magistrate.broker._storage_sqlite import SQLiteStore
-
-    return SQLiteStore(target, create=create)
+    db = open_database(target, _FLAVOR, busy_timeout=60.0, write_lock_file=True, create=create)
+    return Store(db, create=create)

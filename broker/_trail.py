@@ -36,6 +36,7 @@ from magistrate.broker._signing import (
 )
 from magistrate.broker._storage import NewRecord, Store, open_store
 from magistrate.broker._trail_errors import AuditError
+from magistrate.broker._trail_reader import TrailReader
 from magistrate.broker._trail_witness import Witness
 
 _log = get_logger("magistrate.trail")
@@ -69,8 +70,8 @@ class _Pending:
     error: BaseException | None = None
 
 
-class Trail:
-    """An append-only, signed log of decisions, outcomes and approvals."""
+class Trail(TrailReader):
+    """An append-only, signed log of decisions, outcomes and approvals; also a `TrailReader` of itself."""
 
     def __init__(
         self,
@@ -83,7 +84,7 @@ class Trail:
     ) -> None:
         """`trusted_keys`: the public keys of other writers of the same trail (the own key is always trusted);
         an append refuses to extend a trail whose latest checkpoint none of them signed."""
-        self.store = store
+        super().__init__(store)
         self._key = signing_key
         self._trusted = {key_id(k): k for k in (signing_key.public_key(), *trusted_keys)}
         self._last_signed: Checkpoint | None = None
@@ -95,7 +96,6 @@ class Trail:
         """Commit on the event loop's own thread instead of a worker thread. For a caller with nothing else to
         do while it waits for the commit (an SDK run answering a hook), this saves the two thread hand-offs,
         which cost more than the sub-millisecond commit itself on a busy machine."""
-        self.log_id = store.log_id()
 
     @classmethod
     def open(
@@ -227,9 +227,6 @@ class Trail:
             except (OSError, AuditError) as exc:  # the record is durable; a stale witness only weakens one check
                 _log.error("trail_witness_not_updated", error=str(exc), witness=str(self.witness.directory))
         return results
-
-    def close(self) -> None:
-        self.store.close()
 
     async def aclose(self) -> None:
         await anyio.to_thread.run_sync(self.close)

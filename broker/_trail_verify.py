@@ -20,13 +20,12 @@ import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from magistrate.broker._merkle import EMPTY_ROOT, MerkleLevels, StreamingRoot, leaf_hash
 from magistrate.broker._signing import Checkpoint, key_id
-from magistrate.broker._storage import Store
+from magistrate.broker._storage import Store, TrailView
 from magistrate.broker._trail_errors import TrailVerificationError
 
 
@@ -58,14 +57,14 @@ def verify_trail(
     (slow: one signature check per record)."""
     started = time.perf_counter()
     keys = {key_id(k): k for k in public_keys}
-    with store.snapshot() as cur:
-        log_id = store.read_log_id(cur)
-        latest = store.latest_checkpoint(cur, log_id)
+    with store.snapshot() as view:
+        log_id = view.log_id()
+        latest = view.latest_checkpoint()
         targets = {s for s in (latest and latest.size, witness and witness.size, expected_size) if s}
         prefix: dict[int, bytes] = {0: EMPTY_ROOT}
         acc = StreamingRoot()
         sha256 = hashlib.sha256
-        for seq, body, leaf in store.scan(cur):
+        for seq, body, leaf in view.scan():
             if seq != acc.size:
                 raise TrailVerificationError(
                     f"record {acc.size} is missing (the next stored record is {seq})", seq=acc.size, problem="missing"
@@ -79,7 +78,7 @@ def verify_trail(
                 prefix[acc.size] = acc.root()
         size, root = acc.size, acc.root()
         prefix[size] = root
-        checker = _Checker(store, cur, log_id, keys, size)
+        checker = _Checker(view, keys, size)
         checked = 1
 
         if latest is not None and latest.key_id not in keys:
@@ -150,25 +149,25 @@ def verify_trail(
 class _Checker:
     """The slow path: checkpoints against prefix roots of the recomputed tree."""
 
-    def __init__(self, store: Store, cur: Any, log_id: str, keys: dict[str, Ed25519PublicKey], size: int) -> None:
-        self._store, self._cur, self._log_id, self._keys, self._size = store, cur, log_id, keys, size
+    def __init__(self, view: TrailView, keys: dict[str, Ed25519PublicKey], size: int) -> None:
+        self._view, self._keys, self._size = view, keys, size
         self._levels: MerkleLevels | None = None
 
     def levels(self) -> MerkleLevels:
         if self._levels is None:
-            self._levels = MerkleLevels(leaf_hash(body) for _, body, _ in self._store.scan(self._cur))
+            self._levels = MerkleLevels(leaf_hash(body) for _, body, _ in self._view.scan())
         return self._levels
 
     def _fault(self, size: int) -> tuple[Checkpoint, str | None, bool] | None:
         """None when the checkpoint for `size` is absent; else (checkpoint, signature problem, root matches)."""
-        cp = self._store.checkpoint(self._cur, self._log_id, size)
+        cp = self._view.checkpoint(size)
         if cp is None:
             return None
         return cp, cp.verify(self._keys), self.levels().root(size) == cp.root
 
     def localize(self) -> None:
         """Raise for the first checkpoint (up to the records' end) that does not hold; return if all hold."""
-        sizes = [s for s in self._store.checkpoint_sizes(self._cur) if s <= self._size]
+        sizes = [s for s in self._view.checkpoint_sizes() if s <= self._size]
         lo, hi = 0, len(sizes)  # invariant: sizes[:lo] hold, sizes[hi:] do not
         while lo < hi:
             mid = (lo + hi) // 2
@@ -199,7 +198,7 @@ class _Checker:
         )
 
     def check_all(self, latest_size: int) -> int:
-        sizes = self._store.checkpoint_sizes(self._cur)
+        sizes = self._view.checkpoint_sizes()
         missing = sorted(set(range(1, latest_size + 1)) - set(sizes))
         if missing:
             raise TrailVerificationError(

@@ -21,15 +21,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from magistrate.broker._signing import (
+from magistrate.broker import (
+    AuditError,
     Checkpoint,
+    StoredRecord,
+    TrailReader,
+    TrailVerificationError,
+    default_db,
     default_key_path,
     load_or_create_signing_key,
     load_public_key,
     public_key_pem,
 )
-from magistrate.broker._storage import Store, StoredRecord, default_db, open_store
-from magistrate.broker._trail_errors import AuditError, TrailVerificationError
 
 EXIT_OK, EXIT_BAD, EXIT_ERROR = 0, 1, 2
 
@@ -105,17 +108,13 @@ def _guard(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
     return run
 
 
-def _store(args: argparse.Namespace) -> Store:
-    return open_store(args.db, create=False)
+def _reader(args: argparse.Namespace) -> TrailReader:
+    return TrailReader.open(args.db)
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from magistrate.broker._trail_verify import verify_trail
-    from magistrate.broker._trail_witness import Witness
-
     key_path = args.key or default_key_path()
-    store = _store(args)
-    try:
+    with _reader(args) as trail:
         if args.public_key:
             keys = [load_public_key(p) for p in args.public_key]
         elif key_path.exists():
@@ -129,9 +128,9 @@ def _verify(args: argparse.Namespace) -> int:
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise AuditError(f"cannot read the witness {args.witness}: {exc}") from exc
         elif not args.no_witness:
-            witness = Witness.beside(key_path).for_database(store.log_id(), store.url)
+            witness = trail.witness_checkpoint(key_path)
         try:
-            report = verify_trail(store, keys, witness=witness, expected_size=args.expect_size, full=args.full)
+            report = trail.verify(keys, witness=witness, expected_size=args.expect_size, full=args.full)
         except TrailVerificationError as exc:
             if args.json:
                 out = {"ok": False, "seq": exc.seq, "problem": exc.problem, "message": str(exc)}
@@ -140,8 +139,6 @@ def _verify(args: argparse.Namespace) -> int:
                 where = f"record {exc.seq}" if exc.seq is not None else "trail"
                 sys.stdout.write(f"FAILED ({exc.problem}) at {where}: {exc}\n")
             return EXIT_BAD
-    finally:
-        store.close()
     if args.json:
         ok = {
             "ok": True,
@@ -185,46 +182,32 @@ def _list(records: list[StoredRecord]) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    store = _store(args)
-    try:
-        with store.snapshot() as cur:
-            if args.seq is not None:
-                found = store.records(cur, start=args.seq, limit=1)
-                if not found or found[0].seq != args.seq:
-                    raise AuditError(f"no record {args.seq}")
-                body = json.loads(found[0].body)
-                out = {"seq": args.seq, "leaf": found[0].leaf.hex(), "record": body}
-                sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
-                return EXIT_OK
-            records = store.records(cur, start=args.start, limit=args.limit, session_id=args.session)
-    finally:
-        store.close()
+    with _reader(args) as trail:
+        if args.seq is not None:
+            found = trail.record(args.seq)
+            if found is None:
+                raise AuditError(f"no record {args.seq}")
+            out = {"seq": args.seq, "leaf": found.leaf.hex(), "record": json.loads(found.body)}
+            sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+            return EXIT_OK
+        records = trail.records(start=args.start, limit=args.limit, session_id=args.session)
     return _list(records)
 
 
 def _tail(args: argparse.Namespace) -> int:
-    store = _store(args)
-    try:
-        with store.snapshot() as cur:
-            size = store.count(cur)
-            start = max(0, size - args.n) if args.session is None else 0
-            records = store.records(cur, start=start, session_id=args.session)[-args.n :]
-    finally:
-        store.close()
+    with _reader(args) as trail:
+        records = trail.tail(args.n, session_id=args.session)
     return _list(records)
 
 
 def _export(args: argparse.Namespace) -> int:
-    store = _store(args)
     out = sys.stdout
-    try:
-        with store.snapshot() as cur:
-            for seq, body, leaf in store.scan(cur, start=args.start):
-                if args.session is not None and json.loads(body).get("session_id") != args.session:
-                    continue
-                out.write(f'{{"seq":{seq},"leaf":"{leaf.hex()}","record":{body.decode()}}}\n')
-    finally:
-        store.close()
+    with _reader(args) as trail:
+        for record in trail.scan(start=args.start):
+            body = record.body
+            if args.session is not None and json.loads(body).get("session_id") != args.session:
+                continue
+            out.write(f'{{"seq":{record.seq},"leaf":"{record.leaf.hex()}","record":{body.decode()}}}\n')
     return EXIT_OK
 
 
@@ -235,12 +218,8 @@ def _key(args: argparse.Namespace) -> int:
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
-    store = _store(args)
-    try:
-        with store.snapshot() as cur:
-            latest = store.latest_checkpoint(cur, store.read_log_id(cur))
-    finally:
-        store.close()
+    with _reader(args) as trail:
+        latest = trail.latest_checkpoint()
     if latest is None:
         raise AuditError("the trail is empty: no checkpoint yet")
     sys.stdout.write(json.dumps(latest.to_json(), indent=1) + "\n")
@@ -248,39 +227,24 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
 
 def _proof(args: argparse.Namespace) -> int:
-    from magistrate.broker._merkle import MerkleLevels
-
     if (args.seq is None) == (args.since is None):
         raise AuditError("give either a record number or --since SIZE")
-    store = _store(args)
-    try:
-        with store.snapshot() as cur:
-            log_id = store.read_log_id(cur)
-            latest = store.latest_checkpoint(cur, log_id)
-            old = store.checkpoint(cur, log_id, args.since) if args.since is not None else None
-            if latest is None:
-                raise AuditError("the trail is empty: no checkpoint yet")
-            if args.seq is not None and not 0 <= args.seq < latest.size:
-                raise AuditError(f"record {args.seq} is not covered by a signed checkpoint")
-            if args.since is not None and (old is None or not 0 < args.since <= latest.size):
-                raise AuditError(f"the trail has no checkpoint for {args.since} records")
-            levels = MerkleLevels(leaf for seq, _, leaf in store.scan(cur) if seq < latest.size)
-    finally:
-        store.close()
     out: dict[str, Any]
-    if args.seq is not None:
-        out = {
-            "seq": args.seq,
-            "leaf": levels.levels[0][args.seq].hex(),
-            "proof": [h.hex() for h in levels.inclusion_proof(args.seq, latest.size)],
-            "checkpoint": latest.to_json(),
-        }
-    else:
-        assert old is not None
-        out = {
-            "proof": [h.hex() for h in levels.consistency_proof(args.since, latest.size)],
-            "old_checkpoint": old.to_json(),
-            "checkpoint": latest.to_json(),
-        }
+    with _reader(args) as trail:
+        if args.seq is not None:
+            inclusion = trail.inclusion_proof(args.seq)
+            out = {
+                "seq": inclusion.seq,
+                "leaf": inclusion.leaf.hex(),
+                "proof": [h.hex() for h in inclusion.proof],
+                "checkpoint": inclusion.checkpoint.to_json(),
+            }
+        else:
+            consistency = trail.consistency_proof(args.since)
+            out = {
+                "proof": [h.hex() for h in consistency.proof],
+                "old_checkpoint": consistency.old.to_json(),
+                "checkpoint": consistency.checkpoint.to_json(),
+            }
     sys.stdout.write(json.dumps(out, indent=1) + "\n")
     return EXIT_OK

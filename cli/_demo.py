@@ -111,14 +111,10 @@ def _show(message: object, names: dict[str, str]) -> None:
 
 
 def _table(db: Path) -> None:
-    from magistrate.broker._storage import open_store
+    from magistrate.broker import TrailReader
 
-    store = open_store(str(db), create=False)
-    try:
-        with store.snapshot() as cur:
-            rows = [{**json.loads(r.body), "seq": r.seq} for r in store.records(cur)]
-    finally:
-        store.close()
+    with TrailReader.open(db) as trail:
+        rows = [{**json.loads(r.body), "seq": r.seq} for r in trail.records()]
     outcomes = {r.get("tool_use_id"): r.get("status") for r in rows if r.get("kind") == "outcome"}
     approvals = {r.get("tool_use_id"): r for r in rows if r.get("kind") == "approval"}
     header = f"  {'#':>3}  {'tool':<40} {'decision':<10} {'rule':<40} {'source':<13} outcome"

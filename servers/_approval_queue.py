@@ -4,6 +4,10 @@ For agents that run unattended: the run waits (bounded) while the ask sits in a 
 reviewer lists, approves or denies it with a note. The row is the record of the request; the answer is
 taken with a conditional update (`WHERE status = 'pending'`), so two reviewers cannot both decide it and
 an expired ask cannot be approved late.
+
+The queue lives on the same database handle as the servers' stores: a SQLite file (one machine) or a
+`postgresql://` URL (reviewers anywhere). Each operation opens the handle and closes it again, so a queue
+held by a long run keeps no connection open between asks; its schema version is checked once, on creation.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,26 +27,33 @@ import anyio
 import anyio.to_thread
 
 from magistrate.servers._approval import AskRequest, Verdict
+from magistrate.servers._db import Database, Row, ensure_schema, open_database
 
 Status = Literal["pending", "approved", "denied", "expired"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS approvals (
-    id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    tool_use_id TEXT,
-    tool_name TEXT NOT NULL,
-    input_json TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    rule TEXT,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
-    decided_by TEXT,
-    decided_at TEXT,
-    note TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, created_at);
-"""
+SCHEMA_VERSION = "1"
+"""The version of the queue's table; a queue of any other version is refused on open."""
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS approvals ("
+    " id TEXT PRIMARY KEY,"
+    " created_at TEXT NOT NULL,"
+    " session_id TEXT NOT NULL,"
+    " tool_use_id TEXT,"
+    " tool_name TEXT NOT NULL,"
+    " input_json TEXT NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " rule TEXT,"
+    " status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),"
+    " decided_by TEXT,"
+    " decided_at TEXT,"
+    " note TEXT NOT NULL DEFAULT '')",
+    "CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, created_at)",
+]
+_COLUMNS = (
+    "id, created_at, session_id, tool_use_id, tool_name, input_json, reason, rule, status, decided_by, decided_at, note"
+)
+_BUSY_TIMEOUT = 30.0
 
 
 def default_queue_path() -> Path:
@@ -74,27 +84,29 @@ class QueuedAsk:
 
 
 class ApprovalQueue:
-    """The queue in one SQLite file."""
+    """The queue in one database: a SQLite path (default: per user) or a `postgresql://` URL."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_queue_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+    def __init__(self, location: str | Path | None = None) -> None:
+        self.location = str(location) if location is not None else str(default_queue_path())
+        with self._open() as db:
+            ensure_schema(db, "approvals", SCHEMA_VERSION, _SCHEMA)
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file of the queue (for a PostgreSQL queue, its URL as a path: use `location`)."""
+        return Path(self.location)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+    def _open(self) -> Iterator[Database]:
+        db = open_database(self.location, busy_timeout=_BUSY_TIMEOUT)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
             yield db
         finally:
             db.close()
 
     def submit(self, ask: AskRequest) -> str:
         ask_id = uuid.uuid4().hex[:12]
-        with self._connect() as db:
+        with self._open() as db:
             db.execute(
                 "INSERT INTO approvals (id, created_at, session_id, tool_use_id, tool_name, input_json, reason, rule,"
                 " status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
@@ -114,13 +126,13 @@ class ApprovalQueue:
     def decide(self, ask_id: str, *, approve: bool, by: str | None = None, note: str = "") -> QueuedAsk:
         """Answer a pending ask; raises LookupError if there is none by that id or it is already answered."""
         status: Status = "approved" if approve else "denied"
-        with self._connect() as db:
+        with self._open() as db:
             changed = db.execute(
                 "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, note = ?"
-                " WHERE id = ? AND status = 'pending'",
+                " WHERE id = ? AND status = 'pending' RETURNING id",
                 (status, by or getpass.getuser(), _now(), note, ask_id),
-            ).rowcount
-        found = self.get(ask_id)
+            )
+            found = self._get(db, ask_id)
         if found is None:
             raise LookupError(f"no ask with id {ask_id!r}")
         if not changed:
@@ -128,28 +140,36 @@ class ApprovalQueue:
         return found
 
     def expire(self, ask_id: str) -> bool:
-        with self._connect() as db:
+        with self._open() as db:
             changed = db.execute(
-                "UPDATE approvals SET status = 'expired', decided_at = ? WHERE id = ? AND status = 'pending'",
+                "UPDATE approvals SET status = 'expired', decided_at = ? WHERE id = ? AND status = 'pending'"
+                " RETURNING id",
                 (_now(), ask_id),
-            ).rowcount
+            )
         return bool(changed)
 
     def get(self, ask_id: str) -> QueuedAsk | None:
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM approvals WHERE id = ?", (ask_id,)).fetchone()
+        with self._open() as db:
+            return self._get(db, ask_id)
+
+    @staticmethod
+    def _get(db: Database, ask_id: str) -> QueuedAsk | None:
+        row = db.one(f"SELECT {_COLUMNS} FROM approvals WHERE id = ?", (ask_id,))  # noqa: S608
         return None if row is None else _row(row)
 
     def list(self, status: Status | None = "pending") -> list[QueuedAsk]:
-        with self._connect() as db:
+        with self._open() as db:
             if status is None:
-                rows = db.execute("SELECT * FROM approvals ORDER BY created_at").fetchall()
+                rows = db.execute(f"SELECT {_COLUMNS} FROM approvals ORDER BY created_at")  # noqa: S608
             else:
-                rows = db.execute("SELECT * FROM approvals WHERE status = ? ORDER BY created_at", (status,)).fetchall()
+                rows = db.execute(
+                    f"SELECT {_COLUMNS} FROM approvals WHERE status = ? ORDER BY created_at",  # noqa: S608
+                    (status,),
+                )
         return [_row(row) for row in rows]
 
 
-def _row(row: tuple[object, ...]) -> QueuedAsk:
+def _row(row: Row) -> QueuedAsk:
     (ask_id, created, session, tool_use_id, tool, input_json, reason, rule, status, by, at, note) = row
     return QueuedAsk(
         id=str(ask_id),
@@ -160,7 +180,7 @@ def _row(row: tuple[object, ...]) -> QueuedAsk:
         input=json.loads(str(input_json)),
         reason=str(reason),
         rule=None if rule is None else str(rule),
-        status=status,  # type: ignore[arg-type]
+        status=status,
         decided_by=None if by is None else str(by),
         decided_at=None if at is None else str(at),
         note=str(note),
@@ -173,19 +193,24 @@ class QueueApprover:
 
     queue: ApprovalQueue
     poll_interval: float = 0.25
+    timeout: float | None = None
+    """Seconds to wait for an answer before denying (the ask then expires); None leaves the bound to the
+    caller, as the approval prompt's own timeout does."""
 
     async def approve(self, ask: AskRequest) -> Verdict:
         ask_id = await anyio.to_thread.run_sync(self.queue.submit, ask)
         try:
-            while True:
-                row = await anyio.to_thread.run_sync(self.queue.get, ask_id)
-                if row is not None and row.status != "pending":
-                    return Verdict(
-                        approved=row.status == "approved",
-                        approver=f"queue:{row.decided_by or 'unknown'}",
-                        note=row.note,
-                    )
-                await anyio.sleep(self.poll_interval)
+            with anyio.move_on_after(self.timeout):
+                while True:
+                    row = await anyio.to_thread.run_sync(self.queue.get, ask_id)
+                    if row is not None and row.status != "pending":
+                        return Verdict(
+                            approved=row.status == "approved",
+                            approver=f"queue:{row.decided_by or 'unknown'}",
+                            note=row.note,
+                        )
+                    await anyio.sleep(self.poll_interval)
+            return Verdict(approved=False, approver="queue:timeout", note=f"no answer within {self.timeout:g} s")
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self.queue.expire, ask_id)

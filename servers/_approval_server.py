@@ -94,15 +94,11 @@ def trail_recall(trail: Trail) -> Callable[[str], Awaitable[Recalled | None]]:
     loses its session: with the plain CLI, the hook and this server are separate processes sharing a trail."""
     import anyio.to_thread
 
-    from magistrate.broker._audit_records import DecisionRecord, parse_record
-    from magistrate.broker._decision import Decision, RuleRef, RuleSource
+    from magistrate.broker import Decision, RuleRef, RuleSource
 
     def lookup(tool_use_id: str) -> Recalled | None:
-        store = trail.store
-        with store.snapshot() as cur:
-            body = store.decision_for(cur, tool_use_id)
-        record = None if body is None else parse_record(body)
-        if not isinstance(record, DecisionRecord):
+        record = trail.decision_for(tool_use_id)
+        if record is None:
             return None
         rule = None
         if record.rule is not None:

@@ -23,7 +23,7 @@ from magistrate.servers._compliance_models import (
     Waiver,
 )
 from magistrate.servers._compliance_schema import POSTGRES, SQLITE
-from magistrate.servers._db import Database, Row
+from magistrate.servers._db import Database, Row, ensure_schema
 from magistrate.servers._db_fts import match_expression, terms
 from magistrate.servers._errors import InvalidInputError, NotFoundError
 
@@ -35,12 +35,16 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+SCHEMA_VERSION = "1"
+"""The version of these tables; a database of any other version is refused on open."""
+
+
 class ComplianceRepository:
     """The compliance database's queries; every method is one transaction."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.script(SQLITE if db.dialect == "sqlite" else POSTGRES)
+        ensure_schema(db, "compliance", SCHEMA_VERSION, SQLITE if db.dialect == "sqlite" else POSTGRES)
 
     # --- frameworks and requirements ---------------------------------------------------------------------
 

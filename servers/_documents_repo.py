@@ -13,7 +13,7 @@ import hashlib
 import json
 
 from magistrate.servers._compliance_repo import now
-from magistrate.servers._db import Database, Row
+from magistrate.servers._db import Database, Row, ensure_schema
 from magistrate.servers._db_fts import match_expression, terms
 from magistrate.servers._documents_models import MAX_CONTENT_BYTES, DocumentHit, DocumentInfo, VersionInfo
 from magistrate.servers._errors import InvalidInputError, LimitExceededError, NotFoundError
@@ -54,12 +54,16 @@ def _info(row: Row) -> DocumentInfo:
     )
 
 
+SCHEMA_VERSION = "1"
+"""The version of these tables; a database of any other version is refused on open."""
+
+
 class DocumentStore:
     """The document store's queries; every write is one transaction."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.script(_SQLITE if db.dialect == "sqlite" else _POSTGRES)
+        ensure_schema(db, "documents", SCHEMA_VERSION, _SQLITE if db.dialect == "sqlite" else _POSTGRES)
 
     def labels(self, name: str) -> frozenset[str]:
         """The labels of a document's latest version (kept after a delete); empty for an unknown name.

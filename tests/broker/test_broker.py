@@ -62,8 +62,7 @@ def trail(tmp_path: Path) -> Trail:
 
 
 def stored(trail: Trail) -> list[StoredRecord]:
-    with trail.store.snapshot() as cur:
-        return trail.store.records(cur)
+    return trail.records()
 
 
 def bash(command: str, tool_use_id: str = "tu") -> ToolCall:

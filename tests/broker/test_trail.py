@@ -91,8 +91,7 @@ async def test_records_are_canonical_and_read_back(db: str, key_path: Path) -> N
         async with Trail.open(db, key_path=key_path) as trail:
             await trail.append(decision_record(0, note="héllo"))
             await trail.append(OutcomeRecord.of(ToolOutcome("tu0", "Bash", "s1", "success", result_size=3)))
-            with trail.store.snapshot() as cur:
-                rows = trail.store.records(cur)
+            rows = trail.records()
     assert [r.kind for r in rows] == ["decision", "outcome"]
     body = rows[0].body
     assert body == json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -110,8 +109,7 @@ async def test_secrets_are_replaced_by_comparable_keyed_hashes(db: str, key_path
                 decision_record(0, command=f"GITHUB_TOKEN={secret} gh pr list", env={"AWS_PROFILE": "prod"})
             )
             await trail.append(decision_record(1, password="hunter2", token=secret))
-            with trail.store.snapshot() as cur:
-                bodies = [r.body.decode() for r in trail.store.records(cur)]
+            bodies = [r.body.decode() for r in trail.records()]
     assert all(secret not in b and "hunter2" not in b and "prod" not in b for b in bodies)
     first, second = (json.loads(b)["input"] for b in bodies)
     assert first["command"].startswith("GITHUB_TOKEN=[hmac:")
@@ -170,8 +168,7 @@ def test_several_processes_append_without_breaking_the_chain(db: str, key_path: 
         assert report.size == 100
         assert witness is not None
         assert witness.size == 100
-        with trail.store.snapshot() as cur:
-            rows = trail.store.records(cur)
+        rows = trail.records()
         per_worker = {f"w{n}": [r.tool_use_id for r in rows if r.session_id == f"w{n}"] for n in range(4)}
         assert all(ids == [f"{w}-{i}" for i in range(25)] for w, ids in per_worker.items())
     finally:
@@ -237,8 +234,7 @@ async def test_cancelled_writers_never_strand_the_others(db: str, key_path: Path
                         doomed.cancel()
             # every append that returned has a distinct place; the trail verifies with whatever was written
             assert len(set(done)) == len(done) >= 10
-            with trail.store.snapshot() as cur:
-                written = trail.store.count(cur)
+            written = trail.size()
             assert written >= len(done)
             assert verify_trail(trail.store, [trail.public_key], full=True).size == written
 
@@ -249,7 +245,6 @@ async def test_a_sessions_last_decisions_come_back_oldest_first(db: str, key_pat
             for i in range(5):
                 await trail.append(decision_record(i))
             await trail.append(OutcomeRecord.of(ToolOutcome("tu4", "Bash", "s1", "success")))
-            with trail.store.snapshot() as cur:
-                bodies = trail.store.session_decisions(cur, "s1", 3)
-                assert trail.store.session_decisions(cur, "other", 3) == []
-    assert [json.loads(b)["input"]["command"] for b in bodies] == ["echo 2", "echo 3", "echo 4"]
+            bodies = trail.session_decisions("s1", 3)
+            assert trail.session_decisions("other", 3) == []
+    assert [r.input["command"] for r in bodies] == ["echo 2", "echo 3", "echo 4"]

@@ -247,8 +247,8 @@ def test_the_public_key_alone_is_enough(trail: Setup, tmp_path: Path) -> None:
 def test_verification_reads_one_snapshot(trail: Setup) -> None:
     store: Store = open_store(trail.db)
     try:
-        with store.snapshot() as cur:
-            first = hashlib.sha256(b"".join(body for _, body, _ in store.scan(cur))).hexdigest()
+        with store.snapshot() as view:
+            first = hashlib.sha256(b"".join(body for _, body, _ in view.scan())).hexdigest()
         assert first
     finally:
         store.close()

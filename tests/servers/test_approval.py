@@ -35,8 +35,7 @@ def broker(trail: Trail) -> Broker:
 
 
 def records(trail: Trail) -> list[dict[str, Any]]:
-    with trail.store.snapshot() as cur:
-        return [parse_record(r.body).model_dump() for r in trail.store.records(cur)]
+    return [parse_record(r.body).model_dump() for r in trail.records()]
 
 
 def request(command: str, tool_use_id: str = "toolu_1") -> dict[str, Any]:

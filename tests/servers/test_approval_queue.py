@@ -59,8 +59,7 @@ async def approvals(queue: ApprovalQueue, *args: str) -> tuple[int, str, str]:
 
 
 def records(trail: Trail) -> list[dict[str, Any]]:
-    with trail.store.snapshot() as cur:
-        return [parse_record(r.body).model_dump() for r in trail.store.records(cur)]
+    return [parse_record(r.body).model_dump() for r in trail.records()]
 
 
 async def test_an_ask_is_approved_from_another_process_with_a_note(trail: Trail, queue: ApprovalQueue) -> None:
