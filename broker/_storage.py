@@ -346,4 +346,8 @@ def open_store(url: str | Path | None = None, *, create: bool = True) -> Store:
     database without one. A trail of an unknown schema version is refused (`TrailSchemaError`)."""
     target = str(url) if url is not None else default_db()
     db = open_database(target, _FLAVOR, busy_timeout=60.0, write_lock_file=True, create=create)
-    return Store(db, create=create)
+    try:
+        return Store(db, create=create)
+    except BaseException:
+        db.close()  # a refused trail (unknown version, not a trail) leaves no connection behind
+        raise

@@ -24,7 +24,12 @@ _log = get_logger("magistrate.servers.compliance")
 
 def open_compliance(db: str | None = None, *, seed: bool = True) -> ComplianceRepository:
     """The compliance repository at `db` (a path or postgresql:// URL; default per user), seeded when empty."""
-    repo = ComplianceRepository(open_database(db or default_location("compliance")))
+    database = open_database(db or default_location("compliance"))
+    try:
+        repo = ComplianceRepository(database)
+    except BaseException:
+        database.close()  # a refused database (unknown schema version) leaves no connection behind
+        raise
     if seed and repo.is_empty():
         count = repo.import_frameworks(sample_frameworks())
         _log.info("compliance_seeded", requirements=count, location=repo.db.location)

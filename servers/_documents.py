@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 def open_documents(db: str | None = None) -> DocumentStore:
     """The document store at `db` (a path or postgresql:// URL; default per user)."""
-    return DocumentStore(open_database(db or default_location("documents")))
+    database = open_database(db or default_location("documents"))
+    try:
+        return DocumentStore(database)
+    except BaseException:
+        database.close()  # a refused database (unknown schema version) leaves no connection behind
+        raise
 
 
 def build_server(db: str | DocumentStore | None = None) -> MCPServer:

@@ -1,0 +1,75 @@
+"""A database written by another schema version is refused on open, with an error that says what to do.
+
+Reading a trail or a store whose layout this magistrate does not know could misread records or write rows
+an older reader cannot verify, so every store checks its version before anything else, on SQLite and on
+PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from magistrate.broker import AuditError, Flavor, SchemaVersionError, Trail, open_database
+from magistrate.servers import DatabaseError, open_compliance, open_documents
+from magistrate.servers._approval_queue import ApprovalQueue
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "store.sqlite3")
+    url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
+def _set(location: str, sql: str, params: tuple[str, ...]) -> None:
+    db = open_database(location, Flavor(AuditError, SchemaVersionError))
+    try:
+        with db.transaction():
+            db.execute(sql, params)
+    finally:
+        db.close()
+
+
+def test_a_trail_of_an_unknown_schema_version_is_refused(location: str) -> None:
+    Trail.open(location).close()
+    _set(location, "UPDATE trail_meta SET value = ? WHERE key = 'schema_version'", ("999",))
+    with pytest.raises(SchemaVersionError) as caught:
+        Trail.open(location)
+    message = str(caught.value)
+    assert "999" in message
+    assert "1" in message
+
+
+def test_a_known_schema_version_opens_again(location: str) -> None:
+    Trail.open(location).close()
+    Trail.open(location).close()
+
+
+def _compliance(location: str) -> None:
+    open_compliance(location, seed=False).db.close()
+
+
+def _documents(location: str) -> None:
+    open_documents(location).db.close()
+
+
+def _queue(location: str) -> None:
+    ApprovalQueue(location)
+
+
+@pytest.mark.parametrize(
+    ("component", "opener"), [("compliance", _compliance), ("documents", _documents), ("approvals", _queue)]
+)
+def test_a_store_of_an_unknown_schema_version_is_refused(
+    location: str, component: str, opener: Callable[[str], None]
+) -> None:
+    opener(location)
+    _set(location, "UPDATE magistrate_schema SET version = ? WHERE component = ?", ("999", component))
+    with pytest.raises(DatabaseError) as caught:
+        opener(location)
+    assert isinstance(caught.value, SchemaVersionError)
+    assert "999" in str(caught.value)
