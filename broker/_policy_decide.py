@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Behavior, Decision, RuleRef
 from magistrate.broker._python_rules import Allow, Ask, Deny, RuleOutcome, start_rule
+from magistrate.broker._tool_inputs import input_error as schema_error
 
 if TYPE_CHECKING:
     from magistrate.broker._policy import RulePolicy
@@ -94,6 +95,9 @@ class _Done:
 async def decide(policy: RulePolicy, call: ToolCall, context: CallContext, started: int) -> Decision:
     """Decide one call by the order documented in `_policy`."""
     done = _Done(call, context, policy.version, started)
+    malformed = schema_error(call.tool_name, call.tool_input)
+    if malformed is not None:
+        return done("deny", None, [], malformed, error=malformed)
     facts = policy.facts(call, context)
     strings = policy.rule_set.evaluate(facts)
     string_refs = [r.ref for r in (*strings.deny, *strings.ask, *strings.allow)]

@@ -326,7 +326,11 @@ class RuleSet:
         found = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts)]
         if facts.key == "WebFetch":
             if index.domains.plain or index.domains.wildcard:
-                found.extend(index.domains.matching(facts.hosts, deny_side=True))
+                if facts.hosts is None:
+                    # No host the CLI's parser would connect to: any domain rule of this list could apply.
+                    found.append(next(iter((*index.domains.plain.values(), *index.domains.wildcard.values())))[0])
+                else:
+                    found.extend(index.domains.matching(facts.hosts, deny_side=True))
         elif facts.key == "Bash":
             for gate in ("read", "edit"):
                 group = index.paths.get(("Bash", gate))

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class ToolInput(BaseModel):
     """Base of every typed tool input: frozen, and extra fields kept as given."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
 
 class BashInput(ToolInput):
@@ -35,6 +35,7 @@ class ReadInput(ToolInput):
     offset: int | None = None
     limit: int | None = None
     pages: str | None = None
+    allow_large: bool | None = None
 
 
 class WriteInput(ToolInput):
@@ -79,12 +80,23 @@ class GrepInput(ToolInput):
     path: str | None = None
     glob: str | None = None
     output_mode: Literal["content", "files_with_matches", "count"] | None = None
+    before: int | None = Field(None, alias="-B")
+    after: int | None = Field(None, alias="-A")
+    around: int | None = Field(None, alias="-C")
+    context: int | None = None
+    line_numbers: bool | None = Field(None, alias="-n")
+    ignore_case: bool | None = Field(None, alias="-i")
+    only_matching: bool | None = Field(None, alias="-o")
     type: str | None = None
+    head_limit: int | None = None
+    offset: int | None = None
+    multiline: bool | None = None
 
 
 class WebFetchInput(ToolInput):
     url: str
     prompt: str
+    offset: int | None = None
 
 
 class WebSearchInput(ToolInput):
@@ -97,10 +109,20 @@ class AgentInput(ToolInput):
     description: str
     prompt: str
     subagent_type: str | None = None
+    model: str | None = None
+    run_in_background: bool | None = None
+    name: str | None = None
+
+
+class Todo(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    content: str
+    status: Literal["pending", "in_progress", "completed"]
+    activeForm: str  # noqa: N815 - the CLI's field name
 
 
 class TodoWriteInput(ToolInput):
-    todos: tuple[Mapping[str, Any], ...]
+    todos: tuple[Todo, ...]
 
 
 INPUT_MODELS: dict[str, type[ToolInput]] = {
@@ -129,3 +151,21 @@ def parse_input(tool_name: str, tool_input: Mapping[str, Any]) -> ToolInput | Ma
     if model is None:
         return tool_input
     return model.model_validate(dict(tool_input))
+
+
+def input_error(tool_name: str, tool_input: Mapping[str, Any]) -> str | None:
+    """Why a built-in tool's input does not fit the CLI's schema for it, or None when it fits (or has no model).
+
+    Checked on every call, whatever the policy: a malformed input is a deny, never a guess at what the tool
+    will make of it (`{"command": [...]}` is no command any rule can judge).
+    """
+    model = INPUT_MODELS.get(tool_name)
+    if model is None:
+        return None
+    try:
+        model.model_validate(dict(tool_input))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "input"
+        return f"the input does not fit the {tool_name} tool's schema ({where}: {first.get('msg', 'invalid')})"
+    return None

@@ -212,3 +212,70 @@ def test_settings_rules_carry_their_lines(tmp_path: Path) -> None:
     assert [(e.rule, e.source.line) for e in caught.value.errors] == [("bash", 5), ("Bash()", 8)]
     with pytest.raises(PolicyLoadError, match="cannot read the settings file"):
         load_policy(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil%2Ecom/",
+        "https://EVIL%2ecom./x",
+        "https:evil.com",
+        "https:///evil.com",
+        "https:\\\\evil.com/",
+        "https://good.com@evil.com/",
+        "https://ev\til.com/",
+        " https://evil.com",
+        "https://\uff45\uff56\uff49\uff4c.com/",  # fullwidth letters
+        "https://evil\u3002com/",  # an ideographic full stop
+        "https://a.evil.com:443/",
+        "evil.com/path",
+    ],
+)
+def test_a_domain_deny_sees_the_host_node_connects_to(url: str) -> None:
+    policy = RulePolicy(allow=["WebFetch"], deny=["WebFetch(domain:evil.com)"])
+    assert behavior(policy, "WebFetch", {"url": url, "prompt": "p"}) == "deny"
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [("http://0x7f.1/", "127.0.0.1"), ("http://2130706433/", "127.0.0.1"), ("http://0177.0.0.1/", "127.0.0.1")],
+)
+def test_ipv4_forms_are_normalised_as_node_does(url: str, host: str) -> None:
+    policy = RulePolicy(allow=["WebFetch"], deny=[f"WebFetch(domain:{host})"])
+    assert behavior(policy, "WebFetch", {"url": url, "prompt": "p"}) == "deny"
+
+
+@pytest.mark.parametrize("url", ["https://a%00b.com/", "javascript:alert(1)", "file:///etc/passwd", "https://"])
+def test_a_url_without_a_host_is_denied_when_any_domain_deny_exists(url: str) -> None:
+    policy = RulePolicy(allow=["WebFetch"], deny=["WebFetch(domain:evil.com)"])
+    assert behavior(policy, "WebFetch", {"url": url, "prompt": "p"}) == "deny"
+    assert behavior(RulePolicy(allow=["WebFetch"]), "WebFetch", {"url": url, "prompt": "p"}) == "allow"
+
+
+def test_webfetch_allow_still_covers_ordinary_urls() -> None:
+    policy = RulePolicy(allow=["WebFetch(domain:good.com)"], deny=["WebFetch(domain:evil.com)"])
+    for url in ("https://good.com/a?b=c#d", "https://GOOD.com:8443/x", "http://user:pw@good.com/"):
+        assert behavior(policy, "WebFetch", {"url": url, "prompt": "p"}) == "allow"
+
+
+@pytest.mark.parametrize(
+    ("tool", "tool_input"),
+    [
+        ("Bash", {"command": ["rm", "-rf", "/"]}),
+        ("Bash", {}),
+        ("Read", {"file_path": None}),
+        ("Write", {"file_path": "a", "content": 3}),
+        ("Edit", {"file_path": "a", "old_string": "x"}),
+        ("Grep", {"pattern": "x", "-A": "many"}),
+        ("WebFetch", {"url": {"host": "evil.com"}, "prompt": "p"}),
+        ("TodoWrite", {"todos": [{"content": "x"}]}),
+    ],
+)
+def test_malformed_input_of_a_built_in_tool_is_denied_without_any_python_rule(
+    tool: str, tool_input: dict[str, Any]
+) -> None:
+    policy = RulePolicy(default="allow", allow=["Bash", "Read", "Edit", "Grep", "WebFetch", "TodoWrite"])
+    decision = anyio.run(policy.decide, ToolCall(tool, tool_input), CallContext(cwd="/proj"))
+    assert decision.behavior == "deny"
+    assert decision.error is not None
+    assert "schema" in decision.error
