@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from magistrate.servers._toolspec import StrictInput, reject_nul
+from magistrate.servers._toolspec import MAX_INT, StrictInput, reject_nul
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 Status = Literal["open", "in_progress", "resolved", "accepted_risk", "false_positive"]
@@ -60,7 +60,9 @@ class ListFindingsInput(StrictInput):
 
 
 class UpdateFindingInput(StrictInput):
-    finding_id: int = Field(ge=1, description="The finding's id, as returned by record_finding or list_findings.")
+    finding_id: int = Field(
+        ge=1, le=MAX_INT, description="The finding's id, as returned by record_finding or list_findings."
+    )
     status: Status = Field(description="The new status.")
     note: Text = Field(min_length=1, max_length=MAX_NOTE, description="Why the status changes; kept in history.")
 

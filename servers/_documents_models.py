@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from magistrate.servers._toolspec import StrictInput, reject_nul
+from magistrate.servers._toolspec import MAX_INT, StrictInput, reject_nul
 
 MAX_CONTENT_BYTES = 4 * 1024 * 1024
 """Largest document the store takes, in UTF-8 bytes (a long contract is well under 1 MiB)."""
@@ -39,10 +39,10 @@ class PutDocumentInput(StrictInput):
 
 class GetDocumentInput(StrictInput):
     name: Name = Field(description="The document's name.")
-    version: int | Sha | None = Field(
+    version: Annotated[int, Field(ge=1, le=MAX_INT)] | Sha | None = Field(
         None, description="A version number (1, 2, ...) or a SHA-256 (or its first 8+ hex digits); default latest."
     )
-    offset: int = Field(0, ge=0, description="Character to start reading at, for long documents.")
+    offset: int = Field(0, ge=0, le=MAX_INT, description="Character to start reading at, for long documents.")
     max_chars: int = Field(DEFAULT_READ_CHARS, ge=1, le=MAX_READ_CHARS, description="Most characters to return.")
 
 

@@ -17,6 +17,7 @@ from magistrate.servers._db import Database, Row, ensure_schema
 from magistrate.servers._db_fts import match_expression, terms
 from magistrate.servers._documents_models import MAX_CONTENT_BYTES, DocumentHit, DocumentInfo, VersionInfo
 from magistrate.servers._errors import InvalidInputError, LimitExceededError, NotFoundError
+from magistrate.servers._like import like_json_member, like_prefix
 
 _PG_INDEXED_CHARS = 400_000
 _VERSIONS = (
@@ -138,7 +139,7 @@ class DocumentStore:
         elif isinstance(version, int):
             where, params = "version = ?", (name, version)
         else:
-            where, params = "sha256 LIKE ?", (name, f"{version}%")
+            where, params = "sha256 LIKE ? ESCAPE '\\'", (name, like_prefix(version))
         rows = self.db.execute(
             f"SELECT {columns} FROM document_versions WHERE name = ? AND {where} AND NOT deleted",  # noqa: S608
             params,
@@ -174,12 +175,12 @@ class DocumentStore:
         return version, current.version
 
     def list_documents(self, prefix: str | None, label: str | None, limit: int) -> list[DocumentInfo]:
-        pattern = None if prefix is None else prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = None if prefix is None else like_prefix(prefix)
         rows = self.db.execute(
             f"SELECT {_INFO} FROM documents WHERE NOT deleted"  # noqa: S608
             " AND (CAST(? AS TEXT) IS NULL OR name LIKE ? ESCAPE '\\')"
-            " AND (CAST(? AS TEXT) IS NULL OR labels LIKE ?) ORDER BY name LIMIT ?",
-            (pattern, pattern, label, f'%"{label}"%', limit),
+            " AND (CAST(? AS TEXT) IS NULL OR labels LIKE ? ESCAPE '\\') ORDER BY name LIMIT ?",
+            (pattern, pattern, label, None if label is None else like_json_member(label), limit),
         )
         return [_info(row) for row in rows]
 
@@ -194,12 +195,13 @@ class DocumentStore:
         return []
 
     def _search(self, expression: str, limit: int, label: str | None) -> list[DocumentHit]:
-        params = (expression, label, f'%"{label}"%', limit)
+        params = (expression, label, None if label is None else like_json_member(label), limit)
         if self.db.dialect == "sqlite":
             sql = (
                 "SELECT d.name, d.version, d.sha256, d.labels, snippet(documents_fts, 1, '**', '**', '…', 24),"
                 " -bm25(documents_fts) FROM documents_fts JOIN documents d ON d.name = documents_fts.name"
-                " WHERE documents_fts MATCH ? AND NOT d.deleted AND (CAST(? AS TEXT) IS NULL OR d.labels LIKE ?)"
+                " WHERE documents_fts MATCH ? AND NOT d.deleted"
+                " AND (CAST(? AS TEXT) IS NULL OR d.labels LIKE ? ESCAPE '\\')"
                 " ORDER BY bm25(documents_fts), d.name LIMIT ?"
             )
         else:
@@ -208,7 +210,7 @@ class DocumentStore:
                 " 'StartSel=**, StopSel=**, MaxWords=30, MinWords=12, MaxFragments=1'), ts_rank(v.search, q)"
                 " FROM documents d JOIN document_versions v ON v.name = d.name AND v.version = d.version,"
                 " to_tsquery('english', ?) q WHERE v.search @@ q AND NOT d.deleted"
-                " AND (CAST(? AS TEXT) IS NULL OR d.labels LIKE ?) ORDER BY 6 DESC, d.name LIMIT ?"
+                " AND (CAST(? AS TEXT) IS NULL OR d.labels LIKE ? ESCAPE '\\') ORDER BY 6 DESC, d.name LIMIT ?"
             )
         return [
             DocumentHit(

@@ -25,10 +25,18 @@ from magistrate.servers._errors import InvalidInputError, ServerError
 _log = get_logger("magistrate.servers")
 
 
-class StrictInput(BaseModel):
-    """Base of tool inputs: unknown fields are an error, so a misspelt argument is not silently ignored."""
+MAX_INT = 2**31 - 1
+"""Upper bound of every integer a tool takes: ids, versions, offsets and counts all fit a 32-bit column."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class StrictInput(BaseModel):
+    """Base of tool inputs: unknown fields are an error, and no value is coerced into another type.
+
+    `extra="forbid"`: a misspelt argument is not silently ignored. `strict=True`: `true` is not the integer 1
+    and `"7"` is not 7, so a model's mistake cannot address a finding or version it did not name.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def reject_nul(value: str) -> str:
