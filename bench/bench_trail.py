@@ -159,13 +159,13 @@ def _body(i: int, template: Mapping[str, Any]) -> bytes:
     return (
         f'{{"behavior":"allow","input":{{"command":"echo {i}"}},"kind":"decision","policy_version":"bench",'
         f'"rule":{template["rule"]},"session_id":"s{i % 97}","time":"2026-01-01T00:00:00.{i % 1000000:06d}Z",'
-        f'"tool_name":"Bash","tool_use_id":"tu{i}","v":1}}'
+        f'"tool_name":"Bash","tool_use_id":"tu{i}","v":2}}'
     ).encode()
 
 
 def build_large(root: Path, records: int) -> Trail:
     trail = Trail.open(root / "large.sqlite3", key_path=root / "keys" / "trail.key", witness=False)
-    template = {"rule": '{"id":"bench-1","list":"allow","source_kind":"cli","text":"Bash(echo:*)"}'}
+    template = {"rule": '{"id":"bench-1","list":"allow","source":{"kind":"cli"},"text":"Bash(echo:*)"}'}
     batch = 20_000
     for start in range(0, records, batch):
         rows = []

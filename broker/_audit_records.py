@@ -5,6 +5,11 @@ so they are pydantic models; unknown fields are kept, so an older reader still s
 bytes that are hashed are RFC 8785 canonical JSON of the redacted record: re-serialising an exported record
 canonically gives back exactly the bytes the Merkle leaf was computed over.
 
+A record embeds the values it records: a decision record's rules are `RuleRef`s, its behavior and permission
+mode the same literals as the `Decision`'s and the `CallContext`'s, and each record gives its value back
+(`DecisionRecord.decision()`, `.call()`, `.context()`, `OutcomeRecord.outcome()`, `ApprovalRecord.approval()`).
+Records of an older `RECORD_VERSION` are read into today's shape; their stored bytes, which were hashed, stay.
+
 A record does not contain its own position: the leaf index in the tree is its position, so a record can be
 built, redacted and hashed before the writer takes the trail's lock.
 """
@@ -18,16 +23,17 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 import rfc8785
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from pydantic_core import PydanticSerializationError
 
-from magistrate.broker._call import CallContext, ToolCall
-from magistrate.broker._decision import Decision, RuleRef
+from magistrate.broker._call import CallContext, PermissionMode, ToolCall
+from magistrate.broker._decision import Behavior, Decision, RuleRef
 from magistrate.broker._interfaces import Approval, ToolOutcome
 from magistrate.broker._redact import Redactor
 from magistrate.broker._trail_errors import AuditError
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+"""2: a rule's source is nested (`rule.source.kind`, `.path`, `.line`), as in `RuleRef`; 1 wrote it flat."""
 _MAX_SAFE_INT = 2**53 - 1
 
 
@@ -49,32 +55,22 @@ class _Record(BaseModel):
     tool_name: str = ""
 
 
-class RuleRecord(BaseModel):
-    """A rule as the trail names it: id, text, which list, and where it was written."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    id: str
-    text: str
-    list: str
-    source_kind: str
-    source_path: str | None = None
-    source_line: int | None = None
-
-    @classmethod
-    def of(cls, rule: RuleRef) -> RuleRecord:
-        return cls(
-            id=rule.id,
-            text=rule.text,
-            list=rule.list,
-            source_kind=rule.source.kind,
-            source_path=rule.source.path,
-            source_line=rule.source.line,
-        )
+def _nested_rule(rule: Any) -> Any:
+    """A version-1 rule (`source_kind`, `source_path`, `source_line` beside the id) in today's shape; the
+    stored bytes of such a record stay as they were hashed, only the value read from them changes."""
+    if not isinstance(rule, dict) or "source_kind" not in rule:
+        return rule
+    flat = dict(rule)
+    source = {"kind": flat.pop("source_kind"), "path": flat.pop("source_path", None)}
+    source["line"] = flat.pop("source_line", None)
+    return {**flat, "source": source}
 
 
 class DecisionRecord(_Record):
-    """A decision on one tool call, with the call, its context and the rule that decided."""
+    """A decision on one tool call, with the call, its context and the rule that decided.
+
+    The fields are the `Decision`'s, the `ToolCall`'s and the `CallContext`'s (without the history, which is
+    the trail itself), typed as they are, so `decision()`, `call()` and `context()` give the values back."""
 
     kind: Literal["decision"] = "decision"
     agent_id: str | None = None
@@ -83,16 +79,26 @@ class DecisionRecord(_Record):
     updated_input: dict[str, Any] | None = None
     """The input to run, when the decision rewrote it (redacted); None when unchanged."""
     cwd: str = "."
-    permission_mode: str = "default"
+    permission_mode: PermissionMode = "default"
     labels: dict[str, str] = Field(default_factory=dict)
-    behavior: Literal["allow", "deny", "ask"]
+    behavior: Behavior
     message: str = ""
-    rule: RuleRecord | None = None
+    rule: RuleRef | None = None
     """The deciding rule; None when magistrate itself decided (failing closed)."""
-    matched: list[RuleRecord] = Field(default_factory=list)
+    matched: tuple[RuleRef, ...] = ()
     policy_version: str = ""
     elapsed_ns: int = 0
     error: str | None = None
+
+    @field_validator("rule", mode="before")
+    @classmethod
+    def _rule_v1(cls, rule: Any) -> Any:
+        return _nested_rule(rule)
+
+    @field_validator("matched", mode="before")
+    @classmethod
+    def _matched_v1(cls, matched: Any) -> Any:
+        return [_nested_rule(r) for r in matched] if isinstance(matched, list) else matched
 
     @classmethod
     def of(cls, call: ToolCall, context: CallContext, decision: Decision, *, time: str | None = None) -> DecisionRecord:
@@ -111,11 +117,38 @@ class DecisionRecord(_Record):
             labels=dict(context.labels),
             behavior=decision.behavior,
             message=decision.message,
-            rule=RuleRecord.of(decision.rule) if decision.rule else None,
-            matched=[RuleRecord.of(r) for r in decision.matched],
+            rule=decision.rule,
+            matched=decision.matched,
             policy_version=decision.policy_version,
             elapsed_ns=decision.elapsed_ns,
             error=decision.error,
+        )
+
+    def call(self) -> ToolCall:
+        """The call as it was asked for (its input redacted, when read back from the trail)."""
+        return ToolCall(self.tool_name, self.input, self.tool_use_id)
+
+    def context(self) -> CallContext:
+        """The session around the call, as recorded; the history is what the trail holds before it."""
+        return CallContext(
+            session_id=self.session_id,
+            cwd=self.cwd,
+            permission_mode=self.permission_mode,
+            labels=self.labels,
+            agent_id=self.agent_id,
+        )
+
+    def decision(self) -> Decision:
+        """The decision as it was returned: the input to run is the rewritten one, when there is one."""
+        return Decision(
+            behavior=self.behavior,
+            input=self.input if self.updated_input is None else self.updated_input,
+            message=self.message,
+            rule=self.rule,
+            matched=self.matched,
+            policy_version=self.policy_version,
+            elapsed_ns=self.elapsed_ns,
+            error=self.error,
         )
 
 
@@ -141,6 +174,18 @@ class OutcomeRecord(_Record):
             error=outcome.error,
         )
 
+    def outcome(self) -> ToolOutcome:
+        """The outcome as it was recorded."""
+        return ToolOutcome(
+            tool_use_id=self.tool_use_id or "",
+            tool_name=self.tool_name,
+            session_id=self.session_id,
+            status=self.status,
+            result_size=self.result_size,
+            result_sha256=self.result_sha256,
+            error=self.error,
+        )
+
 
 class ApprovalRecord(_Record):
     """Who answered an `ask`, how, and why."""
@@ -164,6 +209,18 @@ class ApprovalRecord(_Record):
             approver=approval.approver,
             note=approval.note,
             updated_input=dict(approval.updated_input) if approval.updated_input is not None else None,
+        )
+
+    def approval(self) -> Approval:
+        """The answer as it was recorded (the input the approver allowed redacted)."""
+        return Approval(
+            tool_use_id=self.tool_use_id,
+            tool_name=self.tool_name,
+            session_id=self.session_id,
+            behavior=self.behavior,
+            approver=self.approver,
+            note=self.note,
+            updated_input=self.updated_input,
         )
 
 

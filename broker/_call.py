@@ -1,14 +1,18 @@
 """What the broker is asked about: one tool call and the session it happens in.
 
 These are the in-process values every part shares (the SDK's hook builds them, the policy reads them, the
-trail records them). They are frozen so a rule can't change what later rules or the trail see.
+trail records them). They are frozen so a rule can't change what later rules or the trail see. They are
+the wire format too: the decision API reads and writes them through pydantic, ignoring unknown fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from pydantic import ConfigDict
 
 PermissionMode = Literal["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"]
 
@@ -16,6 +20,8 @@ PermissionMode = Literal["default", "acceptEdits", "plan", "bypassPermissions", 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """A tool call as the CLI reports it, before it runs."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = {"extra": "ignore"}
 
     tool_name: str
     """The CLI's tool name: `Bash`, `Read`, `mcp__documents__get_document`, ..."""
@@ -29,15 +35,19 @@ class ToolCall:
 class PriorDecision:
     """A decision made earlier in the same session, as rules see it."""
 
+    __pydantic_config__: ClassVar[ConfigDict] = {"extra": "ignore"}
+
     tool_name: str
     tool_input: Mapping[str, Any]
     behavior: Literal["allow", "deny", "ask"]
-    rule_id: str | None
+    rule_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CallContext:
     """The session around a call: where it runs, in which mode, and what was decided before it."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = {"extra": "ignore"}
 
     session_id: str = ""
     cwd: str = "."

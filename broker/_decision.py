@@ -2,13 +2,20 @@
 
 A reader of the trail must be able to answer "why was this allowed?" from the decision alone, so the
 deciding rule travels with its text and source, and the other rules that matched are kept too.
+
+These dataclasses are also the wire format: a pydantic `TypeAdapter` over `Decision` reads and writes the
+decision API's JSON, and the trail's decision records hold `RuleRef` values. Unknown fields are ignored, so
+an older reader takes a newer writer's JSON; a bad literal or a missing required field is a validation error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from pydantic import ConfigDict
 
 Behavior = Literal["allow", "deny", "ask"]
 
@@ -16,6 +23,8 @@ Behavior = Literal["allow", "deny", "ask"]
 @dataclass(frozen=True, slots=True)
 class RuleSource:
     """Where a rule was written: a settings file, a policy module, an option of the run, ..."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = {"extra": "ignore"}
 
     kind: Literal["settings", "python", "option", "default", "broker", "cli"]
     """`settings`: a Claude Code settings file; `python`: a policy module; `option`: allowed_tools and friends;
@@ -36,6 +45,8 @@ class RuleSource:
 class RuleRef:
     """A rule as a decision names it."""
 
+    __pydantic_config__: ClassVar[ConfigDict] = {"extra": "ignore"}
+
     id: str
     """Stable id: the same rule in the same policy keeps it across loads."""
     text: str
@@ -48,6 +59,8 @@ class RuleRef:
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The broker's answer for one tool call."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = {"extra": "ignore"}
 
     behavior: Behavior
     input: Mapping[str, Any]

@@ -3,16 +3,22 @@
 The SDK knows the broker only through `Governor`: decide a call, record its outcome. Whatever sits behind
 it (an in-process broker with a local trail, or a client of a shared broker over HTTP) keeps the same promise:
 no allow is returned before its record is durable, and any failure comes back as a recorded deny.
+
+`ToolOutcome` and `Approval` are values that travel whole: from the SDK or the approver, over the decision
+API (a pydantic `TypeAdapter` over the dataclass), into the trail's record and back out of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Decision
+
+if TYPE_CHECKING:
+    from pydantic import ConfigDict
 
 
 class Policy(Protocol):
@@ -32,6 +38,8 @@ class Policy(Protocol):
 class ToolOutcome:
     """What became of an allowed call, linked to its decision by `tool_use_id`."""
 
+    __pydantic_config__: ClassVar[ConfigDict] = {"extra": "ignore"}
+
     tool_use_id: str
     tool_name: str
     session_id: str
@@ -45,6 +53,8 @@ class ToolOutcome:
 @dataclass(frozen=True, slots=True)
 class Approval:
     """How an `ask` was answered, by whom, and with what note."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = {"extra": "ignore"}
 
     tool_use_id: str | None
     tool_name: str

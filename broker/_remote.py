@@ -194,16 +194,16 @@ class RemoteGovernor:
 
     async def decide(self, call: ToolCall, context: CallContext) -> Decision:
         """The broker's decision, recorded in the shared trail; a deny naming the error when it can't be had."""
-        from magistrate.broker._decision_wire import DECIDE_PATH, DecideRequest, WireCall, WireContext, WireDecision
+        from magistrate.broker._decision_wire import DECIDE_PATH, DECISION_ADAPTER, DecideRequest
 
         started = time.perf_counter_ns()
         if not context.history and context.session_id:
             context = dataclasses.replace(context, history=self.history(context.session_id))
         try:
-            request = DecideRequest(call=WireCall.of(call), context=WireContext.of(context))
+            request = DecideRequest(call=call, context=context)
             data = await self._call("POST", DECIDE_PATH, request.model_dump_json().encode())
             try:
-                decision = WireDecision.model_validate_json(data).value()
+                decision = DECISION_ADAPTER.validate_json(data)
             except ValueError as exc:
                 raise RemoteBrokerError(
                     f"the broker at {self.url} sent an answer that is not a decision: {exc}", url=self.url
@@ -234,15 +234,15 @@ class RemoteGovernor:
 
     async def record_outcome(self, outcome: ToolOutcome) -> None:
         """Append a call's outcome to the shared trail; raises `RemoteBrokerError` when it is not recorded."""
-        from magistrate.broker._decision_wire import OUTCOME_PATH, OutcomeRequest
+        from magistrate.broker._decision_wire import OUTCOME_ADAPTER, OUTCOME_PATH
 
-        await self._call("POST", OUTCOME_PATH, OutcomeRequest.of(outcome).model_dump_json().encode())
+        await self._call("POST", OUTCOME_PATH, OUTCOME_ADAPTER.dump_json(outcome))
 
     async def record_approval(self, approval: Approval) -> None:
         """Append the answer to an ask to the shared trail; raises `RemoteBrokerError` when it is not recorded."""
-        from magistrate.broker._decision_wire import APPROVAL_PATH, ApprovalRequest
+        from magistrate.broker._decision_wire import APPROVAL_ADAPTER, APPROVAL_PATH
 
-        await self._call("POST", APPROVAL_PATH, ApprovalRequest.of(approval).model_dump_json().encode())
+        await self._call("POST", APPROVAL_PATH, APPROVAL_ADAPTER.dump_json(approval))
 
     async def health(self) -> Health:
         """The broker's policy version and trail id; raises `RemoteBrokerError` when it does not answer."""

@@ -375,6 +375,12 @@ class RuleSet:
                 covering.append(rule)
         return covering
 
+    def bash_allow_covering(self, form: tuple[str, ...], text: str) -> StringRule | None:
+        """The first Bash allow rule that covers one simple command, if any (for explaining a deny)."""
+        index = self._lists["allow"]
+        candidates = [*index.bash_by_first.get(form[0], ()), *index.bash_other] if form else []
+        return next((r for r in candidates if _allow_covers(r, form, text)), None)
+
     def evaluate(self, facts: CallFacts) -> StringVerdict:
         """Every deny and ask rule that matches, and the allow rules that cover the call."""
         return StringVerdict(

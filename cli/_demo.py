@@ -64,9 +64,9 @@ def _prepare(root: Path) -> dict[str, str]:
 
 
 async def _review(root: Path) -> None:
+    from magistrate.broker import AskRequest, Verdict
     from magistrate.sdk import ClaudeCodeOptions
     from magistrate.sdk import query as run_query
-    from magistrate.servers._approval import AskRequest, Verdict
 
     def demo_approver(ask: AskRequest) -> Verdict:
         _say(f"    ? approver asked: {ask.tool_name} {_short(dict(ask.input))} ({ask.reason or ask.rule})")
@@ -130,9 +130,10 @@ def _table(db: Path) -> None:
         tool_use_id = row.get("tool_use_id")
         if tool_use_id in approvals:
             behavior = f"ask->{approvals[tool_use_id]['behavior']}"
-        source = rule.get("source_kind", "")
-        if rule.get("source_line"):
-            source = f"policy.py:{rule['source_line']}"
+        where = rule.get("source") or {}
+        source = where.get("kind", "")
+        if where.get("line"):
+            source = f"policy.py:{where['line']}"
         outcome = outcomes.get(tool_use_id, "-")
         text = rule.get("text", "")
         _say(f"  {row['seq']:>3}  {row['tool_name']:<40} {behavior:<10} {text:<40} {source:<13} {outcome}")

@@ -1,7 +1,7 @@
 """`magistrate serve NAME`: run one bundled MCP server on its own, over stdio or streamable HTTP.
 
 Servers are a registry of name -> "module:factory"; a factory takes the `--db` location (None for the default)
-and returns an `MCPServer`. The factory's module is imported only for the server named, so serving one never
+and returns an MCP server. The factory's module is imported only for the server named, so serving one never
 pays for another.
 """
 
@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-# server name -> "module:factory(db: str | None) -> MCPServer"
+# server name -> "module:factory(db: str | None) -> an MCP server"
 SERVERS: dict[str, str] = {
     "compliance": "magistrate.servers._compliance:build_server",
     "documents": "magistrate.servers._documents:build_server",
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     import anyio
 
     from magistrate.servers._errors import ServerError
-    from magistrate.servers._http import TOKEN_ENV, check_exposure, serve_http
+    from magistrate.servers._http import TOKEN_ENV, check_exposure, serve_http, serve_stdio
 
     token = args.token or os.environ.get(TOKEN_ENV) or None
     if args.policy and args.server != "approval":
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.transport == "stdio":
-            anyio.run(server.run_stdio_async)
+            anyio.run(serve_stdio, server)
         else:
             anyio.run(lambda: serve_http(server, host=args.host, port=args.port, token=token))
     except KeyboardInterrupt:

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-PROMPT_TOOL = "mcp__magistrate__approval_prompt"
+from magistrate.broker import PROMPT_TOOL
+
 MCP_FILE = "magistrate-mcp.json"
 SETTINGS_FILE = "magistrate-settings.json"
 HOOK_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")

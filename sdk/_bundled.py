@@ -28,7 +28,7 @@ class ApprovalEndpoint(McpEndpoint):
     name = "magistrate"
 
     def __init__(self, answer: Callable[[Mapping[str, Any]], Any]) -> None:
-        from magistrate.servers._approval import INPUT_SCHEMA, TOOL_DESCRIPTION, TOOL_NAME
+        from magistrate.broker import INPUT_SCHEMA, TOOL_DESCRIPTION, TOOL_NAME
 
         self._answer = answer
         self._tool_name = TOOL_NAME

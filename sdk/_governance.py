@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from magistrate.broker import Approver, PromptResolver
 from magistrate.broker._call import CallContext, PermissionMode, ToolCall
 from magistrate.broker._decision import Decision
 from magistrate.broker._interfaces import Governor, ToolOutcome
 from magistrate.broker._log import get_logger
 from magistrate.sdk._run import GOVERNANCE_HOOKS
 from magistrate.sdk._sdk_mcp import McpEndpoint
-from magistrate.servers._approval import Approver, PromptResolver
 
 log = get_logger("magistrate.sdk.governance")
 

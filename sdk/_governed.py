@@ -15,13 +15,13 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from magistrate.broker import Approver, AskRequest, CallbackApprover, Verdict
 from magistrate.broker._interfaces import Governor, Policy
 from magistrate.sdk._errors import OptionsError
 from magistrate.sdk._governance import Governance
 from magistrate.sdk._options import ClaudeCodeOptions
 from magistrate.sdk._permissions import PermissionResultAllow, PermissionResultDeny, ToolPermissionContext
 from magistrate.sdk._sdk_mcp import McpEndpoint
-from magistrate.servers._approval import Approver, AskRequest, CallbackApprover, Verdict
 
 
 def _resolve_policy(options: ClaudeCodeOptions, cwd: str) -> Policy:
@@ -114,7 +114,7 @@ class _EndpointApprover:
 
 def resolve_approver(options: ClaudeCodeOptions, endpoints: Mapping[str, McpEndpoint]) -> Approver | None:
     """Who answers asks, in the documented order of preference."""
-    from magistrate.servers._approval_terminal import TerminalApprover, terminal_available
+    from magistrate.broker import TerminalApprover, terminal_available
 
     chosen = options.approver
     if chosen == "none":

@@ -184,11 +184,12 @@ GOVERNANCE_HOOKS = {
     "PostToolUse": "magistrate_post_tool_use",
     "PostToolUseFailure": "magistrate_post_tool_use_failure",
 }
-PROMPT_TOOL = "mcp__magistrate__approval_prompt"
 
 
 def _add_governance(options: ClaudeCodeOptions, plan: _Plan) -> None:
     """Register the hooks and attach the bundled servers by name; their implementations come later."""
+    from magistrate.broker import PROMPT_TOOL
+
     for event, callback_id in GOVERNANCE_HOOKS.items():
         plan.hooks.setdefault(event, []).append({"matcher": None, "hookCallbackIds": [callback_id]})
         plan.callbacks[callback_id] = None  # answered by governance

@@ -26,7 +26,7 @@ from typing import Literal
 import anyio
 import anyio.to_thread
 
-from magistrate.servers._approval import AskRequest, Verdict
+from magistrate.broker import AskRequest, Verdict
 from magistrate.servers._db import Database, Row, ensure_schema, open_database
 
 Status = Literal["pending", "approved", "denied", "expired"]

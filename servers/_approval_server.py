@@ -13,9 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from magistrate.broker._call import CallContext, ToolCall
-from magistrate.broker._interfaces import Governor, Policy
-from magistrate.servers._approval import (
+from magistrate.broker import (
     SERVER_NAME,
     TOOL_DESCRIPTION,
     TOOL_NAME,
@@ -23,6 +21,8 @@ from magistrate.servers._approval import (
     PromptResolver,
     Recalled,
 )
+from magistrate.broker._call import CallContext
+from magistrate.broker._interfaces import Governor, Policy
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -49,7 +49,7 @@ def _policy(policy: Policy | str | Path | None, cwd: str) -> Policy:
 
 def default_approver() -> Approver | None:
     """The approval queue when `$MAGISTRATE_APPROVAL_QUEUE` names one, else the terminal if there is one."""
-    from magistrate.servers._approval_terminal import TerminalApprover, terminal_available
+    from magistrate.broker import TerminalApprover, terminal_available
 
     queue = os.environ.get("MAGISTRATE_APPROVAL_QUEUE")
     if queue:
@@ -94,25 +94,11 @@ def trail_recall(trail: Trail) -> Callable[[str], Awaitable[Recalled | None]]:
     loses its session: with the plain CLI, the hook and this server are separate processes sharing a trail."""
     import anyio.to_thread
 
-    from magistrate.broker import Decision, RuleRef, RuleSource
-
     def lookup(tool_use_id: str) -> Recalled | None:
         record = trail.decision_for(tool_use_id)
         if record is None:
             return None
-        rule = None
-        if record.rule is not None:
-            source = RuleSource(record.rule.source_kind, record.rule.source_path, record.rule.source_line)  # type: ignore[arg-type]
-            rule = RuleRef(record.rule.id, record.rule.text, source, record.rule.list)  # type: ignore[arg-type]
-        decision = Decision(
-            record.behavior,
-            record.updated_input if record.updated_input is not None else record.input,
-            record.message,
-            rule=rule,
-            policy_version=record.policy_version,
-        )
-        call = ToolCall(record.tool_name, record.input, tool_use_id)
-        return Recalled(call, decision, record.session_id)
+        return Recalled(record.call(), record.decision(), record.session_id)
 
     async def recall(tool_use_id: str) -> Recalled | None:
         return await anyio.to_thread.run_sync(lookup, tool_use_id)

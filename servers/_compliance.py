@@ -17,7 +17,9 @@ from magistrate.servers._compliance_tools import INSTRUCTIONS, compliance_toolse
 from magistrate.servers._db import default_location, open_database
 
 if TYPE_CHECKING:
-    from mcp.server.mcpserver import MCPServer
+    from typing import Any
+
+    from mcp.server import Server
 
 _log = get_logger("magistrate.servers.compliance")
 
@@ -38,34 +40,38 @@ def open_compliance(db: str | None = None, *, seed: bool = True) -> ComplianceRe
 
 def build_server(
     db: str | ComplianceRepository | None = None, *, run_id: str | None = None, seed: bool = True
-) -> MCPServer:
+) -> Server[dict[str, Any]]:
     """The `compliance_db` server over a database location or an open repository."""
-    from magistrate.servers._toolkit import to_mcp_server
+    from magistrate.servers._toolkit import ResourceSpec, to_mcp_server
 
     opened = not isinstance(db, ComplianceRepository)
     repo = db if isinstance(db, ComplianceRepository) else open_compliance(db, seed=seed)
-    server = to_mcp_server(
-        compliance_toolset(repo, run_id or default_run_id()),
-        instructions=INSTRUCTIONS,
-        on_close=repo.db.close if opened else None,
-    )
 
-    @server.resource(
-        "compliance://frameworks",
-        name="frameworks",
-        description="Every framework in the database, with how many requirements each has.",
-        mime_type="application/json",
-    )
     def frameworks() -> str:
         return json.dumps([fw.model_dump() for fw in repo.frameworks()], ensure_ascii=False)
 
-    @server.resource(
-        "compliance://frameworks/{framework_id}",
-        name="framework",
-        description="One framework's requirements in order, each in full.",
-        mime_type="application/json",
-    )
     def framework(framework_id: str) -> str:
         return json.dumps([req.model_dump() for req in repo.requirements_of(framework_id)], ensure_ascii=False)
 
-    return server
+    resources = [
+        ResourceSpec(
+            "compliance://frameworks",
+            name="frameworks",
+            description="Every framework in the database, with how many requirements each has.",
+            mime_type="application/json",
+            read=frameworks,
+        ),
+        ResourceSpec(
+            "compliance://frameworks/{framework_id}",
+            name="framework",
+            description="One framework's requirements in order, each in full.",
+            mime_type="application/json",
+            read=framework,
+        ),
+    ]
+    return to_mcp_server(
+        compliance_toolset(repo, run_id or default_run_id()),
+        instructions=INSTRUCTIONS,
+        on_close=repo.db.close if opened else None,
+        resources=resources,
+    )

@@ -25,17 +25,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from magistrate.broker._decision_wire import (
+    APPROVAL_ADAPTER,
     APPROVAL_PATH,
     DECIDE_PATH,
+    DECISION_ADAPTER,
     HEALTH_PATH,
+    OUTCOME_ADAPTER,
     OUTCOME_PATH,
-    ApprovalRequest,
     DecideRequest,
     ErrorBody,
     Health,
-    OutcomeRequest,
     Recorded,
-    WireDecision,
 )
 from magistrate.broker._log import get_logger
 from magistrate.broker._trail_errors import AuditError
@@ -53,7 +53,7 @@ API_PREFIX = "/v1/"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 """A decide request carries the call's input and the session's history; a Write of a large file is big."""
 
-_M = TypeVar("_M", bound=BaseModel)
+_T = TypeVar("_T")
 
 
 class _Refused(Exception):  # noqa: N818 - control flow inside this module, never raised to a caller
@@ -62,17 +62,18 @@ class _Refused(Exception):  # noqa: N818 - control flow inside this module, neve
         self.status, self.error, self.detail = status, error, detail
 
 
-def _json(model: BaseModel, status: int = 200) -> Response:
+def _json(body: BaseModel | bytes, status: int = 200) -> Response:
     from starlette.responses import Response
 
-    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
+    content = body if isinstance(body, bytes) else body.model_dump_json()
+    return Response(content, status_code=status, media_type="application/json")
 
 
 def _error(status: int, error: str, detail: str) -> Response:
     return _json(ErrorBody(error=error, detail=detail), status)
 
 
-async def _parse(request: Request, model: type[_M]) -> _M:
+async def _parse(request: Request, validate_json: Callable[[bytes], _T]) -> _T:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _Refused(413, "too_large", f"the request is larger than {MAX_BODY_BYTES} bytes")
@@ -82,7 +83,7 @@ async def _parse(request: Request, model: type[_M]) -> _M:
         if len(body) > MAX_BODY_BYTES:
             raise _Refused(413, "too_large", f"the request is larger than {MAX_BODY_BYTES} bytes")
     try:
-        return model.model_validate_json(bytes(body))
+        return validate_json(bytes(body))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
         raise _Refused(422, "invalid_request", problems) from exc
@@ -94,19 +95,17 @@ def decision_app(broker: Broker) -> ASGIApp:
     from starlette.routing import Route
 
     async def decide(request: Request) -> Response:
-        parsed = await _parse(request, DecideRequest)
+        parsed = await _parse(request, DecideRequest.model_validate_json)
         # The broker never raises for a policy's or the trail's failure: those are recorded denies.
-        decision = await broker.decide(parsed.call.value(), parsed.context.value())
-        return _json(WireDecision.of(decision))
+        decision = await broker.decide(parsed.call, parsed.context)
+        return _json(DECISION_ADAPTER.dump_json(decision))
 
     async def outcome(request: Request) -> Response:
-        parsed = await _parse(request, OutcomeRequest)
-        await broker.record_outcome(parsed.value())
+        await broker.record_outcome(await _parse(request, OUTCOME_ADAPTER.validate_json))
         return _json(Recorded())
 
     async def approval(request: Request) -> Response:
-        parsed = await _parse(request, ApprovalRequest)
-        await broker.record_approval(parsed.value())
+        await broker.record_approval(await _parse(request, APPROVAL_ADAPTER.validate_json))
         return _json(Recorded())
 
     async def health(request: Request) -> Response:

@@ -13,7 +13,9 @@ from magistrate.servers._documents_repo import DocumentStore
 from magistrate.servers._documents_tools import INSTRUCTIONS, documents_toolset
 
 if TYPE_CHECKING:
-    from mcp.server.mcpserver import MCPServer
+    from typing import Any
+
+    from mcp.server import Server
 
 
 def open_documents(db: str | None = None) -> DocumentStore:
@@ -26,7 +28,7 @@ def open_documents(db: str | None = None) -> DocumentStore:
         raise
 
 
-def build_server(db: str | DocumentStore | None = None) -> MCPServer:
+def build_server(db: str | DocumentStore | None = None) -> Server[dict[str, Any]]:
     """The `documents` server over a database location or an open store."""
     from magistrate.servers._toolkit import to_mcp_server
 

@@ -87,6 +87,19 @@ def http_app(server: Any, *, host: str, token: str | None, wrap: Callable[[ASGIA
     return BearerTokenMiddleware(app, token) if token else app
 
 
+async def serve_stdio(server: Any) -> None:
+    """Serve over this process's stdin and stdout until the client closes them: a tool set's low-level
+    `Server` or an `MCPServer` (the approval server)."""
+    from mcp import stdio_server
+    from mcp.server.mcpserver import MCPServer
+
+    if isinstance(server, MCPServer):
+        await server.run_stdio_async()
+        return
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())
+
+
 async def serve_http(
     server: Any,
     *,

@@ -83,9 +83,7 @@ async def test_a_decision_is_durable_before_it_is_returned(trail: Trail) -> None
         "id": "r1",
         "text": "Bash(echo:*)",
         "list": "allow",
-        "source_kind": "cli",
-        "source_path": None,
-        "source_line": None,
+        "source": {"kind": "cli", "path": None, "line": None},
     }
     assert body["policy_version"] == "v-test"
     trail.close()
@@ -218,8 +216,8 @@ async def test_the_real_policy_uses_history_and_the_trail_says_why(trail: Trail,
         rule["id"]
         == "python:test_the_real_policy_uses_history_and_the_trail_says_why.<locals>.no_network_after_secrets"
     )
-    assert rule["source_kind"] == "python"
-    assert rule["source_path"] == __file__
+    assert rule["source"]["kind"] == "python"
+    assert rule["source"]["path"] == __file__
     assert records[2]["message"] == "no network after reading secrets"
     assert records[3]["rule"]["text"] == "Bash(rm:*)"
     assert records[3]["rule"]["list"] == "deny"

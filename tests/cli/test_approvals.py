@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from magistrate.servers._approval import AskRequest
+from magistrate.broker import AskRequest
 from magistrate.servers._approval_queue import ApprovalQueue, default_queue_path
 
 

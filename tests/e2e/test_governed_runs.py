@@ -19,9 +19,9 @@ from typing import Any
 import anyio
 import pytest
 
+from magistrate.broker import AskRequest, Verdict
 from magistrate.sdk import ClaudeCodeOptions, ResultMessage, UserMessage, query
 from magistrate.sdk.scripted_model import ScriptedModel
-from magistrate.servers._approval import AskRequest, Verdict
 from tests.e2e._cases import ASK, AUTO_APPROVED, bash, magistrate, trail_records
 
 POLICY = textwrap.dedent(

@@ -192,7 +192,7 @@ async def test_concurrent_runs_through_two_brokers_share_one_trail_that_verifies
     denied = [d for d in decisions.values() if d["behavior"] == "deny"]
     assert len(denied) == 2 * RUNS
     assert {d["rule"]["text"] for d in denied} == {"Bash(ls:*)", "Bash(cat:*)"}
-    assert all(d["rule"]["source_path"] == str(tmp_path / "policy.py") for d in denied)
+    assert all(d["rule"]["source"]["path"] == str(tmp_path / "policy.py") for d in denied)
     assert {d["policy_version"] for d in decisions.values()} == {health[0].policy_version}
     allowed = [tid for tid, d in decisions.items() if d["behavior"] == "allow"]
     assert len(allowed) == RUNS

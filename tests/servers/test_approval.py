@@ -13,13 +13,23 @@ from typing import Any
 import anyio
 import pytest
 
-from magistrate.broker import Approval, Broker, CallContext, RulePolicy, ToolCall, Trail
+from magistrate.broker import (
+    Approval,
+    AskRequest,
+    Broker,
+    CallbackApprover,
+    CallContext,
+    PromptResolver,
+    RulePolicy,
+    TerminalApprover,
+    ToolCall,
+    Trail,
+    Verdict,
+)
 from magistrate.broker._audit_records import parse_record
 from magistrate.broker._decision import Decision
 from magistrate.broker._interfaces import ToolOutcome
 from magistrate.broker._trail_errors import AuditError
-from magistrate.servers._approval import AskRequest, CallbackApprover, PromptResolver, Verdict
-from magistrate.servers._approval_terminal import TerminalApprover
 
 pytestmark = pytest.mark.anyio
 

@@ -13,9 +13,8 @@ from typing import Any
 import anyio
 import pytest
 
-from magistrate.broker import Broker, CallContext, RulePolicy, Trail
+from magistrate.broker import Broker, CallContext, PromptResolver, RulePolicy, Trail
 from magistrate.broker._audit_records import parse_record
-from magistrate.servers._approval import PromptResolver
 from magistrate.servers._approval_queue import ApprovalQueue, QueueApprover, QueuedAsk
 
 pytestmark = pytest.mark.anyio
@@ -131,7 +130,7 @@ async def test_a_timeout_expires_the_ask_so_it_cannot_be_approved_late(trail: Tr
 
 
 async def test_an_ask_is_answered_once(queue: ApprovalQueue) -> None:
-    from magistrate.servers._approval import AskRequest
+    from magistrate.broker import AskRequest
 
     ask_id = queue.submit(AskRequest("Bash", {"command": "touch f"}, None, "s1", "asks", None))
     assert (await approvals(queue, "approve", ask_id))[0] == 0

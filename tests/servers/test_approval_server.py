@@ -15,8 +15,7 @@ import pytest
 from mcp import Client
 from mcp_types import CallToolResult, TextContent
 
-from magistrate.broker import RulePolicy
-from magistrate.servers._approval import AskRequest, CallbackApprover
+from magistrate.broker import AskRequest, CallbackApprover, RulePolicy
 from magistrate.servers._approval_server import build_server
 
 pytestmark = pytest.mark.anyio

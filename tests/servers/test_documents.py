@@ -1,4 +1,4 @@
-"""The documents server, in memory against the real MCPServer and a real SQLite database."""
+"""The documents server, in memory against the real MCP server and a real SQLite database."""
 
 from __future__ import annotations
 

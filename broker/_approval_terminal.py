@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import anyio
 import anyio.to_thread
 
-from magistrate.servers._approval import AskRequest, Verdict
+from magistrate.broker._approval import AskRequest, Verdict
 
 _MAX_SHOWN = 2000
 

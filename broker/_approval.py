@@ -26,7 +26,7 @@ from magistrate.broker._decision import Decision
 from magistrate.broker._interfaces import Approval, Governor
 from magistrate.broker._log import get_logger
 
-log = get_logger("magistrate.servers.approval")
+log = get_logger("magistrate.broker.approval")
 
 SERVER_NAME = "magistrate"
 TOOL_NAME = "approval_prompt"
