@@ -1,0 +1,269 @@
+"""Replay: re-decide the calls a trail recorded under a candidate policy, to see what a change would change.
+
+Each recorded decision is decided again with the context recorded for it (cwd, permission mode, session,
+labels, agent, additional directories) and the session's history. The history is the one that really
+happened: the session's earlier decisions as recorded, not as the candidate would have made them. A
+candidate that denies a call early cannot know what the model would have done next, so the honest question
+replay answers is "given exactly these sessions, which decisions would differ?".
+
+Inputs are the recorded ones, so a value the trail redacted is replayed as its keyed hash. The trail is
+only read (a reader's store, one snapshot) and is verified first; a trail that fails verification is
+replayed only when the caller says so (`unverified=True`), and the report says it was not verified.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from magistrate.broker._call import CallContext, PriorDecision, ToolCall
+from magistrate.broker._decision import Behavior
+from magistrate.broker._interfaces import Policy
+from magistrate.broker._trail_errors import AuditError, TrailVerificationError
+
+CHANGE_KINDS = tuple(f"{a}-to-{b}" for a in ("allow", "deny", "ask") for b in ("allow", "deny", "ask") if a != b)
+HISTORY_LIMIT = 1000
+"""As the broker: rules see at most the session's last 1000 decisions."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCall:
+    """A decision record as replay needs it."""
+
+    seq: int
+    time: str
+    session_id: str
+    tool_name: str
+    input: Mapping[str, Any]
+    behavior: Behavior
+    rule_id: str | None
+    rule_text: str | None
+    context: CallContext
+    tool_use_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayChange:
+    """One recorded call the candidate decides differently."""
+
+    seq: int
+    time: str
+    session_id: str
+    tool: str
+    input: Mapping[str, Any]
+    old: Behavior
+    new: Behavior
+    old_rule: str | None
+    new_rule: str | None
+    new_message: str = ""
+
+    @property
+    def kind(self) -> str:
+        return f"{self.old}-to-{self.new}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "session": self.session_id,
+            "tool": self.tool,
+            "input": dict(self.input),
+            "old": self.old,
+            "new": self.new,
+            "kind": self.kind,
+            "old_rule": self.old_rule,
+            "new_rule": self.new_rule,
+            "message": self.new_message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    """What replaying a trail under a candidate policy found."""
+
+    calls: int
+    """How many recorded calls were re-decided (after the filters)."""
+    changes: tuple[ReplayChange, ...]
+    verified: bool
+    """False when the trail was replayed with `unverified=True` and did not verify (or could not be)."""
+    verify_problem: str | None = None
+    policy_version: str = ""
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def failing(self, kinds: Iterable[str] | None = None) -> tuple[ReplayChange, ...]:
+        """The changes of the given kinds (`allow-to-deny`, ...); every change when `kinds` is None."""
+        wanted = None if kinds is None else set(kinds)
+        return tuple(c for c in self.changes if wanted is None or c.kind in wanted)
+
+
+def parse_when(text: str, *, now: datetime | None = None) -> datetime:
+    """A time bound: RFC 3339 / ISO 8601 (`2026-11-25`, `2026-11-25T09:00:00Z`) or an age (`7d`, `12h`, `30m`)."""
+    now = now or datetime.now(timezone.utc)
+    units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
+    if text[-1:] in units and text[:-1].isdigit():
+        return now - timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a time: {text!r} (write 2026-11-25, 2026-11-25T09:00:00Z, 7d or 12h)") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _recorded(seq: int, record: Any) -> RecordedCall:
+    rule = getattr(record, "rule", None)
+    context = CallContext(
+        session_id=record.session_id,
+        cwd=record.cwd,
+        additional_directories=tuple(getattr(record, "additional_directories", None) or ()),
+        permission_mode=record.permission_mode,
+        labels=dict(record.labels),
+        agent_id=record.agent_id,
+    )
+    return RecordedCall(
+        seq=seq,
+        time=record.time,
+        session_id=record.session_id,
+        tool_name=record.tool_name,
+        input=dict(record.input),
+        behavior=record.behavior,
+        rule_id=None if rule is None else rule.id,
+        rule_text=None if rule is None else rule.text,
+        context=context,
+        tool_use_id=record.tool_use_id,
+    )
+
+
+def read_recorded_calls(
+    db: str | Path, public_keys: Iterable[Ed25519PublicKey] | None, *, unverified: bool = False
+) -> tuple[list[RecordedCall], str | None]:
+    """Every decision record of the trail at `db`, oldest first, and why it is not verified (None: verified).
+
+    The one place replay reads the trail. `public_keys` None means no key is at hand: the trail cannot be
+    verified, which is an error unless `unverified`. Raises AuditError when the trail cannot be read.
+    """
+    from magistrate.broker._audit_records import parse_record
+    from magistrate.broker._trail_reader import TrailReader
+
+    with TrailReader.open(db) as trail:
+        problem: str | None = None
+        if public_keys is None:
+            problem = "no public key to verify the trail with"
+        else:
+            try:
+                trail.verify(public_keys)
+            except TrailVerificationError as exc:
+                problem = f"the trail does not verify: {exc}"
+        if problem is not None and not unverified:
+            raise AuditError(f"{problem}; replay it anyway with --unverified (unverified=True)")
+        calls: list[RecordedCall] = []
+        for stored in trail.scan():
+            try:
+                record = parse_record(stored.body)
+            except ValueError as exc:
+                raise AuditError(f"record {stored.seq} is unreadable: {exc}") from None
+            if record.kind == "decision":
+                calls.append(_recorded(stored.seq, record))
+        return calls, problem
+
+
+def _in_range(call: RecordedCall, since: datetime | None, until: datetime | None) -> bool:
+    if since is None and until is None:
+        return True
+    when = parse_when(call.time)
+    return (since is None or when >= since) and (until is None or when < until)
+
+
+async def replay_calls(
+    policy: Policy,
+    calls: Iterable[RecordedCall],
+    *,
+    session: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tools: Iterable[str] = (),
+) -> tuple[int, list[ReplayChange]]:
+    """Re-decide recorded calls (oldest first) under `policy`; returns how many were decided and the changes."""
+    import fnmatch
+
+    patterns = tuple(tools)
+    histories: dict[str, list[PriorDecision]] = {}
+    count = 0
+    changes: list[ReplayChange] = []
+    for call in calls:
+        past = histories.setdefault(call.session_id, [])
+        wanted = (
+            (session is None or call.session_id == session)
+            and (not patterns or any(fnmatch.fnmatchcase(call.tool_name, p) for p in patterns))
+            and _in_range(call, since, until)
+        )
+        if wanted:
+            context = CallContext(
+                session_id=call.context.session_id,
+                cwd=call.context.cwd,
+                additional_directories=call.context.additional_directories,
+                permission_mode=call.context.permission_mode,
+                labels=call.context.labels,
+                history=tuple(past[-HISTORY_LIMIT:]),
+                agent_id=call.context.agent_id,
+            )
+            decision = await policy.decide(ToolCall(call.tool_name, call.input, call.tool_use_id), context)
+            count += 1
+            if decision.behavior != call.behavior:
+                new_rule = None if decision.rule is None else decision.rule.text
+                changes.append(
+                    ReplayChange(
+                        call.seq,
+                        call.time,
+                        call.session_id,
+                        call.tool_name,
+                        call.input,
+                        call.behavior,
+                        decision.behavior,
+                        call.rule_text,
+                        new_rule,
+                        decision.message,
+                    )
+                )
+        if call.session_id:
+            past.append(PriorDecision(call.tool_name, call.input, call.behavior, call.rule_id))
+    return count, changes
+
+
+async def replay_trail(
+    policy: Policy,
+    db: str | Path,
+    *,
+    public_keys: Iterable[Ed25519PublicKey] | None,
+    unverified: bool = False,
+    session: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    tools: Iterable[str] = (),
+) -> ReplayReport:
+    """Replay the trail at `db` under `policy` (read-only); for notebooks and CI.
+
+    Raises AuditError when the trail cannot be read, or does not verify and `unverified` is not set.
+    """
+    import anyio.to_thread
+
+    start = parse_when(since) if isinstance(since, str) else since
+    end = parse_when(until) if isinstance(until, str) else until
+    keys = None if public_keys is None else list(public_keys)
+    calls, problem = await anyio.to_thread.run_sync(lambda: read_recorded_calls(db, keys, unverified=unverified))
+    count, changes = await replay_calls(policy, calls, session=session, since=start, until=end, tools=tools)
+    by_kind: dict[str, int] = {}
+    for change in changes:
+        by_kind[change.kind] = by_kind.get(change.kind, 0) + 1
+    version = str(getattr(policy, "version", ""))
+    return ReplayReport(count, tuple(changes), problem is None, problem, version, by_kind)
+
+
+def change_lines(report: ReplayReport) -> list[str]:
+    """The changes as JSON lines, one object a line (`--json`)."""
+    return [json.dumps(c.to_json(), ensure_ascii=False, sort_keys=True) for c in report.changes]
