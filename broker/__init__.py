@@ -31,7 +31,14 @@ if TYPE_CHECKING:
     from magistrate.broker._approval_terminal import TerminalApprover, terminal_available
     from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord
     from magistrate.broker._broker import Broker
-    from magistrate.broker._call import CallContext, PermissionMode, PriorDecision, ToolCall
+    from magistrate.broker._call import (
+        PERMISSION_MODES,
+        CallContext,
+        PermissionMode,
+        PriorDecision,
+        ToolCall,
+        permission_mode_of,
+    )
     from magistrate.broker._database import (
         Database,
         Dialect,
@@ -39,15 +46,30 @@ if TYPE_CHECKING:
         SchemaVersionError,
         Snapshot,
         is_postgres_url,
-        open_database,
     )
+    from magistrate.broker._database_open import open_database
     from magistrate.broker._decision import Behavior, Decision, RuleRef, RuleSource
+    from magistrate.broker._decision_wire import (
+        APPROVAL_ADAPTER,
+        APPROVAL_PATH,
+        DECIDE_PATH,
+        DECISION_ADAPTER,
+        HEALTH_PATH,
+        OUTCOME_ADAPTER,
+        OUTCOME_PATH,
+        DecideRequest,
+        ErrorBody,
+        Health,
+        Recorded,
+    )
     from magistrate.broker._errors import MagistrateError
+    from magistrate.broker._hooks import HookInput, HookSession, ToolHookEvent, deny_answer, pre_tool_use_answer
     from magistrate.broker._interfaces import Approval, Governor, Policy, ToolOutcome
     from magistrate.broker._log import get_logger
     from magistrate.broker._policy import RulePolicy
     from magistrate.broker._policy_errors import PolicyError, PolicyLoadError, RuleProblem
     from magistrate.broker._policy_explain import explain_bash
+    from magistrate.broker._policy_options import with_option_rules
     from magistrate.broker._policy_sources import claude_code_policy, load_policy
     from magistrate.broker._policy_testing import (
         CaseResult,
@@ -93,6 +115,8 @@ if TYPE_CHECKING:
     from magistrate.broker._trail_verify import VerifyReport, verify_trail
 
 _EXPORTS: dict[str, str] = {
+    "APPROVAL_ADAPTER": "magistrate.broker._decision_wire",
+    "APPROVAL_PATH": "magistrate.broker._decision_wire",
     "AgentInput": "magistrate.broker._tool_inputs",
     "Allow": "magistrate.broker._python_rules",
     "Approval": "magistrate.broker._interfaces",
@@ -111,24 +135,35 @@ _EXPORTS: dict[str, str] = {
     "CaseResult": "magistrate.broker._policy_testing",
     "Checkpoint": "magistrate.broker._signing",
     "ConsistencyProof": "magistrate.broker._trail_reader",
+    "DECIDE_PATH": "magistrate.broker._decision_wire",
+    "DECISION_ADAPTER": "magistrate.broker._decision_wire",
     "DEFAULT_TIMEOUT": "magistrate.broker._approval",
     "Database": "magistrate.broker._database",
+    "DecideRequest": "magistrate.broker._decision_wire",
     "Decision": "magistrate.broker._decision",
     "DecisionRecord": "magistrate.broker._audit_records",
     "Deny": "magistrate.broker._python_rules",
     "Dialect": "magistrate.broker._database",
     "EditInput": "magistrate.broker._tool_inputs",
+    "ErrorBody": "magistrate.broker._decision_wire",
     "Expectation": "magistrate.broker._policy_testing",
     "Flavor": "magistrate.broker._database",
     "GlobInput": "magistrate.broker._tool_inputs",
     "Governor": "magistrate.broker._interfaces",
     "GrepInput": "magistrate.broker._tool_inputs",
+    "HEALTH_PATH": "magistrate.broker._decision_wire",
+    "Health": "magistrate.broker._decision_wire",
+    "HookInput": "magistrate.broker._hooks",
+    "HookSession": "magistrate.broker._hooks",
     "INPUT_SCHEMA": "magistrate.broker._approval",
     "InclusionProof": "magistrate.broker._trail_reader",
     "MagistrateError": "magistrate.broker._errors",
     "MultiEditInput": "magistrate.broker._tool_inputs",
     "NotebookEditInput": "magistrate.broker._tool_inputs",
+    "OUTCOME_ADAPTER": "magistrate.broker._decision_wire",
+    "OUTCOME_PATH": "magistrate.broker._decision_wire",
     "OutcomeRecord": "magistrate.broker._audit_records",
+    "PERMISSION_MODES": "magistrate.broker._call",
     "PROMPT_TOOL": "magistrate.broker._approval",
     "PermissionMode": "magistrate.broker._call",
     "Policy": "magistrate.broker._interfaces",
@@ -142,6 +177,7 @@ _EXPORTS: dict[str, str] = {
     "ReadInput": "magistrate.broker._tool_inputs",
     "Recalled": "magistrate.broker._approval",
     "Receipt": "magistrate.broker._trail",
+    "Recorded": "magistrate.broker._decision_wire",
     "Redactor": "magistrate.broker._redact",
     "RemoteBrokerError": "magistrate.broker._remote",
     "RemoteGovernor": "magistrate.broker._remote",
@@ -161,6 +197,7 @@ _EXPORTS: dict[str, str] = {
     "TerminalApprover": "magistrate.broker._approval_terminal",
     "TodoWriteInput": "magistrate.broker._tool_inputs",
     "ToolCall": "magistrate.broker._call",
+    "ToolHookEvent": "magistrate.broker._hooks",
     "ToolInput": "magistrate.broker._tool_inputs",
     "ToolOutcome": "magistrate.broker._interfaces",
     "Trail": "magistrate.broker._trail",
@@ -175,6 +212,7 @@ _EXPORTS: dict[str, str] = {
     "claude_code_policy": "magistrate.broker._policy_sources",
     "default_db": "magistrate.broker._storage",
     "default_key_path": "magistrate.broker._signing",
+    "deny_answer": "magistrate.broker._hooks",
     "explain_bash": "magistrate.broker._policy_explain",
     "find_case_files": "magistrate.broker._policy_testing",
     "get_logger": "magistrate.broker._log",
@@ -184,17 +222,22 @@ _EXPORTS: dict[str, str] = {
     "load_policy": "magistrate.broker._policy_sources",
     "load_public_key": "magistrate.broker._signing",
     "merge_reports": "magistrate.broker._policy_testing",
-    "open_database": "magistrate.broker._database",
+    "open_database": "magistrate.broker._database_open",
     "parse_when": "magistrate.broker._replay",
+    "permission_mode_of": "magistrate.broker._call",
+    "pre_tool_use_answer": "magistrate.broker._hooks",
     "prompt_text": "magistrate.broker._approval",
     "public_key_pem": "magistrate.broker._signing",
     "replay_trail": "magistrate.broker._replay",
     "run_cases": "magistrate.broker._policy_testing",
     "terminal_available": "magistrate.broker._approval_terminal",
     "verify_trail": "magistrate.broker._trail_verify",
+    "with_option_rules": "magistrate.broker._policy_options",
 }
 
 __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
+    "APPROVAL_ADAPTER",
+    "APPROVAL_PATH",
     "AgentInput",
     "Allow",
     "Approval",
@@ -213,24 +256,35 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "CaseResult",
     "Checkpoint",
     "ConsistencyProof",
+    "DECIDE_PATH",
+    "DECISION_ADAPTER",
     "DEFAULT_TIMEOUT",
     "Database",
+    "DecideRequest",
     "Decision",
     "DecisionRecord",
     "Deny",
     "Dialect",
     "EditInput",
+    "ErrorBody",
     "Expectation",
     "Flavor",
     "GlobInput",
     "Governor",
     "GrepInput",
+    "HEALTH_PATH",
+    "Health",
+    "HookInput",
+    "HookSession",
     "INPUT_SCHEMA",
     "InclusionProof",
     "MagistrateError",
     "MultiEditInput",
     "NotebookEditInput",
+    "OUTCOME_ADAPTER",
+    "OUTCOME_PATH",
     "OutcomeRecord",
+    "PERMISSION_MODES",
     "PROMPT_TOOL",
     "PermissionMode",
     "Policy",
@@ -244,6 +298,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "ReadInput",
     "Recalled",
     "Receipt",
+    "Recorded",
     "Redactor",
     "RemoteBrokerError",
     "RemoteGovernor",
@@ -263,6 +318,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "TerminalApprover",
     "TodoWriteInput",
     "ToolCall",
+    "ToolHookEvent",
     "ToolInput",
     "ToolOutcome",
     "Trail",
@@ -277,6 +333,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "claude_code_policy",
     "default_db",
     "default_key_path",
+    "deny_answer",
     "explain_bash",
     "find_case_files",
     "get_logger",
@@ -288,12 +345,15 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "merge_reports",
     "open_database",
     "parse_when",
+    "permission_mode_of",
+    "pre_tool_use_answer",
     "prompt_text",
     "public_key_pem",
     "replay_trail",
     "run_cases",
     "terminal_available",
     "verify_trail",
+    "with_option_rules",
 ]
 
 

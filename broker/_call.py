@@ -9,12 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeGuard, get_args
 
 if TYPE_CHECKING:
     from pydantic import ConfigDict
 
 PermissionMode = Literal["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"]
+"""The CLI's permission modes (`--permission-mode`); the one spelling every part uses."""
+
+PERMISSION_MODES: frozenset[str] = frozenset(get_args(PermissionMode))
+
+
+def is_permission_mode(value: object) -> TypeGuard[PermissionMode]:
+    return value in PERMISSION_MODES
+
+
+def permission_mode_of(value: str | None) -> PermissionMode:
+    """A mode as the CLI reported it; one this version does not know counts as `default`, the strictest."""
+    return value if is_permission_mode(value) else "default"
 
 
 @dataclass(frozen=True, slots=True)

@@ -274,26 +274,3 @@ class Database:
 
 def is_postgres_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
-
-
-def open_database(
-    location: str,
-    flavor: Flavor,
-    *,
-    busy_timeout: float = 5.0,
-    write_lock_file: bool = False,
-    create: bool = True,
-) -> Database:
-    """Open a SQLite file (created with its directory unless `create` is False) or a `postgresql://` URL.
-
-    `busy_timeout`: how long SQLite waits for another process's write. `write_lock_file`: writers of this
-    SQLite file first queue on an advisory lock beside it (see `_database_sqlite`)."""
-    if is_postgres_url(location):
-        from magistrate.broker._database_postgres import open_postgres
-
-        return open_postgres(location, flavor)
-    if location.startswith("sqlite:///"):
-        location = location[len("sqlite:///") :]
-    from magistrate.broker._database_sqlite import open_sqlite
-
-    return open_sqlite(location, flavor, busy_timeout=busy_timeout, write_lock_file=write_lock_file, create=create)

@@ -22,20 +22,19 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Behavior, Decision, RuleRef, RuleSource
 from magistrate.broker._paths import inside
 from magistrate.broker._policy_errors import PolicyLoadError, RuleProblem
-from magistrate.broker._policy_sources import python_rule_specs
-from magistrate.broker._python_rules import CallView, PythonRule, RuleFunction, make_rule
+from magistrate.broker._policy_lines import python_rule_specs
+from magistrate.broker._python_rules import PythonRule, RuleFunction, make_rule
 from magistrate.broker._rule_set import CallFacts, RuleSet
 from magistrate.broker._rules import EDIT_TOOLS, READ_TOOLS, StringRule, parse_rule
 from magistrate.broker._settings import RuleSpec, read_settings
 
 F = TypeVar("F", bound=RuleFunction)
-DefaultMode = Literal["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"]
 
 
 class RulePolicy:
@@ -230,7 +229,7 @@ class RulePolicy:
 
     async def decide(self, call: ToolCall, context: CallContext) -> Decision:
         """Decide one call; any failure inside is a deny naming the error, never an exception."""
-        from magistrate.broker._policy_decide import decide
+        from magistrate.broker._policy_decide import decide  # pydantic loads with the first call, not the import
 
         started = time.perf_counter_ns()
         try:
@@ -273,10 +272,3 @@ class RulePolicy:
                 text = "mode: acceptEdits" if tool in EDIT_TOOLS else "default: reading inside the working directories"
                 return "allow", RuleRef("default", text, RuleSource("default"), "default")
         return self.default, self._default_ref
-
-
-def view_of(call: ToolCall) -> CallView:
-    """The typed view a Python rule receives; raises pydantic's ValidationError for a malformed input."""
-    from magistrate.broker._tool_inputs import parse_input
-
-    return CallView(call.tool_name, parse_input(call.tool_name, call.tool_input), call.tool_input, call.tool_use_id)

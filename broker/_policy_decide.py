@@ -9,17 +9,34 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Behavior, Decision, RuleRef
-from magistrate.broker._python_rules import Allow, Ask, Deny, RuleOutcome, start_rule
+from magistrate.broker._python_rules import Allow, Ask, Deny, PythonRule, RuleOutcome, start_rule, view_of
+from magistrate.broker._rule_set import CallFacts, RuleSet
 from magistrate.broker._tool_inputs import input_error as schema_error
 
-if TYPE_CHECKING:
-    from magistrate.broker._policy import RulePolicy
+
+class RuleBook(Protocol):
+    """What the decision procedure reads of a policy; `RulePolicy` is the one implementation.
+
+    Written as a protocol so this module needs nothing from `_policy`, which imports it.
+    """
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def rule_set(self) -> RuleSet: ...
+
+    def python_rules_for(self, tool_name: str) -> tuple[PythonRule, ...]: ...
+
+    def facts(self, call: ToolCall, context: CallContext) -> CallFacts: ...
+
+    def default_for(self, facts: CallFacts, session_mode: str = "default") -> tuple[Behavior, RuleRef]: ...
 
 
 def _describe(ref: RuleRef) -> str:
@@ -33,14 +50,12 @@ def _first_line(error: ValidationError) -> str:
 
 
 async def _python(
-    policy: RulePolicy, call: ToolCall, context: CallContext, *, rerun: bool
+    policy: RuleBook, call: ToolCall, context: CallContext, *, rerun: bool
 ) -> tuple[list[RuleOutcome], str | None]:
     """Run the Python rules for the call, stopping at the first deny or failure; the second value is an error."""
     rules = policy.python_rules_for(call.tool_name)
     if not rules:
         return [], None
-    from magistrate.broker._policy import view_of
-
     try:
         view = view_of(call)
     except ValidationError as exc:
@@ -92,7 +107,7 @@ class _Done:
         )
 
 
-async def decide(policy: RulePolicy, call: ToolCall, context: CallContext, started: int) -> Decision:
+async def decide(policy: RuleBook, call: ToolCall, context: CallContext, started: int) -> Decision:
     """Decide one call by the order documented in `_policy`."""
     done = _Done(call, context, policy.version, started)
     malformed = schema_error(call.tool_name, call.tool_input)
@@ -152,7 +167,7 @@ async def decide(policy: RulePolicy, call: ToolCall, context: CallContext, start
 
 
 async def _recheck(
-    policy: RulePolicy,
+    policy: RuleBook,
     call: ToolCall,
     context: CallContext,
     *,

@@ -8,56 +8,17 @@ judged as the plain CLI would judge it, but with every decision explained.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib.util
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from magistrate.broker._decision import RuleSource
 from magistrate.broker._interfaces import Policy
 from magistrate.broker._policy_errors import PolicyLoadError, RuleProblem
-from magistrate.broker._rules import ListName
 from magistrate.broker._settings import RuleSpec, SettingsPermissions, read_settings
-
-
-def _string_lines(origin: Path) -> dict[str, list[int]]:
-    try:
-        tree = ast.parse(origin.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return {}
-    lines: dict[str, list[int]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            lines.setdefault(node.value, []).append(node.lineno)
-    for found in lines.values():
-        found.sort()
-    return lines
-
-
-def python_rule_specs(origin: Path | None, lists: Mapping[ListName, Sequence[str]], *, near: int = 0) -> list[RuleSpec]:
-    """Rule strings written in a policy file, each with the line it was written on when it can be found.
-
-    A string written more than once is attributed to the occurrence nearest `near`, the line of the call.
-    """
-    lines = _string_lines(origin) if origin is not None else {}
-    path = str(origin) if origin is not None else None
-    root = str(origin.parent) if origin is not None else str(Path.cwd())
-    specs: list[RuleSpec] = []
-    for list_name in ("deny", "ask", "allow"):
-        rules = lists.get(list_name, ())
-        if isinstance(rules, str):
-            rules = [rules]
-        for text in rules:
-            found = lines.get(text) if isinstance(text, str) else None
-            line = None
-            if found:
-                line = min(found, key=lambda n: abs(n - near))
-                found.remove(line)
-            specs.append(RuleSpec(text, list_name, RuleSource("python", path, line), root))
-    return specs
 
 
 def _settings_policy(parts: Sequence[SettingsPermissions], extra: Sequence[RuleSpec], home: str | None) -> Policy:

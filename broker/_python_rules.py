@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import anyio
 
-from magistrate.broker._call import CallContext
+from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import RuleRef
 
 if TYPE_CHECKING:  # pydantic loads with the first typed view, not with the policy
@@ -157,3 +157,10 @@ def _judge(rule: PythonRule, value: Any, started: float) -> RuleOutcome:
     if value is not None and not isinstance(value, _RESULT_TYPES):
         return RuleOutcome(rule, None, f"rule {rule.ref.text} returned {type(value).__name__}, not Allow/Deny/Ask/None")
     return RuleOutcome(rule, value)
+
+
+def view_of(call: ToolCall) -> CallView:
+    """The typed view a Python rule receives; raises pydantic's ValidationError for a malformed input."""
+    from magistrate.broker._tool_inputs import parse_input
+
+    return CallView(call.tool_name, parse_input(call.tool_name, call.tool_input), call.tool_input, call.tool_use_id)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from magistrate.broker._call import PERMISSION_MODES
 from magistrate.broker._decision import RuleSource
 from magistrate.broker._policy_errors import RuleProblem
 from magistrate.broker._rules import ListName
 
-DEFAULT_MODES = frozenset({"default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"})
 _LISTS: tuple[ListName, ...] = ("deny", "ask", "allow")
 
 
@@ -121,8 +121,8 @@ def read_settings(path: str | Path, *, home: Path | None = None) -> SettingsPerm
         dirs = []
     resolved = tuple(str((Path(root) / Path(d).expanduser()).resolve()) for d in dirs)
     mode = permissions.get("defaultMode")
-    if mode is not None and mode not in DEFAULT_MODES:
-        modes = ", ".join(sorted(DEFAULT_MODES))
+    if mode is not None and mode not in PERMISSION_MODES:
+        modes = ", ".join(sorted(PERMISSION_MODES))
         problems.append(RuleProblem("", RuleSource("settings", shown), f"'defaultMode' {mode!r} is not one of {modes}"))
         mode = None
     return SettingsPermissions(shown, tuple(specs), resolved, mode, tuple(problems), digest)

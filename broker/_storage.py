@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from magistrate.broker._database import Database, Flavor, Row, SchemaVersionError, open_database
+from magistrate.broker._database import Database, Flavor, Row, SchemaVersionError
+from magistrate.broker._database_open import open_database
 from magistrate.broker._merkle import Frontier
 from magistrate.broker._signing import Checkpoint
 from magistrate.broker._trail_errors import AuditError

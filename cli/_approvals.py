@@ -20,14 +20,14 @@ _MAX_INPUT = 80
 
 
 def _queue_path(args: argparse.Namespace) -> Path:
-    from magistrate.servers._approval_queue import default_queue_path
+    from magistrate.servers import default_queue_path
 
     chosen = args.db or os.environ.get(QUEUE_ENV)
     return Path(chosen).expanduser() if chosen else default_queue_path()
 
 
 def _list(args: argparse.Namespace) -> int:
-    from magistrate.servers._approval_queue import ApprovalQueue
+    from magistrate.servers import ApprovalQueue
 
     rows = ApprovalQueue(_queue_path(args)).list(None if args.all else "pending")
     if args.json:
@@ -50,7 +50,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _answer(args: argparse.Namespace, *, approve: bool) -> int:
-    from magistrate.servers._approval_queue import ApprovalQueue
+    from magistrate.servers import ApprovalQueue
 
     try:
         row = ApprovalQueue(_queue_path(args)).decide(args.id, approve=approve, by=args.by, note=args.note)

@@ -31,9 +31,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from magistrate.servers._compliance import open_compliance
-    from magistrate.servers._compliance_import import load_framework_file, sample_frameworks
-    from magistrate.servers._errors import ImportRowsError, ServerError
+    from magistrate.servers import ImportRowsError, ServerError, load_framework_file, open_compliance, sample_frameworks
 
     if not args.files and not args.samples:
         sys.stderr.write("magistrate compliance import: give FILE... or --samples\n")
@@ -59,7 +57,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _frameworks(args: argparse.Namespace) -> int:
-    from magistrate.servers._compliance import open_compliance
+    from magistrate.servers import open_compliance
 
     for fw in open_compliance(args.db).frameworks():
         sys.stdout.write(f"{fw.id}\t{fw.requirements}\t{fw.name}\n")
@@ -67,8 +65,7 @@ def _frameworks(args: argparse.Namespace) -> int:
 
 
 def _waive(args: argparse.Namespace) -> int:
-    from magistrate.servers._compliance import open_compliance
-    from magistrate.servers._errors import ServerError
+    from magistrate.servers import ServerError, open_compliance
 
     try:
         until = datetime.fromisoformat(args.until.replace("Z", "+00:00"))

@@ -42,7 +42,7 @@ def _short(value: Any, limit: int = 100) -> str:
 def _prepare(root: Path) -> dict[str, str]:
     """The workspace: private HOME and XDG dirs, the contract in the store and on disk, the policy file."""
     from magistrate.cli._demo_assets import CONTRACT, CONTRACT_NAME, POLICY_SOURCE
-    from magistrate.servers._documents import open_documents
+    from magistrate.servers import open_documents
 
     home = root / "home"
     workspace = root / "workspace"

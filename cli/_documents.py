@@ -28,11 +28,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _add(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from magistrate.servers._documents import open_documents
-    from magistrate.servers._documents_extract import extract_text
-    from magistrate.servers._documents_models import PutDocumentInput
-    from magistrate.servers._errors import ServerError
-    from magistrate.servers._toolspec import describe_validation_error
+    from magistrate.servers import (
+        PutDocumentInput,
+        ServerError,
+        describe_validation_error,
+        extract_text,
+        open_documents,
+    )
 
     ready: list[PutDocumentInput] = []
     problems: list[str] = []
@@ -64,7 +66,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from magistrate.servers._documents import open_documents
+    from magistrate.servers import open_documents
 
     for info in open_documents(args.db).list_documents(args.prefix, args.label, 1000):
         sys.stdout.write(f"{info.name}@{info.version}\t{info.size}\t{info.sha256}\t{','.join(info.labels)}\n")

@@ -27,16 +27,14 @@ import json
 import os
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from magistrate.broker._log import get_logger
+from magistrate.broker import HookInput, deny_answer, get_logger
 
 if TYPE_CHECKING:
-    from magistrate.broker._call import CallContext, ToolCall
-    from magistrate.broker._decision import Decision
-    from magistrate.broker._interfaces import Policy
+    from magistrate.broker import CallContext, Decision, Policy, ToolCall
 
 log = get_logger("magistrate.cli.hook")
 
@@ -45,44 +43,6 @@ AUDIT_ENV = "MAGISTRATE_AUDIT"
 HISTORY_LIMIT = 1000
 DEFAULT_BUDGET = 30.0
 """Seconds a PreToolUse decision may take before the hook denies; `magistrate settings` gives the CLI 60."""
-
-
-class HookInput(BaseModel):
-    """What the CLI writes on a command hook's stdin for the tool events. Unknown fields are kept."""
-
-    model_config = ConfigDict(extra="allow")
-
-    hook_event_name: Literal["PreToolUse", "PostToolUse", "PostToolUseFailure"]
-    """Which event this is; the hook is registered for these three only."""
-    tool_name: str = Field(min_length=1)
-    """The tool the model called: `Bash`, `Read`, `mcp__server__tool`, ..."""
-    tool_input: dict[str, Any] = Field(default_factory=dict)
-    """The input the model gave it."""
-    tool_use_id: str | None = None
-    """The model's id for the call; links decision, approval and outcome in the trail."""
-    session_id: str = ""
-    """The CLI's session id; the trail groups records by it, and history is read back by it."""
-    cwd: str = ""
-    """The run's working directory; relative rule paths resolve against it."""
-    permission_mode: str | None = None
-    """The session's permission mode (`default`, `acceptEdits`, ...)."""
-    agent_id: str | None = None
-    """Set when a sub-agent made the call."""
-    tool_response: Any = None
-    """PostToolUse: what the tool returned (recorded as its size and SHA-256)."""
-    error: str | None = None
-    """PostToolUseFailure: why the tool failed."""
-
-
-def deny_output(reason: str) -> dict[str, Any]:
-    """The PreToolUse answer that blocks the call, built without any import that could itself fail."""
-    return {
-        "hookSpecificOutput": {
-            "hookEventName": "PreToolUse",
-            "permissionDecision": "deny",
-            "permissionDecisionReason": reason,
-        }
-    }
 
 
 class _UnloadablePolicy:
@@ -98,7 +58,7 @@ class _UnloadablePolicy:
 
 
 def _policy(args: argparse.Namespace, cwd: str) -> Policy:
-    from magistrate.broker._policy_sources import claude_code_policy, load_policy
+    from magistrate.broker import claude_code_policy, load_policy
 
     chosen = args.policy or os.environ.get(POLICY_ENV) or None
     try:
@@ -113,9 +73,7 @@ async def handle(event: HookInput, args: argparse.Namespace) -> dict[str, Any]:
     import anyio
     import anyio.to_thread
 
-    from magistrate.broker._trail import Trail
-    from magistrate.sdk._governance import Governance
-    from magistrate.sdk._run import GOVERNANCE_HOOKS
+    from magistrate.broker import HookSession, Trail
 
     pre = event.hook_event_name == "PreToolUse"
     cwd = event.cwd or os.getcwd()  # noqa: PTH109 - a string, as the hook input gives it
@@ -126,21 +84,21 @@ async def handle(event: HookInput, args: argparse.Namespace) -> dict[str, Any]:
         log.error("hook_trail_not_opened", db=db, error=str(exc))
         if not pre:
             raise
-        return deny_output(f"magistrate: the audit trail could not be opened, so the call is denied ({exc}).")
+        return deny_answer(f"magistrate: the audit trail could not be opened, so the call is denied ({exc}).")
     try:
-        from magistrate.broker._broker import Broker
+        from magistrate.broker import Broker
 
         policy = _policy(args, cwd) if pre else _UnloadablePolicy(RuntimeError("an outcome needs no policy"))
-        governance = Governance(
+        session = HookSession(
             governor=Broker(policy, trail, history_limit=HISTORY_LIMIT),
             approver=None,
             cwd=cwd,
             permission_mode=event.permission_mode or "default",
             session_id=event.session_id,
         )
-        answer = await governance.hook(GOVERNANCE_HOOKS[event.hook_event_name], event.model_dump(mode="json"))
-        # A Post event's outcome is queued by the hook; this process ends here, so write it now.
-        await governance.flush_outcomes()
+        answer = await session.answer(event)
+        # A Post event's outcome is queued by the session; this process ends here, so write it now.
+        await session.flush_outcomes()
         return answer
     finally:
         with anyio.CancelScope(shield=True):
@@ -169,7 +127,7 @@ def _watchdog(budget: float) -> None:
 
     def expire() -> None:
         try:
-            if _emit(deny_output(f"magistrate: no decision within {budget:g} s, so the call is denied.")):
+            if _emit(deny_answer(f"magistrate: no decision within {budget:g} s, so the call is denied.")):
                 log.error("hook_timed_out", budget=budget)
         finally:
             os._exit(0)
@@ -205,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             if post:
                 sys.stderr.write(f"magistrate hook: the outcome could not be read ({problem})\n")
                 return 1
-            answer = deny_output(f"magistrate: the hook could not read the call ({problem}), so it is denied.")
+            answer = deny_answer(f"magistrate: the hook could not read the call ({problem}), so it is denied.")
         else:
             import anyio
 
@@ -215,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         if post:
             sys.stderr.write(f"magistrate hook: the outcome was not recorded: {exc}\n")
             return 1
-        answer = deny_output(f"magistrate: the hook failed ({type(exc).__name__}: {exc}), so the call is denied.")
+        answer = deny_answer(f"magistrate: the hook failed ({type(exc).__name__}: {exc}), so the call is denied.")
     try:
         _emit(answer)
     except Exception as exc:  # noqa: BLE001 - last resort: exit 2 is a block to the CLI

@@ -11,11 +11,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+
+from magistrate.broker import PermissionMode
 
 
 def _load(path: str) -> Any:
-    from magistrate.broker._policy_sources import load_policy
+    from magistrate.broker import load_policy
 
     return load_policy(path)
 
@@ -27,8 +29,7 @@ def _ref(ref: Any) -> dict[str, Any]:
 def _check(args: argparse.Namespace) -> int:
     import anyio
 
-    from magistrate.broker._call import CallContext, ToolCall
-    from magistrate.broker._policy_errors import PolicyLoadError
+    from magistrate.broker import CallContext, PolicyLoadError, ToolCall
 
     try:
         tool_input = json.loads(args.input)
@@ -66,7 +67,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from magistrate.broker._policy_errors import PolicyLoadError
+    from magistrate.broker import PolicyLoadError
 
     try:
         policy = _load(args.file)
@@ -91,7 +92,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--mode",
         default="default",
-        choices=["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"],
+        choices=get_args(PermissionMode),
         help="permission mode of the session",
     )
     check.set_defaults(func=_check)

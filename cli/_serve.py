@@ -46,8 +46,7 @@ def build(name: str, db: str | None, policy: str | None = None) -> Any:
 def run(args: argparse.Namespace) -> int:
     import anyio
 
-    from magistrate.servers._errors import ServerError
-    from magistrate.servers._http import TOKEN_ENV, check_exposure, serve_http, serve_stdio
+    from magistrate.servers import TOKEN_ENV, ServerError, check_exposure, serve_http, serve_stdio
 
     token = args.token or os.environ.get(TOKEN_ENV) or None
     if args.policy and args.server != "approval":
@@ -76,8 +75,8 @@ def _serve_shared_broker(args: argparse.Namespace, token: str | None) -> int:
     """The approval prompt and the decision API for remote runs (`RemoteGovernor`), in one HTTP app."""
     import anyio
 
-    from magistrate.broker._errors import MagistrateError
-    from magistrate.servers._decision_api import serve_shared_broker
+    from magistrate.broker import MagistrateError
+    from magistrate.servers import serve_shared_broker
 
     async def serve() -> None:
         await serve_shared_broker(db=args.db, policy=args.policy, host=args.host, port=args.port, token=token)

@@ -80,8 +80,7 @@ def write(policy: Path, db: str | None, out: Path, queue: str | None = None) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    from magistrate.broker._policy_errors import PolicyLoadError
-    from magistrate.broker._policy_sources import load_policy
+    from magistrate.broker import PolicyLoadError, load_policy
 
     policy = Path(args.policy).expanduser().absolute()
     try:

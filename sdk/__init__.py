@@ -1,5 +1,6 @@
 """magistrate.sdk: the Claude Code Python SDK's API, on the real CLI, with every tool call under policy."""
 
+from magistrate.broker import PermissionMode
 from magistrate.sdk._client import ClaudeSDKClient
 from magistrate.sdk._errors import (
     ClaudeSDKError,
@@ -26,7 +27,6 @@ from magistrate.sdk._permissions import (
     HookEvent,
     HookJSONOutput,
     HookMatcher,
-    PermissionMode,
     PermissionResult,
     PermissionResultAllow,
     PermissionResultDeny,

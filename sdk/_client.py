@@ -6,9 +6,9 @@ from collections.abc import AsyncIterable, AsyncIterator
 from types import TracebackType
 from typing import Any
 
+from magistrate.broker import PermissionMode
 from magistrate.sdk._errors import CLIConnectionError
 from magistrate.sdk._options import ClaudeCodeOptions
-from magistrate.sdk._permissions import PermissionMode
 from magistrate.sdk._run import Run
 from magistrate.sdk._types import Message, ResultMessage
 

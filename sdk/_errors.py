@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from magistrate.broker._errors import MagistrateError
+from magistrate.broker import MagistrateError
 
 
 class ClaudeSDKError(MagistrateError):

@@ -15,8 +15,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from magistrate.broker import Approver, AskRequest, CallbackApprover, Verdict
-from magistrate.broker._interfaces import Governor, Policy
+from magistrate.broker import Approver, AskRequest, CallbackApprover, Governor, Policy, Verdict
 from magistrate.sdk._errors import OptionsError
 from magistrate.sdk._governance import Governance
 from magistrate.sdk._options import ClaudeCodeOptions
@@ -25,7 +24,7 @@ from magistrate.sdk._sdk_mcp import McpEndpoint
 
 
 def _resolve_policy(options: ClaudeCodeOptions, cwd: str) -> Policy:
-    from magistrate.broker._policy_sources import claude_code_policy, load_policy
+    from magistrate.broker import claude_code_policy, load_policy
 
     chosen = options.policy if options.policy is not None else os.environ.get("MAGISTRATE_POLICY") or None
     if chosen is None:
@@ -38,7 +37,7 @@ def _resolve_policy(options: ClaudeCodeOptions, cwd: str) -> Policy:
     else:
         raise OptionsError(f"policy must be a policy object or a file path, got {type(chosen).__name__}", "policy")
     if options.allowed_tools or options.disallowed_tools:
-        from magistrate.broker._policy_options import with_option_rules
+        from magistrate.broker import with_option_rules
 
         policy = with_option_rules(policy, options.allowed_tools, options.disallowed_tools, cwd=cwd)
     return policy
@@ -51,12 +50,11 @@ async def _default_governor(options: ClaudeCodeOptions, cwd: str) -> tuple[Gover
     if url:
         if options.policy is not None or options.audit is not None:
             raise OptionsError("a shared broker brings its own policy and trail: drop policy/audit", "broker")
-        from magistrate.broker._remote import RemoteGovernor
+        from magistrate.broker import RemoteGovernor
 
         remote = RemoteGovernor(url, token=os.environ.get("MAGISTRATE_BROKER_TOKEN") or None)
         return remote, [remote]
-    from magistrate.broker._broker import Broker
-    from magistrate.broker._trail import Trail
+    from magistrate.broker import Broker, Trail
 
     policy = _resolve_policy(options, cwd)
     audit = options.audit if options.audit is not None else os.environ.get("MAGISTRATE_AUDIT") or None
@@ -122,7 +120,7 @@ def resolve_approver(options: ClaudeCodeOptions, endpoints: Mapping[str, McpEndp
     if chosen == "terminal":
         return TerminalApprover()
     if chosen == "queue" or (chosen is None and os.environ.get("MAGISTRATE_APPROVAL_QUEUE")):
-        from magistrate.servers._approval_queue import ApprovalQueue, QueueApprover
+        from magistrate.servers import ApprovalQueue, QueueApprover
 
         return QueueApprover(ApprovalQueue(os.environ.get("MAGISTRATE_APPROVAL_QUEUE") or None))
     if chosen is not None:
@@ -165,25 +163,25 @@ def bundled_endpoints(governance: Governance, options: ClaudeCodeOptions) -> dic
     from magistrate.sdk._bundled import LazyToolSetEndpoint
 
     def compliance_manifest() -> list[dict[str, Any]]:
-        from magistrate.servers._manifest import manifest_of
+        from magistrate.servers import manifest_of
 
         return manifest_of("compliance_db")
 
     def documents_manifest() -> list[dict[str, Any]]:
-        from magistrate.servers._manifest import manifest_of
+        from magistrate.servers import manifest_of
 
         return manifest_of("documents")
 
     def open_compliance() -> Any:
-        from magistrate.servers._compliance import open_compliance as open_repo
-        from magistrate.servers._compliance_tools import compliance_toolset
+        from magistrate.servers import compliance_toolset
+        from magistrate.servers import open_compliance as open_repo
 
         repo = open_repo(os.environ.get("MAGISTRATE_COMPLIANCE_DB") or None)
         return compliance_toolset(repo, governance.session_id), repo.db.close
 
     def open_documents() -> Any:
-        from magistrate.servers._documents import open_documents as open_store
-        from magistrate.servers._documents_tools import documents_toolset
+        from magistrate.servers import documents_toolset
+        from magistrate.servers import open_documents as open_store
 
         store = open_store(os.environ.get("MAGISTRATE_DOCUMENTS_DB") or None)
         return documents_toolset(store), store.db.close

@@ -13,7 +13,8 @@ from typing import Any, Literal, TypedDict
 
 from typing_extensions import NotRequired
 
-from magistrate.sdk._permissions import CanUseTool, HookEvent, HookMatcher, PermissionMode
+from magistrate.broker import PermissionMode
+from magistrate.sdk._permissions import CanUseTool, HookEvent, HookMatcher
 
 
 class McpStdioServerConfig(TypedDict):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from magistrate.broker._log import get_logger
+from magistrate.broker import get_logger
 from magistrate.sdk._errors import MessageParseError
 from magistrate.sdk._types import (
     AssistantMessage,

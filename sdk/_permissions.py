@@ -13,7 +13,8 @@ from typing import Any, Literal, TypedDict
 
 from typing_extensions import NotRequired
 
-PermissionMode = Literal["default", "acceptEdits", "plan", "bypassPermissions"]
+from magistrate.broker import PermissionMode
+
 PermissionUpdateDestination = Literal["userSettings", "projectSettings", "localSettings", "session"]
 PermissionBehavior = Literal["allow", "deny", "ask"]
 

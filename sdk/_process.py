@@ -25,7 +25,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from magistrate.broker._log import get_logger
+from magistrate.broker import get_logger
 from magistrate.sdk._errors import CLIConnectionError, CLINotFoundError
 from magistrate.sdk._framer import LineFramer
 from magistrate.sdk._watchdog import Watchdog

@@ -284,7 +284,7 @@ def _hook_handler(callbacks: Mapping[str, Any], governance: list[Governance]) ->
         if callback is None:
             if not governance:
                 raise RuntimeError("governance is not ready; the call is refused")
-            return await governance[0].hook(parsed.callback_id, parsed.input)
+            return await governance[0].hook(parsed.input)
         output = await callback(parsed.input, parsed.tool_use_id, HookContext())
         return _hook_output_for_cli(output or {})
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints, is_typeddict
 
-from magistrate.broker._log import get_logger
+from magistrate.broker import get_logger
 from magistrate.sdk._options import McpSdkServerConfig
 
 log = get_logger("magistrate.sdk.mcp")

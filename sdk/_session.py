@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from magistrate.broker._log import get_logger
+from magistrate.broker import get_logger
 from magistrate.sdk._errors import (
     CLIConnectionError,
     CLIJSONDecodeError,

@@ -11,12 +11,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from magistrate.servers._approval_queue import ApprovalQueue, QueueApprover, default_queue_path
     from magistrate.servers._compliance import build_server as build_compliance_server
     from magistrate.servers._compliance import open_compliance
+    from magistrate.servers._compliance_import import load_framework_file, sample_frameworks
     from magistrate.servers._compliance_repo import ComplianceRepository
     from magistrate.servers._compliance_tools import compliance_toolset
+    from magistrate.servers._decision_api import serve_shared_broker
     from magistrate.servers._documents import build_server as build_documents_server
     from magistrate.servers._documents import open_documents
+    from magistrate.servers._documents_extract import extract_text
+    from magistrate.servers._documents_models import PutDocumentInput
     from magistrate.servers._documents_repo import DocumentStore
     from magistrate.servers._documents_tools import documents_toolset
     from magistrate.servers._errors import (
@@ -28,10 +33,13 @@ if TYPE_CHECKING:
         NotFoundError,
         ServerError,
     )
-    from magistrate.servers._toolspec import ToolResult, ToolSet, ToolSpec
+    from magistrate.servers._http import TOKEN_ENV, check_exposure, serve_http, serve_stdio
+    from magistrate.servers._manifest import manifest_of
+    from magistrate.servers._toolspec import ToolResult, ToolSet, ToolSpec, describe_validation_error
 
 # public name -> (defining module, name there)
 _EXPORTS: dict[str, tuple[str, str]] = {
+    "ApprovalQueue": ("magistrate.servers._approval_queue", "ApprovalQueue"),
     "ComplianceRepository": ("magistrate.servers._compliance_repo", "ComplianceRepository"),
     "DatabaseError": ("magistrate.servers._errors", "DatabaseError"),
     "DocumentStore": ("magistrate.servers._documents_repo", "DocumentStore"),
@@ -40,19 +48,33 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "InvalidInputError": ("magistrate.servers._errors", "InvalidInputError"),
     "LimitExceededError": ("magistrate.servers._errors", "LimitExceededError"),
     "NotFoundError": ("magistrate.servers._errors", "NotFoundError"),
+    "PutDocumentInput": ("magistrate.servers._documents_models", "PutDocumentInput"),
+    "QueueApprover": ("magistrate.servers._approval_queue", "QueueApprover"),
     "ServerError": ("magistrate.servers._errors", "ServerError"),
+    "TOKEN_ENV": ("magistrate.servers._http", "TOKEN_ENV"),
     "ToolResult": ("magistrate.servers._toolspec", "ToolResult"),
     "ToolSet": ("magistrate.servers._toolspec", "ToolSet"),
     "ToolSpec": ("magistrate.servers._toolspec", "ToolSpec"),
     "build_compliance_server": ("magistrate.servers._compliance", "build_server"),
     "build_documents_server": ("magistrate.servers._documents", "build_server"),
+    "check_exposure": ("magistrate.servers._http", "check_exposure"),
     "compliance_toolset": ("magistrate.servers._compliance_tools", "compliance_toolset"),
+    "default_queue_path": ("magistrate.servers._approval_queue", "default_queue_path"),
+    "describe_validation_error": ("magistrate.servers._toolspec", "describe_validation_error"),
     "documents_toolset": ("magistrate.servers._documents_tools", "documents_toolset"),
+    "extract_text": ("magistrate.servers._documents_extract", "extract_text"),
+    "load_framework_file": ("magistrate.servers._compliance_import", "load_framework_file"),
+    "manifest_of": ("magistrate.servers._manifest", "manifest_of"),
     "open_compliance": ("magistrate.servers._compliance", "open_compliance"),
     "open_documents": ("magistrate.servers._documents", "open_documents"),
+    "sample_frameworks": ("magistrate.servers._compliance_import", "sample_frameworks"),
+    "serve_http": ("magistrate.servers._http", "serve_http"),
+    "serve_shared_broker": ("magistrate.servers._decision_api", "serve_shared_broker"),
+    "serve_stdio": ("magistrate.servers._http", "serve_stdio"),
 }
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
+    "ApprovalQueue",
     "ComplianceRepository",
     "DatabaseError",
     "DocumentStore",
@@ -61,16 +83,29 @@ __all__ = [
     "InvalidInputError",
     "LimitExceededError",
     "NotFoundError",
+    "PutDocumentInput",
+    "QueueApprover",
     "ServerError",
+    "TOKEN_ENV",
     "ToolResult",
     "ToolSet",
     "ToolSpec",
     "build_compliance_server",
     "build_documents_server",
+    "check_exposure",
     "compliance_toolset",
+    "default_queue_path",
+    "describe_validation_error",
     "documents_toolset",
+    "extract_text",
+    "load_framework_file",
+    "manifest_of",
     "open_compliance",
     "open_documents",
+    "sample_frameworks",
+    "serve_http",
+    "serve_shared_broker",
+    "serve_stdio",
 ]
 
 

@@ -18,17 +18,17 @@ from magistrate.broker import (
     TOOL_DESCRIPTION,
     TOOL_NAME,
     Approver,
+    CallContext,
+    Governor,
+    Policy,
     PromptResolver,
     Recalled,
 )
-from magistrate.broker._call import CallContext
-from magistrate.broker._interfaces import Governor, Policy
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
-    from magistrate.broker._broker import Broker
-    from magistrate.broker._trail import Trail
+    from magistrate.broker import Broker, Trail
 
 INSTRUCTIONS = (
     "magistrate's approval prompt: the CLI calls approval_prompt for each tool call it would ask a person about; "
@@ -37,7 +37,7 @@ INSTRUCTIONS = (
 
 
 def _policy(policy: Policy | str | Path | None, cwd: str) -> Policy:
-    from magistrate.broker._policy_sources import claude_code_policy, load_policy
+    from magistrate.broker import claude_code_policy, load_policy
 
     chosen = policy if policy is not None else os.environ.get("MAGISTRATE_POLICY") or None
     if chosen is None:
@@ -61,8 +61,7 @@ def default_approver() -> Approver | None:
 
 def open_broker(db: str | None = None, *, policy: Policy | str | Path | None = None, cwd: str | None = None) -> Broker:
     """The broker behind the prompt (and the decision API): the policy and the trail at `db`. Blocking."""
-    from magistrate.broker._broker import Broker
-    from magistrate.broker._trail import Trail
+    from magistrate.broker import Broker, Trail
 
     trail = Trail.open(db or os.environ.get("MAGISTRATE_AUDIT") or None)
     return Broker(_policy(policy, cwd or str(Path.cwd())), trail)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from magistrate.broker._log import get_logger
+from magistrate.broker import get_logger
 from magistrate.servers._compliance_import import sample_frameworks
 from magistrate.servers._compliance_repo import ComplianceRepository
 from magistrate.servers._compliance_tools import INSTRUCTIONS, compliance_toolset, default_run_id

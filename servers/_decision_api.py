@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from magistrate.broker._decision_wire import (
+from magistrate.broker import (
     APPROVAL_ADAPTER,
     APPROVAL_PATH,
     DECIDE_PATH,
@@ -32,20 +32,19 @@ from magistrate.broker._decision_wire import (
     HEALTH_PATH,
     OUTCOME_ADAPTER,
     OUTCOME_PATH,
+    AuditError,
     DecideRequest,
     ErrorBody,
     Health,
     Recorded,
+    get_logger,
 )
-from magistrate.broker._log import get_logger
-from magistrate.broker._trail_errors import AuditError
 
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from magistrate.broker._broker import Broker
-    from magistrate.broker._interfaces import Policy
+    from magistrate.broker import Broker, Policy
 
 _log = get_logger("magistrate.servers.decision_api")
 ASGIApp = Any

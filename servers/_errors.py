@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from magistrate.broker._errors import MagistrateError
+from magistrate.broker import MagistrateError
 
 
 class ServerError(MagistrateError):

@@ -14,7 +14,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from magistrate.broker._log import get_logger
+from magistrate.broker import get_logger
 from magistrate.servers._documents_models import MAX_CONTENT_BYTES
 from magistrate.servers._errors import InvalidInputError
 

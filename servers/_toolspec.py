@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from magistrate.broker._log import get_logger
+from magistrate.broker import get_logger
 from magistrate.servers._errors import InvalidInputError, ServerError
 
 _log = get_logger("magistrate.servers")

@@ -6,7 +6,7 @@ which address.
 
 from __future__ import annotations
 
-from magistrate.broker._errors import MagistrateError
+from magistrate.broker import MagistrateError
 
 
 class ScriptedModelError(MagistrateError):

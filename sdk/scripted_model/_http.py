@@ -18,7 +18,7 @@ import anyio
 import anyio.abc
 import h11
 
-from magistrate.broker._log import get_logger
+from magistrate.broker import get_logger
 
 _log = get_logger("magistrate.scripted_model.http")
 _MAX_BODY = 256 * 1024 * 1024

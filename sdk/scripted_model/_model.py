@@ -19,7 +19,7 @@ import anyio.abc
 import anyio.from_thread
 from pydantic import ValidationError
 
-from magistrate.broker._log import get_logger
+from magistrate.broker import get_logger
 from magistrate.sdk.scripted_model._errors import ScenarioError, ScriptedModelError
 from magistrate.sdk.scripted_model._play import choose, usage
 from magistrate.sdk.scripted_model._scenario import Scenario
