@@ -26,6 +26,7 @@ import anyio.to_thread
 
 from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord, jsonable
 from magistrate.broker._call import CallContext, PriorDecision, ToolCall
+from magistrate.broker._cli_decisions import require_cli_source
 from magistrate.broker._decision import Decision
 from magistrate.broker._interfaces import Approval, Policy, ToolOutcome
 from magistrate.broker._log import get_logger
@@ -146,3 +147,10 @@ class Broker:
     async def record_approval(self, approval: Approval) -> None:
         """Append who answered an ask, and how; raises `AuditError` on failure."""
         await self.trail.append(ApprovalRecord.of(approval))
+
+    async def record_cli_decision(self, call: ToolCall, context: CallContext, decision: Decision) -> None:
+        """Append a decision the CLI made alone; raises `AuditError` on failure, `ValueError` for a decision
+        that does not name the CLI as its source (the policy's decisions are only ever made by `decide`)."""
+        require_cli_source(decision)
+        await self.trail.append(DecisionRecord.of(call, context, decision))
+        self._remember(context.session_id, call, decision)

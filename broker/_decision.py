@@ -26,10 +26,11 @@ class RuleSource:
 
     __pydantic_config__: ClassVar[ConfigDict] = {"extra": "ignore"}
 
-    kind: Literal["settings", "python", "option", "default", "broker", "cli"]
+    kind: Literal["settings", "python", "option", "default", "broker", "cli", "claude_code"]
     """`settings`: a Claude Code settings file; `python`: a policy module; `option`: allowed_tools and friends;
     `default`: the policy's declared default; `broker`: magistrate itself (for example failing closed);
-    `cli`: a rule given on the command line."""
+    `cli`: a rule given on the command line; `claude_code`: the Claude Code CLI decided alone, before any hook
+    (its own settings, a tool it does not have), and magistrate recorded what it did."""
     path: str | None = None
     """The file the rule came from, when it came from a file."""
     line: int | None = None

@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from magistrate.broker._call import CallContext, ToolCall
+from magistrate.broker._cli_decisions import require_cli_source
 from magistrate.broker._decision import Decision
 from magistrate.broker._interfaces import Approval, ToolOutcome
 
@@ -28,6 +29,7 @@ DECIDE_PATH = f"/{API_VERSION}/decide"
 OUTCOME_PATH = f"/{API_VERSION}/outcome"
 APPROVAL_PATH = f"/{API_VERSION}/approval"
 HEALTH_PATH = f"/{API_VERSION}/health"
+CLI_DECISION_PATH = f"/{API_VERSION}/cli-decision"
 
 DECISION_ADAPTER: TypeAdapter[Decision] = TypeAdapter(Decision)
 """`POST /v1/decide`'s answer: the broker's decision, durably recorded."""
@@ -56,6 +58,21 @@ class DecideRequest(_Wire):
         if not call.tool_name:
             raise ValueError("the tool name is empty")
         return call
+
+
+class CliDecisionRequest(_Wire):
+    """`POST /v1/cli-decision`: record a decision the CLI made alone, before any hook. The broker refuses one
+    whose rule does not name the CLI (`claude_code`) as its source: a client cannot write a policy's allow."""
+
+    call: ToolCall
+    context: CallContext = Field(default_factory=CallContext)
+    decision: Decision
+
+    @field_validator("decision")
+    @classmethod
+    def _by_the_cli(cls, decision: Decision) -> Decision:
+        require_cli_source(decision)
+        return decision
 
 
 class Recorded(_Wire):

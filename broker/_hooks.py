@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from magistrate.broker._approval import DEFAULT_TIMEOUT, Approver, PromptResolver
 from magistrate.broker._call import CallContext, ToolCall, permission_mode_of
+from magistrate.broker._cli_decisions import Unhooked
 from magistrate.broker._decision import Behavior, Decision
 from magistrate.broker._interfaces import Governor, ToolOutcome
 from magistrate.broker._log import get_logger
@@ -107,6 +108,8 @@ class HookSession:
     """tool_use_id -> tool name of calls allowed and not yet seen to finish."""
     resolver: PromptResolver = field(init=False)
     """Answers the approval prompt for this session's asks, reusing the hook's decisions."""
+    _unhooked: Unhooked = field(default_factory=Unhooked)
+    """Pairs the model's calls with their results, to find the calls the CLI decided before the hook."""
 
     def __post_init__(self) -> None:
         self.resolver = PromptResolver(
@@ -134,8 +137,22 @@ class HookSession:
         self._outcome(event, failed=event.hook_event_name == "PostToolUseFailure")
         return {}
 
+    async def observe(self, message: Mapping[str, Any]) -> None:
+        """See one message the CLI streamed. A call that got its result without reaching the PreToolUse hook
+        was decided by the CLI alone (its own settings, a tool it does not have): that decision is recorded
+        as the CLI's, so every call of the run has exactly one decision record."""
+        for call, decision in self._unhooked.see(message):
+            try:
+                await self.governor.record_cli_decision(call, self.context(), decision)
+            except Exception as exc:  # noqa: BLE001 - the CLI already refused the call; the gap is logged loudly
+                log.error(
+                    "cli_decision_not_recorded", tool=call.tool_name, tool_use_id=call.tool_use_id, error=repr(exc)
+                )
+
     async def _pre_tool_use(self, event: HookInput) -> dict[str, Any]:
         call = ToolCall(event.tool_name, event.tool_input, event.tool_use_id or None)
+        if call.tool_use_id:
+            self._unhooked.hooked.add(call.tool_use_id)
         try:
             decision = await self.governor.decide(call, self.context(event))
         except Exception as exc:  # noqa: BLE001 - the governor promised not to raise; if it does, deny

@@ -80,3 +80,7 @@ class Governor(Protocol):
     async def record_approval(self, approval: Approval) -> None:
         """Append the answer to an ask to the trail."""
         ...
+
+    async def record_cli_decision(self, call: ToolCall, context: CallContext, decision: Decision) -> None:
+        """Append a decision the CLI made alone, before any hook (its rule's source is `claude_code`)."""
+        ...

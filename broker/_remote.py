@@ -244,6 +244,14 @@ class RemoteGovernor:
 
         await self._call("POST", APPROVAL_PATH, APPROVAL_ADAPTER.dump_json(approval))
 
+    async def record_cli_decision(self, call: ToolCall, context: CallContext, decision: Decision) -> None:
+        """Append a decision the CLI made alone to the shared trail; raises `RemoteBrokerError` when it is not
+        recorded."""
+        from magistrate.broker._decision_wire import CLI_DECISION_PATH, CliDecisionRequest
+
+        body = CliDecisionRequest(call=call, context=context, decision=decision)
+        await self._call("POST", CLI_DECISION_PATH, body.model_dump_json().encode())
+
     async def health(self) -> Health:
         """The broker's policy version and trail id; raises `RemoteBrokerError` when it does not answer."""
         from magistrate.broker._decision_wire import HEALTH_PATH, Health

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from magistrate.broker import HookInput, deny_answer, get_logger
+from magistrate.cli._hook_session import SESSION_EVENTS, record_session
 
 if TYPE_CHECKING:
     from magistrate.broker import CallContext, Decision, Policy, ToolCall
@@ -152,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
     post = False
     try:
         raw = sys.stdin.buffer.read()
+        if _event_name(raw) in SESSION_EVENTS:
+            return record_session(raw, args.db or os.environ.get(AUDIT_ENV) or None)
         post = _event_name(raw) in ("PostToolUse", "PostToolUseFailure")
         if not post:
             _watchdog(args.timeout)

@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from magistrate.broker import PROMPT_TOOL
+from magistrate.cli._hook_session import SESSION_EVENTS
 
 MCP_FILE = "magistrate-mcp.json"
 SETTINGS_FILE = "magistrate-settings.json"
-HOOK_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure")
+HOOK_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd")
+"""The tool events, and the ends of a turn and of the session, when the calls the CLI refused before any hook
+are read from the transcript and recorded."""
 
 
 def magistrate_command() -> list[str]:
@@ -61,7 +64,10 @@ def hook_settings(policy: Path, db: str | None, timeout: int = 60) -> dict[str, 
     hooks: dict[str, Any] = {}
     for event in HOOK_EVENTS:
         command = pre if event == "PreToolUse" else shlex.join(argv)
-        hooks[event] = [{"matcher": "*", "hooks": [{"type": "command", "command": command, "timeout": timeout}]}]
+        entry: dict[str, Any] = {"hooks": [{"type": "command", "command": command, "timeout": timeout}]}
+        if event not in SESSION_EVENTS:
+            entry = {"matcher": "*", **entry}
+        hooks[event] = [entry]
     return {"hooks": hooks}
 
 

@@ -128,6 +128,8 @@ class Run:
     async def next_message(self) -> Message | None:
         """The next public message, skipping types this SDK does not know; None at the end."""
         while (raw := await self.session.next_message()) is not None:
+            if self.governance is not None:
+                await self.governance.observe(raw)
             message = parse_message(raw)
             if message is not None:
                 return message

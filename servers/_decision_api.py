@@ -27,12 +27,14 @@ from pydantic import BaseModel, ValidationError
 from magistrate.broker import (
     APPROVAL_ADAPTER,
     APPROVAL_PATH,
+    CLI_DECISION_PATH,
     DECIDE_PATH,
     DECISION_ADAPTER,
     HEALTH_PATH,
     OUTCOME_ADAPTER,
     OUTCOME_PATH,
     AuditError,
+    CliDecisionRequest,
     DecideRequest,
     ErrorBody,
     Health,
@@ -107,6 +109,11 @@ def decision_app(broker: Broker) -> ASGIApp:
         await broker.record_approval(await _parse(request, APPROVAL_ADAPTER.validate_json))
         return _json(Recorded())
 
+    async def cli_decision(request: Request) -> Response:
+        parsed = await _parse(request, CliDecisionRequest.model_validate_json)
+        await broker.record_cli_decision(parsed.call, parsed.context, parsed.decision)
+        return _json(Recorded())
+
     async def health(request: Request) -> Response:
         return _json(Health(policy_version=broker.policy.version, log_id=broker.trail.log_id))
 
@@ -134,6 +141,7 @@ def decision_app(broker: Broker) -> ASGIApp:
         Route(OUTCOME_PATH, guarded(outcome), methods=["POST"]),
         Route(APPROVAL_PATH, guarded(approval), methods=["POST"]),
         Route(HEALTH_PATH, guarded(health), methods=["GET"]),
+        Route(CLI_DECISION_PATH, guarded(cli_decision), methods=["POST"]),
     ]
     return Starlette(routes=routes)
 

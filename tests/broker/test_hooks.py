@@ -29,6 +29,7 @@ class RecordingGovernor:
     policy: RulePolicy
     calls: list[tuple[ToolCall, CallContext]] = field(default_factory=list)
     outcomes: list[ToolOutcome] = field(default_factory=list)
+    cli_decisions: list[tuple[ToolCall, Decision]] = field(default_factory=list)
     fail: bool = False
 
     async def decide(self, call: ToolCall, context: CallContext) -> Decision:
@@ -42,6 +43,9 @@ class RecordingGovernor:
 
     async def record_approval(self, approval: Approval) -> None:
         raise AssertionError("no approval is asked for in these tests")
+
+    async def record_cli_decision(self, call: ToolCall, context: CallContext, decision: Decision) -> None:
+        self.cli_decisions.append((call, decision))
 
 
 def _session(governor: RecordingGovernor) -> HookSession:
@@ -115,3 +119,45 @@ def test_outcomes_are_written_after_the_answer_and_unrun_calls_at_close() -> Non
 )
 def test_an_unknown_permission_mode_counts_as_default(given: str | None, expected: str) -> None:
     assert permission_mode_of(given) == expected
+
+
+def _assistant(*uses: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
+    blocks = [{"type": "tool_use", "id": i, "name": n, "input": x} for i, n, x in uses]
+    return {"type": "assistant", "message": {"role": "assistant", "content": blocks}}
+
+
+def _results(*results: tuple[str, bool, str], meta: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    blocks = [{"type": "tool_result", "tool_use_id": i, "is_error": e, "content": c} for i, e, c in results]
+    message: dict[str, Any] = {"type": "user", "message": {"role": "user", "content": blocks}}
+    if meta is not None:
+        message["tool_result_meta"] = meta
+    return message
+
+
+def test_calls_the_cli_decided_before_the_hook_are_recorded_once_as_the_clis() -> None:
+    # As CLI 2.1.330 streams them: a settings deny and an unknown tool never reach the hook.
+    governor = RecordingGovernor(RulePolicy(default="allow"))
+    session = _session(governor)
+    env = {"file_path": "/repo/.env"}
+    meta = [{"id": "t1", "permission_decision": {"decision": "reject", "source": "config", "reason_type": "rule"}}]
+
+    async def main() -> None:
+        await session.observe(_assistant(("t1", "Read", env), ("t2", "FooTool", {}), ("t3", "Bash", {"command": "ls"})))
+        await session.answer(_event(tool_use_id="t3", session_id="s1"))
+        denied = "<tool_use_error>File is in a directory that is denied by your permission settings.</tool_use_error>"
+        unknown = "<tool_use_error>Error: No such tool available: FooTool</tool_use_error>"
+        await session.observe(_results(("t1", True, denied), ("t2", True, unknown), ("t3", False, "a.txt"), meta=meta))
+        await session.observe(_results(("t1", True, denied), meta=meta))  # seen again: not recorded twice
+
+    anyio.run(main)
+    assert [call.tool_use_id for call, _ in governor.cli_decisions] == ["t1", "t2"]
+    (read, read_decision), (_, unknown_decision) = governor.cli_decisions
+    assert (read.tool_name, dict(read.tool_input)) == ("Read", env)
+    assert read_decision.behavior == "deny"
+    assert read_decision.rule is not None
+    assert read_decision.rule.source.kind == "claude_code"
+    assert "permission settings" in read_decision.rule.text
+    assert read_decision.message == "File is in a directory that is denied by your permission settings."
+    assert unknown_decision.rule is not None
+    assert "no such tool" in unknown_decision.rule.text
+    assert [call.tool_use_id for call, _ in governor.calls] == ["t3"]  # the policy decided only the hooked call

@@ -395,3 +395,33 @@ async def test_the_approval_prompt_is_served_beside_the_api_by_the_same_broker(
                 await governor.decide(bash("echo hi", "p2"), CallContext(session_id="s9"))
             ids = [r.tool_use_id for r in broker.trail.records(start=0)]
             assert ids == ["p1", "p2"]  # one trail behind both doors
+
+
+async def test_the_clis_own_decisions_are_recorded_and_nothing_else_passes_as_one(
+    policy_file: Path, db: str, tmp_path: Path
+) -> None:
+    from magistrate.broker import RuleRef, RuleSource, cli_decision
+
+    key = tmp_path / "keys" / "trail.key"
+    refused = cli_decision({"file_path": ".env"}, {"is_error": True, "content": "denied"}, None)
+    forged = Decision("allow", {"command": "rm -rf /"}, rule=RuleRef("x", "Bash(*)", RuleSource("python"), "allow"))
+    with anyio.fail_after(30):
+        async with broker_for(policy_file, db, key) as broker, serving(broker) as url:
+            async with RemoteGovernor(url, token=TOKEN) as governor:
+                await governor.record_cli_decision(
+                    ToolCall("Read", {"file_path": ".env"}, "r1"), CallContext(), refused
+                )
+                with pytest.raises(ValueError, match="claude_code"):  # refused before it is sent
+                    await governor.record_cli_decision(
+                        ToolCall("Bash", {"command": "rm -rf /"}, "r2"), CallContext(), forged
+                    )
+            body = {"call": {"tool_name": "Bash", "tool_input": {}}, "decision": DECISION_ADAPTER.dump_python(forged)}
+            status, answer = await anyio.to_thread.run_sync(
+                raw_post, url, "/v1/cli-decision", json.dumps(body).encode(), TOKEN
+            )
+            assert status == 422
+            assert "claude_code" in str(answer["detail"])
+            with pytest.raises(ValueError, match="claude_code"):
+                await broker.record_cli_decision(ToolCall("Bash", {}, "r3"), CallContext(), forged)
+            records = list(broker.trail.records(start=0))
+            assert [(r.kind, r.tool_use_id) for r in records] == [("decision", "r1")]

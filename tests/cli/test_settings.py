@@ -67,7 +67,8 @@ def hook_commands(hooks: dict[str, Any]) -> dict[str, str]:
     commands = {}
     for event, matchers in hooks["hooks"].items():
         [matcher] = matchers
-        assert matcher["matcher"] == "*"
+        # The tool events match every tool; the session events take no matcher.
+        assert matcher.get("matcher") == ("*" if event.endswith(("ToolUse", "Failure")) else None)
         [hook] = matcher["hooks"]
         assert hook["type"] == "command"
         assert hook["timeout"] == 60
@@ -97,9 +98,9 @@ def test_every_tool_event_runs_the_hook_and_the_hook_command_works(
 ) -> None:
     _, _, hooks = written
     commands = hook_commands(hooks)
-    assert set(commands) == {"PreToolUse", "PostToolUse", "PostToolUseFailure"}
+    assert set(commands) == {"PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd"}
     assert commands["PreToolUse"].endswith(" --timeout 30 || exit 2")
-    assert commands["PostToolUse"] == commands["PostToolUseFailure"]
+    assert commands["PostToolUse"] == commands["PostToolUseFailure"] == commands["Stop"] == commands["SessionEnd"]
     done = shell(commands["PreToolUse"], PAYLOAD)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"

@@ -32,6 +32,7 @@ class RecordingGovernor:
         self.calls: list[tuple[ToolCall, CallContext]] = []
         self.outcomes: list[ToolOutcome] = []
         self.approvals: list[Approval] = []
+        self.cli_decisions: list[tuple[ToolCall, Decision]] = []
 
     async def decide(self, call: ToolCall, context: CallContext) -> Decision:
         self.calls.append((call, context))
@@ -46,6 +47,9 @@ class RecordingGovernor:
 
     async def record_approval(self, approval: Approval) -> None:
         self.approvals.append(approval)
+
+    async def record_cli_decision(self, call: ToolCall, context: CallContext, decision: Decision) -> None:
+        self.cli_decisions.append((call, decision))
 
 
 def _bash(command: str) -> dict[str, Any]:

@@ -185,6 +185,9 @@ class ApprovalsFail:
     async def record_approval(self, approval: Approval) -> None:
         raise AuditError("the disk is full")
 
+    async def record_cli_decision(self, call: ToolCall, context: CallContext, decision: Decision) -> None:
+        await self.broker.record_cli_decision(call, context, decision)
+
 
 async def test_an_approval_that_cannot_be_recorded_is_a_deny(broker: Broker) -> None:
     yes = Counting(Verdict(approved=True, approver="ana"))
