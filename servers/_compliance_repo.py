@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from types import TracebackType
 
 from magistrate.servers._compliance_models import (
     Finding,
@@ -45,6 +46,20 @@ class ComplianceRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
         ensure_schema(db, "compliance", SCHEMA_VERSION, SQLITE if db.dialect == "sqlite" else POSTGRES)
+
+    # --- lifetime ----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database handle (idempotent); `with open_compliance(...) as repo:` does it on leaving."""
+        self.db.close()
+
+    def __enter__(self) -> ComplianceRepository:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     # --- frameworks and requirements ---------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from types import TracebackType
 
 from magistrate.servers._compliance_repo import now
 from magistrate.servers._db import Database, Row, ensure_schema
@@ -65,6 +66,20 @@ class DocumentStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         ensure_schema(db, "documents", SCHEMA_VERSION, _SQLITE if db.dialect == "sqlite" else _POSTGRES)
+
+    # --- lifetime ----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database handle (idempotent); `with open_documents(...) as store:` does it on leaving."""
+        self.db.close()
+
+    def __enter__(self) -> DocumentStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     def labels(self, name: str) -> frozenset[str]:
         """The labels of a document's latest version (kept after a delete); empty for an unknown name.

@@ -50,11 +50,13 @@ def test_a_known_schema_version_opens_again(location: str) -> None:
 
 
 def _compliance(location: str) -> None:
-    open_compliance(location, seed=False).db.close()
+    with open_compliance(location, seed=False):
+        pass
 
 
 def _documents(location: str) -> None:
-    open_documents(location).db.close()
+    with open_documents(location):
+        pass
 
 
 def _queue(location: str) -> None:

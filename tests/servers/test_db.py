@@ -68,7 +68,9 @@ def test_stores_open_concurrently_on_one_empty_database(db_location: str) -> Non
 
     with ThreadPoolExecutor(4) as pool:
         repos = list(pool.map(lambda _: open_compliance(db_location), range(4)))
-    assert all(len(repo.frameworks()) == 2 for repo in repos)
-    assert len(repos[0].requirements_of("gdpr")) == 99
-    for repo in repos:
-        repo.db.close()
+    try:
+        assert all(len(repo.frameworks()) == 2 for repo in repos)
+        assert len(repos[0].requirements_of("gdpr")) == 99
+    finally:
+        for repo in repos:
+            repo.close()
