@@ -107,7 +107,7 @@ class ApprovalQueue:
     def submit(self, ask: AskRequest) -> str:
         ask_id = uuid.uuid4().hex[:12]
         with self._open() as db:
-            db.execute(
+            db.write(
                 "INSERT INTO approvals (id, created_at, session_id, tool_use_id, tool_name, input_json, reason, rule,"
                 " status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
                 (
@@ -127,7 +127,7 @@ class ApprovalQueue:
         """Answer a pending ask; raises LookupError if there is none by that id or it is already answered."""
         status: Status = "approved" if approve else "denied"
         with self._open() as db:
-            changed = db.execute(
+            changed = db.write(
                 "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, note = ?"
                 " WHERE id = ? AND status = 'pending' RETURNING id",
                 (status, by or getpass.getuser(), _now(), note, ask_id),
@@ -141,7 +141,7 @@ class ApprovalQueue:
 
     def expire(self, ask_id: str) -> bool:
         with self._open() as db:
-            changed = db.execute(
+            changed = db.write(
                 "UPDATE approvals SET status = 'expired', decided_at = ? WHERE id = ? AND status = 'pending'"
                 " RETURNING id",
                 (_now(), ask_id),
@@ -154,15 +154,15 @@ class ApprovalQueue:
 
     @staticmethod
     def _get(db: Database, ask_id: str) -> QueuedAsk | None:
-        row = db.one(f"SELECT {_COLUMNS} FROM approvals WHERE id = ?", (ask_id,))  # noqa: S608
+        row = db.read_one(f"SELECT {_COLUMNS} FROM approvals WHERE id = ?", (ask_id,))  # noqa: S608
         return None if row is None else _row(row)
 
     def list(self, status: Status | None = "pending") -> list[QueuedAsk]:
         with self._open() as db:
             if status is None:
-                rows = db.execute(f"SELECT {_COLUMNS} FROM approvals ORDER BY created_at")  # noqa: S608
+                rows = db.read(f"SELECT {_COLUMNS} FROM approvals ORDER BY created_at")  # noqa: S608
             else:
-                rows = db.execute(
+                rows = db.read(
                     f"SELECT {_COLUMNS} FROM approvals WHERE status = ? ORDER BY created_at",  # noqa: S608
                     (status,),
                 )

@@ -28,8 +28,7 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def _set(location: str, sql: str, params: tuple[str, ...]) -> None:
     db = open_database(location, Flavor(AuditError, SchemaVersionError))
     try:
-        with db.transaction():
-            db.execute(sql, params)
+        db.write(sql, params)
     finally:
         db.close()
 
