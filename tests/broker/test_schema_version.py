@@ -7,6 +7,8 @@ PostgreSQL alike.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,3 +76,42 @@ def test_a_store_of_an_unknown_schema_version_is_refused(
         opener(location)
     assert isinstance(caught.value, SchemaVersionError)
     assert "999" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("component", "command"),
+    [
+        ("approvals", ["approvals", "list", "--db"]),
+        ("compliance", ["compliance", "--db", "{}", "frameworks"]),
+        ("documents", ["documents", "--db", "{}", "list"]),
+    ],
+)
+def test_the_command_line_refuses_a_store_of_an_unknown_schema_version_without_a_traceback(
+    location: str, component: str, command: list[str]
+) -> None:
+    {"approvals": _queue, "compliance": _compliance, "documents": _documents}[component](location)
+    _set(location, "UPDATE magistrate_schema SET version = ? WHERE component = ?", ("999", component))
+    argv = [location if part == "{}" else part for part in command]
+    if argv[-1] == "--db":
+        argv.append(location)
+    done = subprocess.run(
+        [sys.executable, "-m", "magistrate.cli", *argv], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert "schema version '999'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_audit_refuses_a_trail_of_an_unknown_schema_version_without_a_traceback(location: str) -> None:
+    Trail.open(location).close()
+    _set(location, "UPDATE trail_meta SET value = ? WHERE key = 'schema_version'", ("999",))
+    done = subprocess.run(
+        [sys.executable, "-m", "magistrate.cli", "audit", "tail", "--db", location],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2  # `magistrate audit`: the trail cannot be read
+    assert "schema version '999'" in done.stderr
+    assert "Traceback" not in done.stderr
