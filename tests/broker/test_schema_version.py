@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from magistrate.broker import AuditError, Flavor, SchemaVersionError, Trail, open_database
+from magistrate.broker import AuditError, Flavor, SchemaVersionError, Trail, TrailReader, open_database
 from magistrate.servers import DatabaseError, open_compliance, open_documents
 from magistrate.servers._approval_queue import ApprovalQueue
 
@@ -76,6 +76,13 @@ def test_a_store_of_an_unknown_schema_version_is_refused(
         opener(location)
     assert isinstance(caught.value, SchemaVersionError)
     assert "999" in str(caught.value)
+
+
+def test_a_reader_of_a_trail_of_an_unknown_schema_version_is_refused(location: str) -> None:
+    Trail.open(location).close()
+    _set(location, "UPDATE trail_meta SET value = ? WHERE key = 'schema_version'", ("999",))
+    with pytest.raises(SchemaVersionError, match="999"):
+        TrailReader.open(location)
 
 
 @pytest.mark.parametrize(
