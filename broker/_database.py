@@ -6,11 +6,14 @@ behind a lock: callers run on worker threads, and a transaction must not interle
 statements. Reads that must see one consistent state take a `snapshot()`, on a connection of their own, so a
 long read (verifying a million records) never holds up writers.
 
-A PostgreSQL connection that breaks (a server restart, an idle timeout) is reopened at the start of a
-transaction, or once for a statement outside one: a write inside a transaction is never replayed, it fails
-and rolls back. Every driver error leaves as the caller's own error class (`AuditError` for the trail,
-`DatabaseError` for the servers), and a schema version this code does not know is refused on open.
-psycopg is imported only when a `postgresql://` URL is opened.
+Callers say what a statement is: `read` (changes nothing) or `write` (changes data). The handle never guesses
+from the SQL, because the difference decides what happens when a PostgreSQL connection breaks (a server
+restart, an idle timeout): the connection is reopened, and a read outside a transaction is run once more,
+while a write is never replayed (the server may have applied it before the connection went), it fails and
+rolls back. A write outside a transaction is a transaction of its own, so the reopening happens at its
+`BEGIN`, before anything was sent. Every driver error leaves as the caller's own error class (`AuditError`
+for the trail, `DatabaseError` for the servers), and a schema version this code does not know is refused on
+open. psycopg is imported only when a `postgresql://` URL is opened.
 """
 
 from __future__ import annotations
@@ -131,7 +134,9 @@ class Database:
 
     # -- statements ----------------------------------------------------------------------------------------
     def _broken(self) -> bool:
-        return bool(getattr(self._conn, "closed", False) or getattr(self._conn, "broken", False))
+        return self.dialect == "postgres" and bool(
+            getattr(self._conn, "closed", False) or getattr(self._conn, "broken", False)
+        )
 
     def _run(self, sql: str, params: Sequence[Any]) -> list[Row]:
         cursor = self._conn.execute(self.sql(sql), tuple(params))
@@ -139,14 +144,17 @@ class Database:
             return []
         return [tuple(row) for row in cursor.fetchall()]
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Run one statement; returns its rows (empty for statements without a result)."""
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """The rows of a query that changes nothing.
+
+        Outside a transaction a query is safe to run again, so on a PostgreSQL connection that turns out to be
+        broken it is run once more on a reopened one; inside a transaction it fails with the transaction."""
         with self._lock:
             self._check_open()
             try:
                 return self._run(sql, params)
             except self.errors as exc:
-                if self._depth or self.dialect != "postgres" or not self._broken():
+                if self._depth or not self._broken():
                     raise self.failure("write" if self._depth else "read", exc) from exc
                 self._reopen(exc)
             try:
@@ -154,14 +162,27 @@ class Database:
             except self.errors as exc:
                 raise self.failure("read", exc) from exc
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        rows = self.execute(sql, params)
+    def read_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        """The first row of a query that changes nothing (see `read`), or None."""
+        rows = self.read(sql, params)
         return rows[0] if rows else None
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """One statement for many parameter rows (inside a transaction: the trail's batched append)."""
+    def write(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a statement that changes data (or the schema); returns its rows (`RETURNING`), else none.
+
+        Never replayed: inside a transaction it is part of it, outside one it is a transaction of its own."""
         with self._lock:
-            self._check_open()
+            if not self._depth:
+                with self.transaction():
+                    return self.write(sql, params)
+            try:
+                return self._run(sql, params)
+            except self.errors as exc:
+                raise self.failure("write", exc) from exc
+
+    def write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many parameter rows, in one transaction (the trail's batched append)."""
+        with self.transaction():
             cursor = self._conn.cursor()
             try:
                 cursor.executemany(self.sql(sql), rows)
@@ -178,12 +199,12 @@ class Database:
         with self.transaction():
             self.lock_schema()
             for statement in statements:
-                self.execute(statement)
+                self.write(statement)
 
     def lock_schema(self) -> None:
         """Inside a transaction: wait for any other process creating the schema (PostgreSQL)."""
         if self.dialect == "postgres":
-            self.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
+            self.read("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
 
     def ensure_schema(self, component: str, version: str, statements: Sequence[str], *, what: str) -> None:
         """Create `component`'s tables unless they exist, and refuse a database of another schema version.
@@ -192,16 +213,16 @@ class Database:
         PostgreSQL database. A database from before the table existed is taken to be version 1."""
         with self.transaction():
             self.lock_schema()
-            self.execute(
+            self.write(
                 "CREATE TABLE IF NOT EXISTS magistrate_schema (component TEXT PRIMARY KEY, version TEXT NOT NULL)"
             )
-            row = self.one("SELECT version FROM magistrate_schema WHERE component = ?", (component,))
+            row = self.read_one("SELECT version FROM magistrate_schema WHERE component = ?", (component,))
             if row is not None and str(row[0]) != version:
                 raise self.flavor.schema_error(what, self.shown, str(row[0]), version)
             for statement in statements:
-                self.execute(statement)
+                self.write(statement)
             if row is None:
-                self.execute("INSERT INTO magistrate_schema (component, version) VALUES (?, ?)", (component, version))
+                self.write("INSERT INTO magistrate_schema (component, version) VALUES (?, ?)", (component, version))
 
     # -- transactions --------------------------------------------------------------------------------------
     @contextmanager
@@ -217,12 +238,7 @@ class Database:
                 return
             self._check_open()
             with self._write_lock() if self._write_lock is not None else contextlib.nullcontext():
-                try:
-                    if self.dialect == "postgres" and self._broken():
-                        self._reopen(None)
-                    self._conn.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
-                except self.errors as exc:
-                    raise self.failure("write", exc) from exc
+                self._begin()
                 self._depth = 1
                 try:
                     yield
@@ -235,6 +251,24 @@ class Database:
                     raise
                 finally:
                     self._depth = 0
+
+    def _begin(self) -> None:
+        """Start a transaction. Nothing has been sent yet, so a PostgreSQL connection that is (or turns out at
+        this `BEGIN` to be) broken is reopened and the `BEGIN` tried once more."""
+        begin = "BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN"
+        try:
+            if self._broken():
+                self._reopen(None)
+            self._conn.execute(begin)
+            return
+        except self.errors as exc:
+            if not self._broken():
+                raise self.failure("write", exc) from exc
+            self._reopen(exc)
+        try:
+            self._conn.execute(begin)
+        except self.errors as exc:
+            raise self.failure("write", exc) from exc
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
@@ -256,6 +290,8 @@ class Database:
         from magistrate.broker._log import get_logger
 
         get_logger("magistrate.db").warning("database_reconnect", location=self.shown, error=str(exc))
+        with contextlib.suppress(*self.errors):
+            self._conn.close()
         try:
             self._conn = self._connect()
         except self.errors as again:

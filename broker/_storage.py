@@ -194,13 +194,13 @@ class _Writing:
         self._db = db
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        return self._db.one(sql, params)
+        return self._db.read_one(sql, params)
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._db.execute(sql, params)
+        return self._db.read(sql, params)
 
     def stream(self, sql: str, params: Sequence[Any] = (), batch: int = 4096) -> Iterator[Row]:
-        return iter(self._db.execute(sql, params))
+        return iter(self._db.read(sql, params))
 
 
 class Store:
@@ -238,7 +238,7 @@ class Store:
         """True when the trail is set up (and of a known version), so opening it (once per hook call) needs
         no write; one query. A reader (`required`) of a database without a trail gets an error."""
         try:
-            rows = self.db.execute("SELECT key, value FROM trail_meta WHERE key IN ('log_id', 'schema_version')")
+            rows = self.db.read("SELECT key, value FROM trail_meta WHERE key IN ('log_id', 'schema_version')")
         except AuditError:
             if required:
                 raise AuditError(f"{self.url} is not a magistrate trail (it has no trail_meta table)") from None
@@ -261,13 +261,11 @@ class Store:
         with db.transaction():
             db.lock_schema()
             for statement in self._schema():
-                db.execute(statement)
+                db.write(statement)
             for key, value in (("schema_version", SCHEMA_VERSION), ("log_id", uuid.uuid4().hex)):
-                db.execute("INSERT INTO trail_meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, value))
-            db.execute(
-                "INSERT INTO trail_head (id, tree_size, frontier) VALUES (1, 0, ?) ON CONFLICT DO NOTHING", (b"",)
-            )
-            rows = db.execute("SELECT key, value FROM trail_meta WHERE key IN ('log_id', 'schema_version')")
+                db.write("INSERT INTO trail_meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, value))
+            db.write("INSERT INTO trail_head (id, tree_size, frontier) VALUES (1, 0, ?) ON CONFLICT DO NOTHING", (b"",))
+            rows = db.read("SELECT key, value FROM trail_meta WHERE key IN ('log_id', 'schema_version')")
         meta = {str(k): str(v) for k, v in rows}
         self._check_version(meta.get("schema_version"))
         self._log_id = meta["log_id"]
@@ -290,7 +288,7 @@ class Store:
         log_id = self.log_id()
         db = self.db
         with db.transaction():
-            row = db.one(self._head)
+            row = db.read_one(self._head)
             if row is None:
                 raise AuditError(f"the trail's head is missing ({self.url})")
             try:
@@ -312,9 +310,9 @@ class Store:
                 )
                 checkpoints.append((cp.size, cp.root, cp.time, cp.key_id, cp.signature))
                 out.append((seq, cp))
-            db.executemany(_INSERT_RECORD, rows)
-            db.executemany(_INSERT_CHECKPOINT, checkpoints)
-            db.execute(
+            db.write_many(_INSERT_RECORD, rows)
+            db.write_many(_INSERT_CHECKPOINT, checkpoints)
+            db.write(
                 "UPDATE trail_head SET tree_size = ?, frontier = ? WHERE id = 1", (frontier.size, frontier.encode())
             )
         return out

@@ -1,9 +1,10 @@
 """`magistrate approvals list|approve|deny`: answer the asks an unattended agent is waiting on.
 
 A run whose approver is the approval queue (`MAGISTRATE_APPROVAL_QUEUE`, or `approver="queue"`) puts each ask
-in a SQLite table and waits, bounded, for an answer. A reviewer answers here, from any terminal, with a note
-that goes into the audit trail with their name. An ask that is no longer pending (answered, or expired because
-the run stopped waiting) cannot be answered: exit 1 says so.
+in a database table (a SQLite file or a `postgresql://` URL) and waits, bounded, for an answer. A reviewer
+answers here, from any terminal, with a note that goes into the audit trail with their name. An ask that is no
+longer pending (answered, or expired because the run stopped waiting) cannot be answered: exit 1 says so, as it
+does for a queue that cannot be opened or is of a schema version this magistrate does not know.
 """
 
 from __future__ import annotations
@@ -13,23 +14,26 @@ import dataclasses
 import json
 import os
 import sys
-from pathlib import Path
 
 QUEUE_ENV = "MAGISTRATE_APPROVAL_QUEUE"
 _MAX_INPUT = 80
 
 
-def _queue_path(args: argparse.Namespace) -> Path:
+def _queue_path(args: argparse.Namespace) -> str:
     from magistrate.servers import default_queue_path
 
     chosen = args.db or os.environ.get(QUEUE_ENV)
-    return Path(chosen).expanduser() if chosen else default_queue_path()
+    return chosen if chosen else str(default_queue_path())  # a str: a URL must not go through Path
 
 
 def _list(args: argparse.Namespace) -> int:
-    from magistrate.servers import ApprovalQueue
+    from magistrate.servers import ApprovalQueue, DatabaseError
 
-    rows = ApprovalQueue(_queue_path(args)).list(None if args.all else "pending")
+    try:
+        rows = ApprovalQueue(_queue_path(args)).list(None if args.all else "pending")
+    except DatabaseError as exc:
+        sys.stderr.write(f"magistrate approvals: {exc}\n")
+        return 1
     if args.json:
         for row in rows:
             sys.stdout.write(json.dumps(dataclasses.asdict(row), ensure_ascii=False) + "\n")
@@ -50,12 +54,15 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _answer(args: argparse.Namespace, *, approve: bool) -> int:
-    from magistrate.servers import ApprovalQueue
+    from magistrate.servers import ApprovalQueue, DatabaseError
 
     try:
         row = ApprovalQueue(_queue_path(args)).decide(args.id, approve=approve, by=args.by, note=args.note)
     except LookupError as exc:
         sys.stderr.write(f"magistrate approvals: {exc.args[0]}\n")
+        return 1
+    except DatabaseError as exc:
+        sys.stderr.write(f"magistrate approvals: {exc}\n")
         return 1
     sys.stdout.write(f"{row.id} {row.status} by {row.decided_by}\n")
     return 0
@@ -64,7 +71,7 @@ def _answer(args: argparse.Namespace, *, approve: bool) -> int:
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="approvals_command", metavar="SUBCOMMAND", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="PATH", help=f"the approval queue (default ${QUEUE_ENV}, else per user)")
+    common.add_argument("--db", metavar="PATH|URL", help=f"the approval queue (default ${QUEUE_ENV}, else per user)")
 
     listing = sub.add_parser("list", parents=[common], help="the asks waiting for an answer")
     listing.add_argument("--all", action="store_true", help="answered and expired asks too")

@@ -53,21 +53,32 @@ def _add(args: argparse.Namespace) -> int:
     if problems:
         sys.stderr.write("\n".join(problems) + "\nnothing added\n")
         return 1
-    store = open_documents(args.db)
-    for doc in ready:
-        try:
-            info, created = store.put(doc.name, doc.content, doc.labels)
-        except ServerError as exc:
-            sys.stderr.write(f"{doc.name}: {exc}\n")
-            return 1
-        state = "added" if created else "unchanged"
-        sys.stdout.write(f"{state}\t{info.name}@{info.version}\t{info.sha256}\t{','.join(info.labels)}\n")
+    try:
+        store = open_documents(args.db)
+    except ServerError as exc:
+        sys.stderr.write(f"magistrate documents add: {exc}\nnothing added\n")
+        return 1
+    with store:
+        for doc in ready:
+            try:
+                info, created = store.put(doc.name, doc.content, doc.labels)
+            except ServerError as exc:
+                sys.stderr.write(f"{doc.name}: {exc}\n")
+                return 1
+            state = "added" if created else "unchanged"
+            sys.stdout.write(f"{state}\t{info.name}@{info.version}\t{info.sha256}\t{','.join(info.labels)}\n")
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    from magistrate.servers import open_documents
+    from magistrate.servers import ServerError, open_documents
 
-    for info in open_documents(args.db).list_documents(args.prefix, args.label, 1000):
+    try:
+        with open_documents(args.db) as store:
+            found = store.list_documents(args.prefix, args.label, 1000)
+    except ServerError as exc:
+        sys.stderr.write(f"magistrate documents list: {exc}\n")
+        return 1
+    for info in found:
         sys.stdout.write(f"{info.name}@{info.version}\t{info.size}\t{info.sha256}\t{','.join(info.labels)}\n")
     return 0

@@ -5,13 +5,16 @@ reviewer lists, approves or denies it with a note. The row is the record of the 
 taken with a conditional update (`WHERE status = 'pending'`), so two reviewers cannot both decide it and
 an expired ask cannot be approved late.
 
-The queue lives on the same database handle as the servers' stores: a SQLite file (one machine) or a
-`postgresql://` URL (reviewers anywhere). Each operation opens the handle and closes it again, so a queue
-held by a long run keeps no connection open between asks; its schema version is checked once, on creation.
+The queue lives on the same database handle as the servers' stores and the trail: a SQLite file (one
+machine) or a `postgresql://` URL (reviewers anywhere). A queue held by a long run keeps no connection open
+between asks: each operation opens the handle and closes it again, except while an ask waits, when the
+approver holds one handle for its submission, its polls and its expiry. The schema version is checked on
+creation, and a queue of a version this code does not know is refused.
 """
 
 from __future__ import annotations
 
+import copy
 import getpass
 import json
 import os
@@ -21,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import TracebackType
 from typing import Literal
 
 import anyio
@@ -88,6 +92,7 @@ class ApprovalQueue:
 
     def __init__(self, location: str | Path | None = None) -> None:
         self.location = str(location) if location is not None else str(default_queue_path())
+        self._held: Database | None = None
         with self._open() as db:
             ensure_schema(db, "approvals", SCHEMA_VERSION, _SCHEMA)
 
@@ -96,8 +101,31 @@ class ApprovalQueue:
         """The SQLite file of the queue (for a PostgreSQL queue, its URL as a path: use `location`)."""
         return Path(self.location)
 
+    def holding(self) -> ApprovalQueue:
+        """This queue on one handle held open until `close()`, for a series of operations (an ask's wait):
+        polling for an answer then costs a query, not a connection. Blocking."""
+        held = copy.copy(self)
+        held._held = open_database(self.location, busy_timeout=_BUSY_TIMEOUT)
+        return held
+
+    def close(self) -> None:
+        """Close the held handle, if this queue holds one (see `holding`); idempotent."""
+        if self._held is not None:
+            self._held.close()
+
+    def __enter__(self) -> ApprovalQueue:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
     @contextmanager
     def _open(self) -> Iterator[Database]:
+        if self._held is not None:
+            yield self._held
+            return
         db = open_database(self.location, busy_timeout=_BUSY_TIMEOUT)
         try:
             yield db
@@ -107,7 +135,7 @@ class ApprovalQueue:
     def submit(self, ask: AskRequest) -> str:
         ask_id = uuid.uuid4().hex[:12]
         with self._open() as db:
-            db.execute(
+            db.write(
                 "INSERT INTO approvals (id, created_at, session_id, tool_use_id, tool_name, input_json, reason, rule,"
                 " status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
                 (
@@ -126,8 +154,8 @@ class ApprovalQueue:
     def decide(self, ask_id: str, *, approve: bool, by: str | None = None, note: str = "") -> QueuedAsk:
         """Answer a pending ask; raises LookupError if there is none by that id or it is already answered."""
         status: Status = "approved" if approve else "denied"
-        with self._open() as db:
-            changed = db.execute(
+        with self._open() as db, db.transaction():
+            changed = db.write(
                 "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, note = ?"
                 " WHERE id = ? AND status = 'pending' RETURNING id",
                 (status, by or getpass.getuser(), _now(), note, ask_id),
@@ -140,8 +168,9 @@ class ApprovalQueue:
         return found
 
     def expire(self, ask_id: str) -> bool:
+        """Mark a pending ask expired (no one may answer it any more); False when it was no longer pending."""
         with self._open() as db:
-            changed = db.execute(
+            changed = db.write(
                 "UPDATE approvals SET status = 'expired', decided_at = ? WHERE id = ? AND status = 'pending'"
                 " RETURNING id",
                 (_now(), ask_id),
@@ -154,15 +183,15 @@ class ApprovalQueue:
 
     @staticmethod
     def _get(db: Database, ask_id: str) -> QueuedAsk | None:
-        row = db.one(f"SELECT {_COLUMNS} FROM approvals WHERE id = ?", (ask_id,))  # noqa: S608
+        row = db.read_one(f"SELECT {_COLUMNS} FROM approvals WHERE id = ?", (ask_id,))  # noqa: S608
         return None if row is None else _row(row)
 
     def list(self, status: Status | None = "pending") -> list[QueuedAsk]:
         with self._open() as db:
             if status is None:
-                rows = db.execute(f"SELECT {_COLUMNS} FROM approvals ORDER BY created_at")  # noqa: S608
+                rows = db.read(f"SELECT {_COLUMNS} FROM approvals ORDER BY created_at")  # noqa: S608
             else:
-                rows = db.execute(
+                rows = db.read(
                     f"SELECT {_COLUMNS} FROM approvals WHERE status = ? ORDER BY created_at",  # noqa: S608
                     (status,),
                 )
@@ -198,19 +227,35 @@ class QueueApprover:
     caller, as the approval prompt's own timeout does."""
 
     async def approve(self, ask: AskRequest) -> Verdict:
-        ask_id = await anyio.to_thread.run_sync(self.queue.submit, ask)
+        queue = await anyio.to_thread.run_sync(self.queue.holding)
+        ask_id: str | None = None
         try:
+            ask_id = await anyio.to_thread.run_sync(queue.submit, ask)
             with anyio.move_on_after(self.timeout):
                 while True:
-                    row = await anyio.to_thread.run_sync(self.queue.get, ask_id)
+                    row = await anyio.to_thread.run_sync(queue.get, ask_id)
                     if row is not None and row.status != "pending":
-                        return Verdict(
-                            approved=row.status == "approved",
-                            approver=f"queue:{row.decided_by or 'unknown'}",
-                            note=row.note,
-                        )
+                        return _verdict(row)
                     await anyio.sleep(self.poll_interval)
+            if not await anyio.to_thread.run_sync(queue.expire, ask_id):
+                # Answered between the last look and the deadline: the queue holds that answer, so it stands.
+                row = await anyio.to_thread.run_sync(queue.get, ask_id)
+                if row is not None and row.status in ("approved", "denied"):
+                    return _verdict(row)
             return Verdict(approved=False, approver="queue:timeout", note=f"no answer within {self.timeout:g} s")
         finally:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self.queue.expire, ask_id)
+                await anyio.to_thread.run_sync(_finish, queue, ask_id)
+
+
+def _verdict(row: QueuedAsk) -> Verdict:
+    return Verdict(approved=row.status == "approved", approver=f"queue:{row.decided_by or 'unknown'}", note=row.note)
+
+
+def _finish(queue: ApprovalQueue, ask_id: str | None) -> None:
+    """An ask no one waits for any more can no longer be answered (expired unless it was); then the handle closes."""
+    try:
+        if ask_id is not None:
+            queue.expire(ask_id)
+    finally:
+        queue.close()

@@ -29,12 +29,12 @@ def open_compliance(db: str | None = None, *, seed: bool = True) -> ComplianceRe
     database = open_database(db or default_location("compliance"))
     try:
         repo = ComplianceRepository(database)
+        if seed and repo.is_empty():
+            count = repo.import_frameworks(sample_frameworks())
+            _log.info("compliance_seeded", requirements=count, location=database.shown)
     except BaseException:
         database.close()  # a refused database (unknown schema version) leaves no connection behind
         raise
-    if seed and repo.is_empty():
-        count = repo.import_frameworks(sample_frameworks())
-        _log.info("compliance_seeded", requirements=count, location=repo.db.location)
     return repo
 
 
@@ -72,6 +72,6 @@ def build_server(
     return to_mcp_server(
         compliance_toolset(repo, run_id or default_run_id()),
         instructions=INSTRUCTIONS,
-        on_close=repo.db.close if opened else None,
+        on_close=repo.close if opened else None,
         resources=resources,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from types import TracebackType
 
 from magistrate.servers._compliance_models import (
     Finding,
@@ -46,28 +47,42 @@ class ComplianceRepository:
         self.db = db
         ensure_schema(db, "compliance", SCHEMA_VERSION, SQLITE if db.dialect == "sqlite" else POSTGRES)
 
+    # --- lifetime ----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database handle (idempotent); `with open_compliance(...) as repo:` does it on leaving."""
+        self.db.close()
+
+    def __enter__(self) -> ComplianceRepository:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
     # --- frameworks and requirements ---------------------------------------------------------------------
 
     def is_empty(self) -> bool:
-        return self.db.one("SELECT 1 FROM frameworks LIMIT 1") is None
+        return self.db.read_one("SELECT 1 FROM frameworks LIMIT 1") is None
 
     def import_frameworks(self, frameworks: Iterable[FrameworkRow]) -> int:
         """Insert or replace frameworks and their requirements, all in one transaction; returns requirements."""
         count = 0
         with self.db.transaction():
             for fw in frameworks:
-                self.db.execute(
+                self.db.write(
                     "INSERT INTO frameworks (id, name, version, description, source) VALUES (?, ?, ?, ?, ?)"
                     " ON CONFLICT (id) DO UPDATE SET name = excluded.name, version = excluded.version,"
                     " description = excluded.description, source = excluded.source",
                     (fw.id, fw.name, fw.version, fw.description, fw.source),
                 )
                 for position, req in enumerate(fw.requirements):
-                    owner = self.db.one("SELECT framework_id FROM requirements WHERE id = ?", (req.id,))
+                    owner = self.db.read_one("SELECT framework_id FROM requirements WHERE id = ?", (req.id,))
                     if owner is not None and owner[0] != fw.id:
                         raise InvalidInputError(f"requirement {req.id} already belongs to framework {owner[0]}")
                     tags = json.dumps(req.tags)
-                    self.db.execute(
+                    self.db.write(
                         "INSERT INTO requirements (id, framework_id, ref, title, text, tags, position)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET ref = excluded.ref,"
                         " title = excluded.title, text = excluded.text, tags = excluded.tags,"
@@ -75,10 +90,10 @@ class ComplianceRepository:
                         (req.id, fw.id, req.ref or req.id, req.title, req.text, tags, position),
                     )
                     if self.db.dialect == "sqlite":
-                        self.db.execute("DELETE FROM requirements_fts WHERE id = ?", (req.id,))
-                        self.db.execute("DELETE FROM requirement_titles WHERE id = ?", (req.id,))
-                        self.db.execute("INSERT INTO requirement_titles (id, title) VALUES (?, ?)", (req.id, req.title))
-                        self.db.execute(
+                        self.db.write("DELETE FROM requirements_fts WHERE id = ?", (req.id,))
+                        self.db.write("DELETE FROM requirement_titles WHERE id = ?", (req.id,))
+                        self.db.write("INSERT INTO requirement_titles (id, title) VALUES (?, ?)", (req.id, req.title))
+                        self.db.write(
                             "INSERT INTO requirements_fts (id, title, text, tags) VALUES (?, ?, ?, ?)",
                             (req.id, req.title, req.text, " ".join(req.tags)),
                         )
@@ -86,7 +101,7 @@ class ComplianceRepository:
         return count
 
     def frameworks(self) -> list[FrameworkSummary]:
-        rows = self.db.execute(
+        rows = self.db.read(
             "SELECT f.id, f.name, f.version, f.description, f.source, COUNT(r.id) FROM frameworks f"
             " LEFT JOIN requirements r ON r.framework_id = f.id"
             " GROUP BY f.id, f.name, f.version, f.description, f.source ORDER BY f.id"
@@ -97,8 +112,8 @@ class ComplianceRepository:
         ]
 
     def requirements_of(self, framework: str) -> list[Requirement]:
-        ids = self.db.execute("SELECT id FROM requirements WHERE framework_id = ? ORDER BY position", (framework,))
-        if not ids and self.db.one("SELECT 1 FROM frameworks WHERE id = ?", (framework,)) is None:
+        ids = self.db.read("SELECT id FROM requirements WHERE framework_id = ? ORDER BY position", (framework,))
+        if not ids and self.db.read_one("SELECT 1 FROM frameworks WHERE id = ?", (framework,)) is None:
             raise NotFoundError(f"no framework {framework!r}")
         return [self.requirement(row[0]) for row in ids]
 
@@ -132,7 +147,7 @@ class ComplianceRepository:
                 " FROM requirements r, to_tsquery('english', ?) q WHERE r.search @@ q"
                 " AND (CAST(? AS TEXT) IS NULL OR r.framework_id = ?) ORDER BY 6 DESC, r.id LIMIT ?"
             )
-        rows = self.db.execute(sql, params)
+        rows = self.db.read(sql, params)
         return [
             RequirementHit(
                 id=r[0],
@@ -147,12 +162,12 @@ class ComplianceRepository:
         ]
 
     def requirement(self, requirement_id: str) -> Requirement:
-        row = self.db.one(
+        row = self.db.read_one(
             "SELECT id, framework_id, ref, title, text, tags FROM requirements WHERE id = ?", (requirement_id,)
         )
         if row is None:
             raise NotFoundError(f"no requirement {requirement_id!r}; search_requirements finds ids")
-        open_count = self.db.one(
+        open_count = self.db.read_one(
             "SELECT COUNT(*) FROM findings WHERE requirement_id = ? AND status IN ('open', 'in_progress')",
             (requirement_id,),
         )
@@ -174,12 +189,11 @@ class ComplianceRepository:
     ) -> Waiver:
         self.requirement(requirement_id)
         with self.db.transaction():
-            row = self.db.one(
+            [row] = self.db.write(
                 "INSERT INTO waivers (requirement_id, document, reason, approved_by, expires_at, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (requirement_id, document, reason, approved_by, expires_at, now()),
             )
-        assert row is not None
         return Waiver(
             id=row[0],
             requirement_id=requirement_id,
@@ -192,7 +206,7 @@ class ComplianceRepository:
 
     def waivers(self, requirement_id: str, *, include_expired: bool = False) -> list[Waiver]:
         current = now()
-        rows = self.db.execute(
+        rows = self.db.read(
             "SELECT id, requirement_id, document, reason, approved_by, expires_at FROM waivers"
             " WHERE requirement_id = ? AND (? OR expires_at > ?) ORDER BY id",
             (requirement_id, include_expired, current),
@@ -225,27 +239,26 @@ class ComplianceRepository:
         self.requirement(requirement_id)
         stamp = now()
         with self.db.transaction():
-            row = self.db.one(
+            [row] = self.db.write(
                 "INSERT INTO findings (requirement_id, summary, severity, status, document, evidence, run_id,"
                 " created_at, updated_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?) RETURNING id",
                 (requirement_id, summary, severity, document, evidence, run_id, stamp, stamp),
             )
-        assert row is not None
         return self.finding(int(row[0]))
 
     def update_finding(self, finding_id: int, status: Status, note: str) -> Finding:
         stamp = now()
         with self.db.transaction():
             self.finding(finding_id)
-            self.db.execute("UPDATE findings SET status = ?, updated_at = ? WHERE id = ?", (status, stamp, finding_id))
-            self.db.execute(
+            self.db.write("UPDATE findings SET status = ?, updated_at = ? WHERE id = ?", (status, stamp, finding_id))
+            self.db.write(
                 "INSERT INTO finding_notes (finding_id, status, note, at) VALUES (?, ?, ?, ?)",
                 (finding_id, status, note, stamp),
             )
         return self.finding(finding_id)
 
     def finding(self, finding_id: int) -> Finding:
-        row = self.db.one(f"SELECT {_FINDING_COLUMNS} FROM findings WHERE id = ?", (finding_id,))  # noqa: S608
+        row = self.db.read_one(f"SELECT {_FINDING_COLUMNS} FROM findings WHERE id = ?", (finding_id,))  # noqa: S608
         if row is None:
             raise NotFoundError(f"no finding {finding_id}; list_findings shows existing ones")
         return self._finding(row)
@@ -274,7 +287,7 @@ class ComplianceRepository:
                 params.append(value)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         columns = ", ".join(f"f.{c.strip()}" for c in _FINDING_COLUMNS.split(","))
-        rows = self.db.execute(
+        rows = self.db.read(
             f"SELECT {columns} FROM findings f JOIN requirements r ON r.id = f.requirement_id {where}"  # noqa: S608
             " ORDER BY f.id DESC LIMIT ?",
             [*params, limit],
@@ -282,10 +295,8 @@ class ComplianceRepository:
         return [self._finding(row) for row in rows]
 
     def _finding(self, row: Row) -> Finding:
-        notes = self.db.execute(
-            "SELECT status, note, at FROM finding_notes WHERE finding_id = ? ORDER BY id", (row[0],)
-        )
-        waived = self.db.one(
+        notes = self.db.read("SELECT status, note, at FROM finding_notes WHERE finding_id = ? ORDER BY id", (row[0],))
+        waived = self.db.read_one(
             "SELECT 1 FROM waivers WHERE requirement_id = ? AND (document IS NULL OR document = ?)"
             " AND expires_at > ? LIMIT 1",
             (row[1], row[5], now()),

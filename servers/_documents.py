@@ -34,6 +34,4 @@ def build_server(db: str | DocumentStore | None = None) -> Server[dict[str, Any]
 
     opened = not isinstance(db, DocumentStore)
     store = db if isinstance(db, DocumentStore) else open_documents(db)
-    return to_mcp_server(
-        documents_toolset(store), instructions=INSTRUCTIONS, on_close=store.db.close if opened else None
-    )
+    return to_mcp_server(documents_toolset(store), instructions=INSTRUCTIONS, on_close=store.close if opened else None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from types import TracebackType
 
 from magistrate.servers._compliance_repo import now
 from magistrate.servers._db import Database, Row, ensure_schema
@@ -66,12 +67,26 @@ class DocumentStore:
         self.db = db
         ensure_schema(db, "documents", SCHEMA_VERSION, _SQLITE if db.dialect == "sqlite" else _POSTGRES)
 
+    # --- lifetime ----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database handle (idempotent); `with open_documents(...) as store:` does it on leaving."""
+        self.db.close()
+
+    def __enter__(self) -> DocumentStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
     def labels(self, name: str) -> frozenset[str]:
         """The labels of a document's latest version (kept after a delete); empty for an unknown name.
 
         One indexed lookup, cheap enough for a policy rule to call on every `get_document`.
         """
-        row = self.db.one("SELECT labels FROM documents WHERE name = ?", (name,))
+        row = self.db.read_one("SELECT labels FROM documents WHERE name = ?", (name,))
         return frozenset(json.loads(row[0])) if row else frozenset()
 
     def put(self, name: str, content: str, labels: list[str]) -> tuple[DocumentInfo, bool]:
@@ -85,11 +100,11 @@ class DocumentStore:
         label_text = json.dumps(sorted(set(labels)))
         stamp = now()
         with self.db.transaction():
-            row = self.db.one("SELECT version, sha256, labels, deleted FROM documents WHERE name = ?", (name,))
+            row = self.db.read_one("SELECT version, sha256, labels, deleted FROM documents WHERE name = ?", (name,))
             if row is not None and not row[3] and row[1] == digest and row[2] == label_text:
                 return self.info(name), False
             version = 1 if row is None else int(row[0]) + 1
-            self.db.execute(
+            self.db.write(
                 "INSERT INTO document_versions (name, version, sha256, content, labels, size, created_at, deleted)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (name, version, digest, content, label_text, size, stamp, False),
@@ -98,14 +113,14 @@ class DocumentStore:
                 name, version=version, digest=digest, labels=label_text, size=size, stamp=stamp, deleted=False
             )
             if self.db.dialect == "sqlite":
-                self.db.execute("DELETE FROM documents_fts WHERE name = ?", (name,))
-                self.db.execute("INSERT INTO documents_fts (name, content) VALUES (?, ?)", (name, content))
+                self.db.write("DELETE FROM documents_fts WHERE name = ?", (name,))
+                self.db.write("INSERT INTO documents_fts (name, content) VALUES (?, ?)", (name, content))
         return self.info(name), True
 
     def _set_current(
         self, name: str, *, version: int, digest: str | None, labels: str, size: int, stamp: str, deleted: bool
     ) -> None:
-        self.db.execute(
+        self.db.write(
             "INSERT INTO documents (name, version, sha256, labels, size, updated_at, deleted)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version,"
             " sha256 = excluded.sha256, labels = excluded.labels, size = excluded.size,"
@@ -114,13 +129,13 @@ class DocumentStore:
         )
 
     def info(self, name: str) -> DocumentInfo:
-        row = self.db.one(f"SELECT {_INFO} FROM documents WHERE name = ? AND NOT deleted", (name,))  # noqa: S608
+        row = self.db.read_one(f"SELECT {_INFO} FROM documents WHERE name = ? AND NOT deleted", (name,))  # noqa: S608
         if row is None:
             raise NotFoundError(self._missing(name))
         return _info(row)
 
     def _missing(self, name: str) -> str:
-        row = self.db.one("SELECT version FROM documents WHERE name = ? AND deleted", (name,))
+        row = self.db.read_one("SELECT version FROM documents WHERE name = ? AND deleted", (name,))
         if row is None:
             return f"no document {name!r}; list_documents or search_documents shows what exists"
         return (
@@ -130,7 +145,7 @@ class DocumentStore:
 
     def get(self, name: str, version: int | str | None) -> tuple[DocumentInfo, str, int, bool]:
         """A version's info and content, the latest version number, and whether the document is now deleted."""
-        latest = self.db.one("SELECT version, deleted FROM documents WHERE name = ?", (name,))
+        latest = self.db.read_one("SELECT version, deleted FROM documents WHERE name = ?", (name,))
         if latest is None or (version is None and latest[1]):
             raise NotFoundError(self._missing(name))
         columns = "name, version, sha256, labels, size, created_at, content"
@@ -140,7 +155,7 @@ class DocumentStore:
             where, params = "version = ?", (name, version)
         else:
             where, params = "sha256 LIKE ? ESCAPE '\\'", (name, like_prefix(version))
-        rows = self.db.execute(
+        rows = self.db.read(
             f"SELECT {columns} FROM document_versions WHERE name = ? AND {where} AND NOT deleted",  # noqa: S608
             params,
         )
@@ -151,7 +166,7 @@ class DocumentStore:
         return _info(rows[0]), rows[0][6], int(latest[0]), bool(latest[1])
 
     def history(self, name: str) -> list[VersionInfo]:
-        rows = self.db.execute(
+        rows = self.db.read(
             "SELECT version, sha256, size, created_at, deleted FROM document_versions WHERE name = ? ORDER BY version",
             (name,),
         )
@@ -164,19 +179,19 @@ class DocumentStore:
             current = self.info(name)
             version = current.version + 1
             labels = json.dumps(current.labels)
-            self.db.execute(
+            self.db.write(
                 "INSERT INTO document_versions (name, version, sha256, content, labels, size, created_at, deleted)"
                 " VALUES (?, ?, NULL, NULL, ?, 0, ?, ?)",
                 (name, version, labels, stamp, True),
             )
             self._set_current(name, version=version, digest=None, labels=labels, size=0, stamp=stamp, deleted=True)
             if self.db.dialect == "sqlite":
-                self.db.execute("DELETE FROM documents_fts WHERE name = ?", (name,))
+                self.db.write("DELETE FROM documents_fts WHERE name = ?", (name,))
         return version, current.version
 
     def list_documents(self, prefix: str | None, label: str | None, limit: int) -> list[DocumentInfo]:
         pattern = None if prefix is None else like_prefix(prefix)
-        rows = self.db.execute(
+        rows = self.db.read(
             f"SELECT {_INFO} FROM documents WHERE NOT deleted"  # noqa: S608
             " AND (CAST(? AS TEXT) IS NULL OR name LIKE ? ESCAPE '\\')"
             " AND (CAST(? AS TEXT) IS NULL OR labels LIKE ? ESCAPE '\\') ORDER BY name LIMIT ?",
@@ -216,5 +231,5 @@ class DocumentStore:
             DocumentHit(
                 name=r[0], version=r[1], sha256=r[2], labels=json.loads(r[3]), snippet=r[4], score=round(float(r[5]), 4)
             )
-            for r in self.db.execute(sql, params)
+            for r in self.db.read(sql, params)
         ]

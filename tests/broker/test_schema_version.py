@@ -7,12 +7,14 @@ PostgreSQL alike.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from magistrate.broker import AuditError, Flavor, SchemaVersionError, Trail, open_database
+from magistrate.broker import AuditError, Flavor, SchemaVersionError, Trail, TrailReader, open_database
 from magistrate.servers import DatabaseError, open_compliance, open_documents
 from magistrate.servers._approval_queue import ApprovalQueue
 
@@ -28,8 +30,7 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def _set(location: str, sql: str, params: tuple[str, ...]) -> None:
     db = open_database(location, Flavor(AuditError, SchemaVersionError))
     try:
-        with db.transaction():
-            db.execute(sql, params)
+        db.write(sql, params)
     finally:
         db.close()
 
@@ -50,11 +51,13 @@ def test_a_known_schema_version_opens_again(location: str) -> None:
 
 
 def _compliance(location: str) -> None:
-    open_compliance(location, seed=False).db.close()
+    with open_compliance(location, seed=False):
+        pass
 
 
 def _documents(location: str) -> None:
-    open_documents(location).db.close()
+    with open_documents(location):
+        pass
 
 
 def _queue(location: str) -> None:
@@ -73,3 +76,49 @@ def test_a_store_of_an_unknown_schema_version_is_refused(
         opener(location)
     assert isinstance(caught.value, SchemaVersionError)
     assert "999" in str(caught.value)
+
+
+def test_a_reader_of_a_trail_of_an_unknown_schema_version_is_refused(location: str) -> None:
+    Trail.open(location).close()
+    _set(location, "UPDATE trail_meta SET value = ? WHERE key = 'schema_version'", ("999",))
+    with pytest.raises(SchemaVersionError, match="999"):
+        TrailReader.open(location)
+
+
+@pytest.mark.parametrize(
+    ("component", "command"),
+    [
+        ("approvals", ["approvals", "list", "--db"]),
+        ("compliance", ["compliance", "--db", "{}", "frameworks"]),
+        ("documents", ["documents", "--db", "{}", "list"]),
+    ],
+)
+def test_the_command_line_refuses_a_store_of_an_unknown_schema_version_without_a_traceback(
+    location: str, component: str, command: list[str]
+) -> None:
+    {"approvals": _queue, "compliance": _compliance, "documents": _documents}[component](location)
+    _set(location, "UPDATE magistrate_schema SET version = ? WHERE component = ?", ("999", component))
+    argv = [location if part == "{}" else part for part in command]
+    if argv[-1] == "--db":
+        argv.append(location)
+    done = subprocess.run(
+        [sys.executable, "-m", "magistrate.cli", *argv], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert "schema version '999'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_audit_refuses_a_trail_of_an_unknown_schema_version_without_a_traceback(location: str) -> None:
+    Trail.open(location).close()
+    _set(location, "UPDATE trail_meta SET value = ? WHERE key = 'schema_version'", ("999",))
+    done = subprocess.run(
+        [sys.executable, "-m", "magistrate.cli", "audit", "tail", "--db", location],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2  # `magistrate audit`: the trail cannot be read
+    assert "schema version '999'" in done.stderr
+    assert "Traceback" not in done.stderr

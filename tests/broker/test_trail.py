@@ -248,3 +248,24 @@ async def test_a_sessions_last_decisions_come_back_oldest_first(db: str, key_pat
             bodies = trail.session_decisions("s1", 3)
             assert trail.session_decisions("other", 3) == []
     assert [r.input["command"] for r in bodies] == ["echo 2", "echo 3", "echo 4"]
+
+
+async def test_a_calls_decision_and_ranges_of_records_are_read_as_values(db: str, key_path: Path) -> None:
+    with anyio.fail_after(30):
+        async with Trail.open(db, key_path=key_path) as trail:
+            for i in range(4):
+                await trail.append(decision_record(i))
+            await trail.append(OutcomeRecord.of(ToolOutcome("tu2", "Bash", "s1", "success")))
+            found = trail.decision_for("tu2")
+            missing = trail.decision_for("no-such-call")
+            size, window, last = trail.size(), trail.records(start=1, limit=2), trail.tail(2)
+            one, past_the_end = trail.record(3), trail.record(5)
+    assert found is not None
+    assert (found.tool_use_id, found.input["command"]) == ("tu2", "echo 2")
+    assert missing is None
+    assert size == 5
+    assert [r.seq for r in window] == [1, 2]
+    assert [(r.seq, r.kind) for r in last] == [(3, "decision"), (4, "outcome")]
+    assert one is not None
+    assert (one.seq, one.tool_use_id) == (3, "tu3")
+    assert past_the_end is None

@@ -1,19 +1,19 @@
-"""The approval queue: an ask waits in SQLite until a person answers it with `magistrate approvals`.
+"""The approval queue: an ask waits in the database until a person answers it with `magistrate approvals`.
 
-The answers come from another process (the real command), as they would from a reviewer's terminal.
+The answers come from another process (the real command), as they would from a reviewer's terminal; every
+test runs on a SQLite file and on a PostgreSQL database (reviewers on other machines).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from magistrate.broker import Broker, CallContext, PromptResolver, RulePolicy, Trail
+from magistrate.broker import AskRequest, Broker, CallContext, PromptResolver, RulePolicy, Trail, Verdict
 from magistrate.broker._audit_records import parse_record
 from magistrate.servers._approval_queue import ApprovalQueue, QueueApprover, QueuedAsk
 
@@ -26,8 +26,8 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def queue(tmp_path: Path) -> ApprovalQueue:
-    return ApprovalQueue(tmp_path / "approvals.sqlite3")
+def queue(db_location: str) -> ApprovalQueue:
+    return ApprovalQueue(db_location)
 
 
 def prompt(trail: Trail, queue: ApprovalQueue, timeout: float = 30.0) -> PromptResolver:
@@ -52,7 +52,7 @@ async def pending(queue: ApprovalQueue) -> QueuedAsk:
 
 async def approvals(queue: ApprovalQueue, *args: str) -> tuple[int, str, str]:
     done = await anyio.run_process(
-        [sys.executable, "-m", "magistrate.cli", "approvals", *args, "--db", str(queue.path)], check=False
+        [sys.executable, "-m", "magistrate.cli", "approvals", *args, "--db", queue.location], check=False
     )
     return done.returncode, done.stdout.decode(), done.stderr.decode()
 
@@ -130,8 +130,6 @@ async def test_a_timeout_expires_the_ask_so_it_cannot_be_approved_late(trail: Tr
 
 
 async def test_an_ask_is_answered_once(queue: ApprovalQueue) -> None:
-    from magistrate.broker import AskRequest
-
     ask_id = queue.submit(AskRequest("Bash", {"command": "touch f"}, None, "s1", "asks", None))
     assert (await approvals(queue, "approve", ask_id))[0] == 0
     code, _, err = await approvals(queue, "deny", ask_id)
@@ -140,3 +138,48 @@ async def test_an_ask_is_answered_once(queue: ApprovalQueue) -> None:
     code, _, err = await approvals(queue, "approve", "no-such-id")
     assert code == 1
     assert "no ask with id" in err
+
+
+def _ask() -> AskRequest:
+    return AskRequest("Bash", {"command": "touch f"}, "t9", "s1", "asks", "Bash(touch:*)")
+
+
+async def test_a_queue_approver_with_a_timeout_denies_and_expires_the_unanswered_ask(queue: ApprovalQueue) -> None:
+    approver = QueueApprover(queue, poll_interval=0.02, timeout=0.2)
+    with anyio.fail_after(30):
+        verdict = await approver.approve(_ask())
+    assert (verdict.approved, verdict.approver) == (False, "queue:timeout")
+    assert "no answer within 0.2 s" in verdict.note
+    [row] = queue.list(None)
+    assert (row.status, row.decided_by) == ("expired", None)
+    with pytest.raises(LookupError, match="already expired"):
+        queue.decide(row.id, approve=True, by="late")
+
+
+async def test_a_queue_approver_returns_the_answer_given_before_its_timeout(queue: ApprovalQueue) -> None:
+    approver = QueueApprover(queue, poll_interval=0.02, timeout=60)
+    verdicts: list[Verdict] = []
+
+    async def wait() -> None:
+        verdicts.append(await approver.approve(_ask()))
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait)
+            row = await pending(queue)
+            await anyio.to_thread.run_sync(lambda: queue.decide(row.id, approve=False, by="ana", note="no"))
+    assert verdicts == [Verdict(approved=False, approver="queue:ana", note="no")]
+    answered = queue.get(row.id)
+    assert answered is not None
+    assert answered.status == "denied"
+
+
+async def test_a_cancelled_wait_expires_its_ask(queue: ApprovalQueue) -> None:
+    approver = QueueApprover(queue, poll_interval=0.02)
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(approver.approve, _ask())
+            await pending(queue)
+            tg.cancel_scope.cancel()
+    [row] = queue.list(None)
+    assert row.status == "expired"

@@ -20,9 +20,8 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def repo(db_location: str) -> Iterator[ComplianceRepository]:
-    repository = open_compliance(db_location)
-    yield repository
-    repository.db.close()
+    with open_compliance(db_location) as repository:
+        yield repository
 
 
 @pytest.fixture
@@ -182,7 +181,6 @@ async def test_frameworks_are_resources(client: Client) -> None:
 
 def test_seeding_happens_once(repo: ComplianceRepository, db_location: str) -> None:
     repo.record_finding("GDPR-5", "kept", "low")
-    again = open_compliance(db_location)
-    assert len(again.frameworks()) == 2
-    assert [f.summary for f in again.list_findings()] == ["kept"]
-    again.db.close()
+    with open_compliance(db_location) as again:
+        assert len(again.frameworks()) == 2
+        assert [f.summary for f in again.list_findings()] == ["kept"]

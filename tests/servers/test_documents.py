@@ -24,9 +24,8 @@ MSA = "The Supplier shall process personal data only on documented instructions.
 
 @pytest.fixture
 def store(db_location: str) -> Iterator[DocumentStore]:
-    documents = open_documents(db_location)
-    yield documents
-    documents.db.close()
+    with open_documents(db_location) as documents:
+        yield documents
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ from magistrate.servers._errors import InvalidInputError
 
 @pytest.fixture(scope="module")
 def repo() -> Iterator[ComplianceRepository]:
-    repository = open_compliance(":memory:")
-    yield repository
-    repository.db.close()
+    with open_compliance(":memory:") as repository:
+        yield repository
 
 
 @settings(max_examples=300, deadline=None)
@@ -55,8 +54,5 @@ NASTY = [
 
 @pytest.mark.parametrize("query", NASTY)
 def test_nasty_queries_on_both_backends(db_location: str, query: str) -> None:
-    repository = open_compliance(db_location)
-    try:
+    with open_compliance(db_location) as repository:
         assert len(repository.search(query, None, 5)) <= 5
-    finally:
-        repository.db.close()

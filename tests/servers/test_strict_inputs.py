@@ -22,16 +22,14 @@ from magistrate.servers._toolspec import MAX_INT, ToolSet
 
 @pytest.fixture
 def repo(db_location: str) -> Iterator[ComplianceRepository]:
-    repository = open_compliance(db_location)
-    yield repository
-    repository.db.close()
+    with open_compliance(db_location) as repository:
+        yield repository
 
 
 @pytest.fixture
 def store(db_location: str) -> Iterator[DocumentStore]:
-    documents = open_documents(db_location)
-    yield documents
-    documents.db.close()
+    with open_documents(db_location) as documents:
+        yield documents
 
 
 def _ok(tools: ToolSet, name: str, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -62,9 +62,8 @@ def test_a_crashing_handler_is_an_error_result_without_its_message() -> None:
 
 
 def test_a_database_failure_is_a_clear_error_result(tmp_path: Path) -> None:
-    store = open_documents(str(tmp_path / "d.sqlite3"))
-    toolset = documents_toolset(store)
-    store.db.close()
+    with open_documents(str(tmp_path / "d.sqlite3")) as store:
+        toolset = documents_toolset(store)
     result = toolset.call("list_documents", {})
     assert result.is_error
     assert result.text.startswith("list_documents failed: sqlite error: ")
