@@ -377,6 +377,9 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'magistrate.broker' has no attribute {name!r}")
     value = getattr(importlib.import_module(module_name), name)
+    from magistrate.broker._public_names import publish
+
+    publish(value, name, __name__)
     globals()[name] = value
     return value
 

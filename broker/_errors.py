@@ -29,6 +29,15 @@ The tree (each part adds its branch; this docstring is the map)::
 
 from __future__ import annotations
 
+import copyreg
+from typing import Any
+
 
 class MagistrateError(Exception):
     """Root of every error magistrate raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A pickled error comes back as it was, its arguments and attributes, without calling `__init__`
+        # again: most errors here take other arguments than the message they pass on to Exception.
+        newobj = copyreg.__newobj__  # type: ignore[attr-defined]  # in copyreg, not in its stubs
+        return newobj, (type(self), *self.args), self.__dict__ or None

@@ -34,6 +34,7 @@ from magistrate.sdk._permissions import (
     PermissionUpdate,
     ToolPermissionContext,
 )
+from magistrate.sdk._public_names import publish as _publish
 from magistrate.sdk._query import query
 from magistrate.sdk._sdk_mcp import SdkMcpTool, create_sdk_mcp_server, tool
 from magistrate.sdk._types import (
@@ -95,3 +96,8 @@ __all__ = [
     "query",
     "tool",
 ]
+
+# Reprs, tracebacks and pickles name the package, not the private module (see `_public_names`).
+for _name in __all__:
+    _publish(globals()[_name], _name, __name__)
+del _name, _publish

@@ -1,7 +1,8 @@
 """Messages and content blocks as the Claude Code SDK defines them, constructible by keyword.
 
-They are plain dataclasses, not pydantic models: user code builds and compares them freely, and the
-parsing (with validation) happens once at the wire boundary in `_parse`. Each block also answers `.type`
+They are plain dataclasses, not pydantic models: user code builds and compares them freely. They are the
+wire format too: `_wire` validates a line into them with a pydantic `TypeAdapter` over each (loaded with the
+first message, not with the SDK), so their fields are written only here. Each block also answers `.type`
 with the Anthropic block type, which the official SDK's own examples test for.
 """
 

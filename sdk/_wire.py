@@ -1,6 +1,10 @@
-"""The stream-json lines the CLI writes, as pydantic models: validated once, here, at the boundary.
+"""The stream-json lines the CLI writes, validated once, here, at the boundary.
 
-Every model allows extra fields: a newer CLI adds fields often, and an older SDK must keep working. A message
+The public message and block types (`_types`) are the wire format: a pydantic `TypeAdapter` over each
+dataclass reads a line into it, so their fields are written once. Models here describe only what has no
+public type: the `message` a user or assistant line nests its content in, and the control protocol.
+
+Unknown fields are ignored (a newer CLI adds fields often, and an older SDK must keep working). A message
 type or block type this SDK does not know is skipped by the parser with a debug log, never an error; a known
 type missing a field it needs is a `MessageParseError`.
 """
@@ -9,36 +13,41 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from magistrate.sdk._types import (
+    AssistantMessage,
+    ResultMessage,
+    StreamEvent,
+    SystemMessage,
+    TextBlock,
+    ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    UserMessage,
+)
+
+BLOCKS: dict[str, TypeAdapter[Any]] = {
+    "text": TypeAdapter(TextBlock),
+    "thinking": TypeAdapter(ThinkingBlock),
+    "tool_use": TypeAdapter(ToolUseBlock),
+    "tool_result": TypeAdapter(ToolResultBlock),
+}
+"""By the block's `type`; server and MCP tool calls read as tool calls."""
+BLOCKS["server_tool_use"] = BLOCKS["mcp_tool_use"] = BLOCKS["tool_use"]
+
+USER: TypeAdapter[UserMessage] = TypeAdapter(UserMessage)
+ASSISTANT: TypeAdapter[AssistantMessage] = TypeAdapter(AssistantMessage)
+SYSTEM: TypeAdapter[SystemMessage] = TypeAdapter(SystemMessage)
+RESULT: TypeAdapter[ResultMessage] = TypeAdapter(ResultMessage)
+STREAM_EVENT: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
+
+RESULT_DEFAULTS: dict[str, Any] = {"duration_api_ms": 0}
+"""What a result line may leave out although `ResultMessage` requires it."""
 
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow", defer_build=True)
-
-
-class WireTextBlock(_Wire):
-    type: Literal["text"]
-    text: str
-
-
-class WireThinkingBlock(_Wire):
-    type: Literal["thinking"]
-    thinking: str
-    signature: str = ""
-
-
-class WireToolUseBlock(_Wire):
-    type: Literal["tool_use", "server_tool_use", "mcp_tool_use"]
-    id: str
-    name: str
-    input: dict[str, Any] = Field(default_factory=dict)
-
-
-class WireToolResultBlock(_Wire):
-    type: Literal["tool_result"]
-    tool_use_id: str
-    content: str | list[dict[str, Any]] | None = None
-    is_error: bool | None = None
 
 
 class WireMessageBody(_Wire):
@@ -47,44 +56,10 @@ class WireMessageBody(_Wire):
     model: str = ""
 
 
-class WireUser(_Wire):
-    type: Literal["user"]
+class WireConversation(_Wire):
+    """A user or assistant line: the public type's fields beside a `message` that holds the content."""
+
     message: WireMessageBody
-    parent_tool_use_id: str | None = None
-    session_id: str | None = None
-
-
-class WireAssistant(_Wire):
-    type: Literal["assistant"]
-    message: WireMessageBody
-    parent_tool_use_id: str | None = None
-    session_id: str | None = None
-
-
-class WireSystem(_Wire):
-    type: Literal["system"]
-    subtype: str
-
-
-class WireResult(_Wire):
-    type: Literal["result"]
-    subtype: str
-    duration_ms: int
-    duration_api_ms: int = 0
-    is_error: bool
-    num_turns: int
-    session_id: str
-    total_cost_usd: float | None = None
-    usage: dict[str, Any] | None = None
-    result: str | None = None
-
-
-class WireStreamEvent(_Wire):
-    type: Literal["stream_event"]
-    uuid: str
-    session_id: str
-    event: dict[str, Any]
-    parent_tool_use_id: str | None = None
 
 
 class WireControlRequest(_Wire):

@@ -114,6 +114,9 @@ def __getattr__(name: str) -> Any:
     if target is None:
         raise AttributeError(f"module 'magistrate.servers' has no attribute {name!r}")
     value = getattr(importlib.import_module(target[0]), target[1])
+    from magistrate.servers._public_names import publish
+
+    publish(value, name, __name__)
     globals()[name] = value
     return value
 

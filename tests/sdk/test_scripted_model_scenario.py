@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
@@ -11,7 +10,6 @@ from pathlib import Path
 import anyio
 import pytest
 
-import magistrate.sdk.scripted_model as scripted_model
 from magistrate.broker import MagistrateError
 from magistrate.sdk.scripted_model import (
     Rule,
@@ -115,13 +113,6 @@ def test_model_accepts_a_path_or_a_dict(tmp_path: Path) -> None:
     assert ScriptedModel(path).scenario == ScriptedModel({"default": {"turns": ["x"]}}).scenario
     with pytest.raises(ScenarioError):
         ScriptedModel({"rules": "nope"})
-
-
-def test_all_is_sorted_and_complete() -> None:
-    assert scripted_model.__all__ == sorted(scripted_model.__all__)
-    tree = ast.parse(Path(scripted_model.__file__).read_text())
-    imported = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
-    assert imported == set(scripted_model.__all__)
 
 
 def test_import_stays_light() -> None:

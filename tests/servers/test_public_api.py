@@ -1,14 +1,16 @@
-"""The servers package publishes exactly what it names, and importing it (or the labels lookup) skips `mcp`."""
+"""The servers package publishes exactly what it names, under its own name; importing it (or the labels lookup)
+skips `mcp`."""
 
 from __future__ import annotations
 
-import ast
 import importlib
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import magistrate.servers as servers
+from tests._public_api import misnamed, round_trip, type_checking_names, unevaluated_annotations, unpicklable_errors
 
 
 def test_every_export_resolves() -> None:
@@ -21,18 +23,37 @@ def test_all_is_sorted_and_matches_exports() -> None:
 
 
 def test_type_checking_block_matches_exports() -> None:
-    tree = ast.parse(Path(servers.__file__).read_text())
-    typed: dict[str, tuple[str, str]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("magistrate.servers."):
-            for alias in node.names:
-                typed[alias.asname or alias.name] = (node.module, alias.name)
-    assert typed == servers._EXPORTS
+    assert type_checking_names(servers) == servers._EXPORTS
 
 
 def test_exports_point_at_defining_modules() -> None:
     for module_name, attribute in servers._EXPORTS.values():
         assert hasattr(importlib.import_module(module_name), attribute)
+
+
+def test_exports_carry_the_package_name() -> None:
+    assert misnamed(servers) == []
+    assert repr(servers.ToolSpec) == "<class 'magistrate.servers.ToolSpec'>"
+    assert traceback.format_exception_only(servers.NotFoundError("no")) == ["magistrate.servers.NotFoundError: no\n"]
+
+
+def test_a_function_exported_under_another_name_keeps_its_module() -> None:
+    # A pickle finds a function by its own name, which the package does not have.
+    assert servers.build_compliance_server.__module__ == "magistrate.servers._compliance"
+    assert round_trip(servers.build_compliance_server) is servers.build_compliance_server
+
+
+def test_annotations_are_evaluated_where_they_were_written() -> None:
+    assert unevaluated_annotations(servers) == []
+
+
+def test_pickled_errors_come_back_with_their_attributes() -> None:
+    make = {
+        "InvalidInputError": lambda: servers.InvalidInputError("bad input", ["limit: not a number"]),
+        "LimitExceededError": lambda: servers.LimitExceededError("the file", 10, 20),
+        "ImportRowsError": lambda: servers.ImportRowsError("f.csv", ["row 2: no id"]),
+    }
+    assert unpicklable_errors(servers, make) == []
 
 
 def test_labels_lookup_and_manifests_do_not_import_mcp(tmp_path: Path) -> None:
