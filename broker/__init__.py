@@ -85,6 +85,7 @@ if TYPE_CHECKING:
         merge_reports,
         run_cases,
     )
+    from magistrate.broker._public_names import publish_public_name
     from magistrate.broker._python_rules import Allow, Ask, CallView, Deny, RuleResult
     from magistrate.broker._redact import Redactor
     from magistrate.broker._remote import RemoteBrokerError, RemoteGovernor
@@ -235,6 +236,7 @@ _EXPORTS: dict[str, str] = {
     "pre_tool_use_answer": "magistrate.broker._hooks",
     "prompt_text": "magistrate.broker._approval",
     "public_key_pem": "magistrate.broker._signing",
+    "publish_public_name": "magistrate.broker._public_names",
     "record_transcript": "magistrate.broker._cli_decisions",
     "replay_trail": "magistrate.broker._replay",
     "run_cases": "magistrate.broker._policy_testing",
@@ -362,6 +364,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "pre_tool_use_answer",
     "prompt_text",
     "public_key_pem",
+    "publish_public_name",
     "record_transcript",
     "replay_trail",
     "run_cases",
@@ -377,9 +380,9 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'magistrate.broker' has no attribute {name!r}")
     value = getattr(importlib.import_module(module_name), name)
-    from magistrate.broker._public_names import publish
+    from magistrate.broker._public_names import publish_public_name
 
-    publish(value, name, __name__)
+    publish_public_name(value, name, __name__)
     globals()[name] = value
     return value
 

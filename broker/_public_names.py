@@ -21,7 +21,7 @@ from types import FunctionType
 from typing import Any
 
 
-def publish(value: Any, name: str, package: str) -> None:
+def publish_public_name(value: Any, name: str, package: str) -> None:
     """Give `value`, exported by `package` as `name`, the package as its module (when it is its own)."""
     if not isinstance(value, (type, FunctionType)) or value.__qualname__ != name:
         return

@@ -1,6 +1,7 @@
 """magistrate.sdk: the Claude Code Python SDK's API, on the real CLI, with every tool call under policy."""
 
 from magistrate.broker import PermissionMode
+from magistrate.broker import publish_public_name as _publish
 from magistrate.sdk._client import ClaudeSDKClient
 from magistrate.sdk._errors import (
     ClaudeSDKError,
@@ -34,7 +35,6 @@ from magistrate.sdk._permissions import (
     PermissionUpdate,
     ToolPermissionContext,
 )
-from magistrate.sdk._public_names import publish as _publish
 from magistrate.sdk._query import query
 from magistrate.sdk._sdk_mcp import SdkMcpTool, create_sdk_mcp_server, tool
 from magistrate.sdk._types import (
@@ -97,7 +97,7 @@ __all__ = [
     "tool",
 ]
 
-# Reprs, tracebacks and pickles name the package, not the private module (see `_public_names`).
+# Reprs, tracebacks and pickles name the package, not the private module (see `magistrate.broker.publish_public_name`).
 for _name in __all__:
     _publish(globals()[_name], _name, __name__)
 del _name, _publish

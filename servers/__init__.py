@@ -114,7 +114,7 @@ def __getattr__(name: str) -> Any:
     if target is None:
         raise AttributeError(f"module 'magistrate.servers' has no attribute {name!r}")
     value = getattr(importlib.import_module(target[0]), target[1])
-    from magistrate.servers._public_names import publish
+    from magistrate.broker import publish_public_name as publish
 
     publish(value, name, __name__)
     globals()[name] = value

@@ -5,7 +5,7 @@ their agents and policies describe what the model says (`Scenario`), serve it (`
 at it (`model.env()`), and then check what came back to the model (`model.tool_results()`).
 """
 
-from magistrate.sdk._public_names import publish as _publish
+from magistrate.broker import publish_public_name as _publish
 from magistrate.sdk.scripted_model._errors import ScenarioError, ScriptedModelError
 from magistrate.sdk.scripted_model._model import ScriptedModel
 from magistrate.sdk.scripted_model._scenario import Rule, Scenario, Text, Thinking, ToolCall, Turn
@@ -34,7 +34,7 @@ __all__ = [
     "Turn",
 ]
 
-# Reprs, tracebacks and pickles name the package, not the private module (see `_public_names`).
+# Reprs, tracebacks and pickles name the package, not the private module (see `magistrate.broker.publish_public_name`).
 for _name in __all__:
     _publish(globals()[_name], _name, __name__)
 del _name, _publish
