@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         ToolCall,
         permission_mode_of,
     )
+    from magistrate.broker._config import user_dir
     from magistrate.broker._database import (
         Database,
         Dialect,
@@ -231,6 +232,7 @@ _EXPORTS: dict[str, str] = {
     "replay_trail": "magistrate.broker._replay",
     "run_cases": "magistrate.broker._policy_testing",
     "terminal_available": "magistrate.broker._approval_terminal",
+    "user_dir": "magistrate.broker._config",
     "verify_trail": "magistrate.broker._trail_verify",
     "with_option_rules": "magistrate.broker._policy_options",
 }
@@ -352,6 +354,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "replay_trail",
     "run_cases",
     "terminal_available",
+    "user_dir",
     "verify_trail",
     "with_option_rules",
 ]

@@ -39,14 +39,24 @@ VARIABLES: dict[str, str] = {
 }
 
 
-def _dirs() -> tuple[Path, Path, Path]:
+DirKind = Literal["state", "config", "data"]
+StoreName = Literal["compliance", "documents"]
+
+
+def user_dir(kind: DirKind) -> Path:
+    """magistrate's per-user directory of `kind`, by the platform's rules (platformdirs); on Linux
+    `$XDG_STATE_HOME/magistrate` (else `~/.local/state/magistrate`), `$XDG_CONFIG_HOME/magistrate` (else
+    `~/.config/magistrate`) and `$XDG_DATA_HOME/magistrate` (else `~/.local/share/magistrate`).
+
+    The one place these directories are worked out: every default location hangs off one of them. Looked up
+    on each call, from this process's environment as it is then."""
     import platformdirs
 
-    return (
-        platformdirs.user_state_path(APP, appauthor=False),
-        platformdirs.user_config_path(APP, appauthor=False),
-        platformdirs.user_data_path(APP, appauthor=False),
-    )
+    if kind == "state":
+        return platformdirs.user_state_path(APP, appauthor=False)
+    if kind == "config":
+        return platformdirs.user_config_path(APP, appauthor=False)
+    return platformdirs.user_data_path(APP, appauthor=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,17 +125,17 @@ class Environment:
     @property
     def state_dir(self) -> Path:
         """Per-user state: the trail and the approval queue (`~/.local/state/magistrate` on Linux)."""
-        return _dirs()[0]
+        return user_dir("state")
 
     @property
     def config_dir(self) -> Path:
         """Per-user configuration: the signing key and the witness (`~/.config/magistrate` on Linux)."""
-        return _dirs()[1]
+        return user_dir("config")
 
     @property
     def data_dir(self) -> Path:
         """Per-user data: the bundled servers' databases (`~/.local/share/magistrate` on Linux)."""
-        return _dirs()[2]
+        return user_dir("data")
 
     @property
     def trail(self) -> str:
@@ -142,12 +152,13 @@ class Environment:
         """The approval queue: `MAGISTRATE_APPROVAL_QUEUE`, else `approvals.sqlite3` in the state directory."""
         return self.approval_queue or str(self.state_dir / "approvals.sqlite3")
 
-    def store(self, name: Literal["compliance", "documents"]) -> str:
+    def store(self, name: StoreName) -> str:
         """A bundled server's database: its variable, else `<name>.sqlite3` in the data directory."""
         chosen = self.compliance_db if name == "compliance" else self.documents_db
         return chosen or str(self.data_dir / f"{name}.sqlite3")
 
 
-def environment() -> Environment:
-    """This process's configuration, as the environment says now."""
-    return Environment.read()
+def current(env: Environment | None = None) -> Environment:
+    """`env` when the caller has one, else this process's environment read now: the fallback of library
+    functions called on their own, outside an entry point that read it once."""
+    return env if env is not None else Environment.read()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from magistrate.broker._config import user_dir
 from magistrate.broker._database import Database, Flavor, Row, SchemaVersionError
 from magistrate.broker._database_open import open_database
 from magistrate.broker._merkle import Frontier
@@ -50,8 +51,7 @@ def default_db() -> str:
     override = os.environ.get(DB_ENV)
     if override:
         return override
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return str(Path(base) / "magistrate" / "trail.sqlite3")
+    return str(user_dir("state") / "trail.sqlite3")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from typing import Literal
 import anyio
 import anyio.to_thread
 
-from magistrate.broker import AskRequest, Verdict
+from magistrate.broker import AskRequest, Verdict, user_dir
 from magistrate.servers._db import Database, Row, ensure_schema, open_database
 
 Status = Literal["pending", "approved", "denied", "expired"]
@@ -57,8 +56,8 @@ _BUSY_TIMEOUT = 30.0
 
 
 def default_queue_path() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "magistrate" / "approvals.sqlite3"
+    """The per-user queue: `approvals.sqlite3` in the state directory."""
+    return user_dir("state") / "approvals.sqlite3"
 
 
 def _now() -> str:

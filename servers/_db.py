@@ -8,12 +8,11 @@ version (`magistrate_schema`), and a database of a version this code does not kn
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from magistrate.broker import Database, Dialect, Flavor, SchemaVersionError, is_postgres_url
+from magistrate.broker import Database, Dialect, Flavor, SchemaVersionError, is_postgres_url, user_dir
 from magistrate.broker import open_database as _open_database
 from magistrate.servers._errors import DatabaseError
 
@@ -40,9 +39,8 @@ FLAVOR = Flavor(DatabaseError, StoreSchemaError)
 
 
 def data_dir() -> Path:
-    """Per-user data directory: `$XDG_DATA_HOME/magistrate`, else `~/.local/share/magistrate`."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "magistrate"
+    """The per-user data directory (`$XDG_DATA_HOME/magistrate`, else `~/.local/share/magistrate`, on Linux)."""
+    return user_dir("data")
 
 
 def default_location(store: str) -> str:
