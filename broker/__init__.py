@@ -39,7 +39,7 @@ if TYPE_CHECKING:
         ToolCall,
         permission_mode_of,
     )
-    from magistrate.broker._config import user_dir
+    from magistrate.broker._config import Environment, StoreName, user_dir
     from magistrate.broker._database import (
         Database,
         Dialect,
@@ -146,6 +146,7 @@ _EXPORTS: dict[str, str] = {
     "Deny": "magistrate.broker._python_rules",
     "Dialect": "magistrate.broker._database",
     "EditInput": "magistrate.broker._tool_inputs",
+    "Environment": "magistrate.broker._config",
     "ErrorBody": "magistrate.broker._decision_wire",
     "Expectation": "magistrate.broker._policy_testing",
     "Flavor": "magistrate.broker._database",
@@ -192,6 +193,7 @@ _EXPORTS: dict[str, str] = {
     "SERVER_NAME": "magistrate.broker._approval",
     "SchemaVersionError": "magistrate.broker._database",
     "Snapshot": "magistrate.broker._database",
+    "StoreName": "magistrate.broker._config",
     "StoredRecord": "magistrate.broker._storage",
     "TOOL_DESCRIPTION": "magistrate.broker._approval",
     "TOOL_NAME": "magistrate.broker._approval",
@@ -268,6 +270,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "Deny",
     "Dialect",
     "EditInput",
+    "Environment",
     "ErrorBody",
     "Expectation",
     "Flavor",
@@ -314,6 +317,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "SERVER_NAME",
     "SchemaVersionError",
     "Snapshot",
+    "StoreName",
     "StoredRecord",
     "TOOL_DESCRIPTION",
     "TOOL_NAME",

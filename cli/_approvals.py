@@ -11,19 +11,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 
-QUEUE_ENV = "MAGISTRATE_APPROVAL_QUEUE"
 _MAX_INPUT = 80
 
 
 def _queue_path(args: argparse.Namespace) -> Path:
-    from magistrate.servers import default_queue_path
-
-    chosen = args.db or os.environ.get(QUEUE_ENV)
-    return Path(chosen).expanduser() if chosen else default_queue_path()
+    """`--db`, else `$MAGISTRATE_APPROVAL_QUEUE`, else the per-user queue."""
+    return Path(args.db or args.env.queue).expanduser()
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -64,7 +60,9 @@ def _answer(args: argparse.Namespace, *, approve: bool) -> int:
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="approvals_command", metavar="SUBCOMMAND", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="PATH", help=f"the approval queue (default ${QUEUE_ENV}, else per user)")
+    common.add_argument(
+        "--db", metavar="PATH", help="the approval queue (default $MAGISTRATE_APPROVAL_QUEUE, else per user)"
+    )
 
     listing = sub.add_parser("list", parents=[common], help="the asks waiting for an answer")
     listing.add_argument("--all", action="store_true", help="answered and expired asks too")

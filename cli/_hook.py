@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 log = get_logger("magistrate.cli.hook")
 
-POLICY_ENV = "MAGISTRATE_POLICY"
-AUDIT_ENV = "MAGISTRATE_AUDIT"
 HISTORY_LIMIT = 1000
 DEFAULT_BUDGET = 30.0
 """Seconds a PreToolUse decision may take before the hook denies; `magistrate settings` gives the CLI 60."""
@@ -60,7 +58,7 @@ class _UnloadablePolicy:
 def _policy(args: argparse.Namespace, cwd: str) -> Policy:
     from magistrate.broker import claude_code_policy, load_policy
 
-    chosen = args.policy or os.environ.get(POLICY_ENV) or None
+    chosen = args.policy or args.env.policy
     try:
         return load_policy(chosen) if chosen else claude_code_policy(cwd)
     except Exception as exc:  # noqa: BLE001 - a policy that does not load denies every call, recorded
@@ -77,9 +75,9 @@ async def handle(event: HookInput, args: argparse.Namespace) -> dict[str, Any]:
 
     pre = event.hook_event_name == "PreToolUse"
     cwd = event.cwd or os.getcwd()  # noqa: PTH109 - a string, as the hook input gives it
-    db = args.db or os.environ.get(AUDIT_ENV) or None
+    db = args.db or args.env.trail
     try:
-        trail = await anyio.to_thread.run_sync(Trail.open, db)
+        trail = await anyio.to_thread.run_sync(lambda: Trail.open(db, env=args.env))
     except Exception as exc:
         log.error("hook_trail_not_opened", db=db, error=str(exc))
         if not pre:
@@ -190,12 +188,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         metavar="FILE",
-        help=f"policy.py or settings JSON (default ${POLICY_ENV}, else the permissions the CLI itself would apply)",
+        help="policy.py or settings JSON (default $MAGISTRATE_POLICY, else the permissions the CLI itself would apply)",
     )
     parser.add_argument(
         "--db",
         metavar="URL",
-        help=f"the audit trail: SQLite path or postgresql:// URL (default ${AUDIT_ENV}, else the per-user trail)",
+        help="the audit trail: SQLite path or postgresql:// URL (default $MAGISTRATE_AUDIT, else the per-user trail)",
     )
     parser.add_argument(
         "--timeout",

@@ -83,8 +83,11 @@ class Run:
         run's wall time. No tool call can slip through meanwhile: the CLI asks nothing before `initialize`
         is answered, and hook callbacks are only served once governance is in place.
         """
+        from magistrate.broker import Environment
+
+        config = Environment.read()  # once per run: what the MAGISTRATE_* variables say now
         cwd = resolve_cwd(options)
-        cli = await anyio.to_thread.run_sync(find_cli, options.cli_path, cwd)
+        cli = await anyio.to_thread.run_sync(lambda: find_cli(options.cli_path, cwd, env=config))
         plan = _plan(options)
         argv = build_argv(cli, replace(options, permission_prompt_tool_name=plan.prompt_tool), mcp_servers=plan.servers)
         env = {**os.environ, **options.env}
@@ -99,8 +102,8 @@ class Run:
             if options.governed:
                 from magistrate.sdk._governed import bundled_endpoints, governance_for
 
-                governance = await governance_for(options, cwd or str(Path.cwd()), plan.endpoints)
-                plan.endpoints.update(bundled_endpoints(governance, options))
+                governance = await governance_for(options, cwd or str(Path.cwd()), plan.endpoints, config)
+                plan.endpoints.update(bundled_endpoints(governance, config))
                 plan.governance.append(governance)
                 session.after_answer = governance.flush_outcomes
             init = await session.wait(pending)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         NotFoundError,
         ServerError,
     )
-    from magistrate.servers._http import TOKEN_ENV, check_exposure, serve_http, serve_stdio
+    from magistrate.servers._http import check_exposure, serve_http, serve_stdio
     from magistrate.servers._manifest import manifest_of
     from magistrate.servers._toolspec import ToolResult, ToolSet, ToolSpec, describe_validation_error
 
@@ -51,7 +51,6 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "PutDocumentInput": ("magistrate.servers._documents_models", "PutDocumentInput"),
     "QueueApprover": ("magistrate.servers._approval_queue", "QueueApprover"),
     "ServerError": ("magistrate.servers._errors", "ServerError"),
-    "TOKEN_ENV": ("magistrate.servers._http", "TOKEN_ENV"),
     "ToolResult": ("magistrate.servers._toolspec", "ToolResult"),
     "ToolSet": ("magistrate.servers._toolspec", "ToolSet"),
     "ToolSpec": ("magistrate.servers._toolspec", "ToolSpec"),
@@ -73,7 +72,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "serve_stdio": ("magistrate.servers._http", "serve_stdio"),
 }
 
-__all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
+__all__ = [
     "ApprovalQueue",
     "ComplianceRepository",
     "DatabaseError",
@@ -86,7 +85,6 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "PutDocumentInput",
     "QueueApprover",
     "ServerError",
-    "TOKEN_ENV",
     "ToolResult",
     "ToolSet",
     "ToolSpec",

@@ -25,7 +25,7 @@ from typing import Literal
 import anyio
 import anyio.to_thread
 
-from magistrate.broker import AskRequest, Verdict, user_dir
+from magistrate.broker import AskRequest, Environment, Verdict
 from magistrate.servers._db import Database, Row, ensure_schema, open_database
 
 Status = Literal["pending", "approved", "denied", "expired"]
@@ -56,8 +56,8 @@ _BUSY_TIMEOUT = 30.0
 
 
 def default_queue_path() -> Path:
-    """The per-user queue: `approvals.sqlite3` in the state directory."""
-    return user_dir("state") / "approvals.sqlite3"
+    """The per-user queue: `approvals.sqlite3` in the state directory, whatever the environment says."""
+    return Path(Environment().queue)
 
 
 def _now() -> str:

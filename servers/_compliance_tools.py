@@ -6,7 +6,6 @@ run that has not loaded the server, and `compliance_toolset()` binds them to a r
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from magistrate.servers._compliance_models import (
@@ -79,11 +78,6 @@ TOOLS: tuple[ToolSpec, ...] = (SEARCH_REQUIREMENTS, GET_REQUIREMENT, RECORD_FIND
 def manifest() -> list[dict[str, Any]]:
     """The compliance server's `tools/list` entries, computed from the definitions alone."""
     return [spec.manifest_entry() for spec in TOOLS]
-
-
-def default_run_id() -> str | None:
-    """The run recording findings, from `MAGISTRATE_RUN_ID` when the server runs on its own."""
-    return os.environ.get("MAGISTRATE_RUN_ID") or None
 
 
 def compliance_toolset(repo: ComplianceRepository, run_id: str | None = None) -> ToolSet:
