@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from magistrate.broker._policy_errors import PolicyError, PolicyLoadError, RuleProblem
     from magistrate.broker._policy_explain import explain_bash
     from magistrate.broker._policy_options import with_option_rules
+    from magistrate.broker._policy_resolve import PolicyChoice, resolve_policy
     from magistrate.broker._policy_sources import claude_code_policy, load_policy
     from magistrate.broker._policy_testing import (
         CaseResult,
@@ -170,6 +171,7 @@ _EXPORTS: dict[str, str] = {
     "PermissionMode": "magistrate.broker._call",
     "Policy": "magistrate.broker._interfaces",
     "PolicyCase": "magistrate.broker._policy_testing",
+    "PolicyChoice": "magistrate.broker._policy_resolve",
     "PolicyError": "magistrate.broker._policy_errors",
     "PolicyLoadError": "magistrate.broker._policy_errors",
     "PolicyTestReport": "magistrate.broker._policy_testing",
@@ -232,6 +234,7 @@ _EXPORTS: dict[str, str] = {
     "prompt_text": "magistrate.broker._approval",
     "public_key_pem": "magistrate.broker._signing",
     "replay_trail": "magistrate.broker._replay",
+    "resolve_policy": "magistrate.broker._policy_resolve",
     "run_cases": "magistrate.broker._policy_testing",
     "terminal_available": "magistrate.broker._approval_terminal",
     "user_dir": "magistrate.broker._config",
@@ -294,6 +297,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "PermissionMode",
     "Policy",
     "PolicyCase",
+    "PolicyChoice",
     "PolicyError",
     "PolicyLoadError",
     "PolicyTestReport",
@@ -356,6 +360,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "prompt_text",
     "public_key_pem",
     "replay_trail",
+    "resolve_policy",
     "run_cases",
     "terminal_available",
     "user_dir",

@@ -56,13 +56,12 @@ class _UnloadablePolicy:
 
 
 def _policy(args: argparse.Namespace, cwd: str) -> Policy:
-    from magistrate.broker import claude_code_policy, load_policy
+    from magistrate.broker import resolve_policy
 
-    chosen = args.policy or args.env.policy
     try:
-        return load_policy(chosen) if chosen else claude_code_policy(cwd)
+        return resolve_policy(args.policy or None, cwd=cwd, env=args.env)
     except Exception as exc:  # noqa: BLE001 - a policy that does not load denies every call, recorded
-        log.error("hook_policy_not_loaded", policy=chosen, error=str(exc))
+        log.error("hook_policy_not_loaded", policy=args.policy or args.env.policy, error=str(exc))
         return _UnloadablePolicy(exc)
 
 

@@ -25,23 +25,24 @@ from magistrate.sdk._sdk_mcp import McpEndpoint
 
 
 def _resolve_policy(options: ClaudeCodeOptions, cwd: str, env: Environment) -> Policy:
-    from magistrate.broker import claude_code_policy, load_policy
+    """The broker's `resolve_policy` over the run's options; a `policy` that is neither a policy nor a path is
+    an `OptionsError` naming the option (a file that does not load stays a `PolicyLoadError`)."""
+    from magistrate.broker import PolicyError, PolicyLoadError, resolve_policy
 
-    chosen = options.policy if options.policy is not None else env.policy
-    if chosen is None:
-        settings = [options.settings] if options.settings and Path(options.settings).is_file() else []
-        return claude_code_policy(cwd, options.allowed_tools, options.disallowed_tools, settings_files=settings)
-    if isinstance(chosen, (str, Path)):
-        policy: Policy = load_policy(chosen)
-    elif hasattr(chosen, "decide") and hasattr(chosen, "version"):
-        policy = chosen
-    else:
-        raise OptionsError(f"policy must be a policy object or a file path, got {type(chosen).__name__}", "policy")
-    if options.allowed_tools or options.disallowed_tools:
-        from magistrate.broker import with_option_rules
-
-        policy = with_option_rules(policy, options.allowed_tools, options.disallowed_tools, cwd=cwd)
-    return policy
+    settings = [options.settings] if options.settings and Path(options.settings).is_file() else []
+    try:
+        return resolve_policy(
+            options.policy,
+            cwd=cwd,
+            env=env,
+            allowed_tools=options.allowed_tools,
+            disallowed_tools=options.disallowed_tools,
+            settings_files=settings,
+        )
+    except PolicyLoadError:
+        raise
+    except PolicyError as exc:
+        raise OptionsError(str(exc), "policy") from exc
 
 
 async def _default_governor(options: ClaudeCodeOptions, cwd: str, env: Environment) -> tuple[Governor, list[Any]]:

@@ -36,17 +36,6 @@ INSTRUCTIONS = (
 )
 
 
-def _policy(policy: Policy | str | Path | None, cwd: str, env: Environment) -> Policy:
-    from magistrate.broker import claude_code_policy, load_policy
-
-    chosen = policy if policy is not None else env.policy
-    if chosen is None:
-        return claude_code_policy(cwd)
-    if isinstance(chosen, (str, Path)):
-        return load_policy(chosen)
-    return chosen
-
-
 def default_approver(env: Environment | None = None) -> Approver | None:
     """The approval queue when `env` (default: this process's environment) names one in
     `$MAGISTRATE_APPROVAL_QUEUE`, else the terminal if there is one."""
@@ -69,11 +58,11 @@ def open_broker(
 ) -> Broker:
     """The broker behind the prompt (and the decision API): the policy and the trail at `db`, each else as
     `env` (default: this process's environment) says. Blocking."""
-    from magistrate.broker import Broker, Trail
+    from magistrate.broker import Broker, Trail, resolve_policy
 
     env = env or Environment.read()
-    trail = Trail.open(db or None, env=env)
-    return Broker(_policy(policy, cwd or str(Path.cwd()), env), trail)
+    chosen = resolve_policy(policy, cwd=cwd or str(Path.cwd()), env=env)  # before the trail: nothing to close
+    return Broker(chosen, Trail.open(db or None, env=env))
 
 
 def build_resolver(
