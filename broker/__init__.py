@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from magistrate.broker._approval import (
-        DEFAULT_TIMEOUT,
         INPUT_SCHEMA,
         PROMPT_TOOL,
         SERVER_NAME,
@@ -63,8 +62,17 @@ if TYPE_CHECKING:
         Health,
         Recorded,
     )
+    from magistrate.broker._defaults import DEFAULT_TIMEOUT, HISTORY_LIMIT
     from magistrate.broker._errors import MagistrateError
-    from magistrate.broker._hooks import HookInput, HookSession, ToolHookEvent, deny_answer, pre_tool_use_answer
+    from magistrate.broker._hooks import (
+        OUTCOME_EVENTS,
+        TOOL_HOOK_EVENTS,
+        HookInput,
+        HookSession,
+        ToolHookEvent,
+        deny_answer,
+        pre_tool_use_answer,
+    )
     from magistrate.broker._interfaces import Approval, Governor, Policy, ToolOutcome
     from magistrate.broker._log import get_logger
     from magistrate.broker._policy import RulePolicy
@@ -139,7 +147,7 @@ _EXPORTS: dict[str, str] = {
     "ConsistencyProof": "magistrate.broker._trail_reader",
     "DECIDE_PATH": "magistrate.broker._decision_wire",
     "DECISION_ADAPTER": "magistrate.broker._decision_wire",
-    "DEFAULT_TIMEOUT": "magistrate.broker._approval",
+    "DEFAULT_TIMEOUT": "magistrate.broker._defaults",
     "Database": "magistrate.broker._database",
     "DecideRequest": "magistrate.broker._decision_wire",
     "Decision": "magistrate.broker._decision",
@@ -155,6 +163,7 @@ _EXPORTS: dict[str, str] = {
     "Governor": "magistrate.broker._interfaces",
     "GrepInput": "magistrate.broker._tool_inputs",
     "HEALTH_PATH": "magistrate.broker._decision_wire",
+    "HISTORY_LIMIT": "magistrate.broker._defaults",
     "Health": "magistrate.broker._decision_wire",
     "HookInput": "magistrate.broker._hooks",
     "HookSession": "magistrate.broker._hooks",
@@ -164,6 +173,7 @@ _EXPORTS: dict[str, str] = {
     "MultiEditInput": "magistrate.broker._tool_inputs",
     "NotebookEditInput": "magistrate.broker._tool_inputs",
     "OUTCOME_ADAPTER": "magistrate.broker._decision_wire",
+    "OUTCOME_EVENTS": "magistrate.broker._hooks",
     "OUTCOME_PATH": "magistrate.broker._decision_wire",
     "OutcomeRecord": "magistrate.broker._audit_records",
     "PERMISSION_MODES": "magistrate.broker._call",
@@ -198,6 +208,7 @@ _EXPORTS: dict[str, str] = {
     "StoreName": "magistrate.broker._config",
     "StoredRecord": "magistrate.broker._storage",
     "TOOL_DESCRIPTION": "magistrate.broker._approval",
+    "TOOL_HOOK_EVENTS": "magistrate.broker._hooks",
     "TOOL_NAME": "magistrate.broker._approval",
     "TerminalApprover": "magistrate.broker._approval_terminal",
     "TodoWriteInput": "magistrate.broker._tool_inputs",
@@ -281,6 +292,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "Governor",
     "GrepInput",
     "HEALTH_PATH",
+    "HISTORY_LIMIT",
     "Health",
     "HookInput",
     "HookSession",
@@ -290,6 +302,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "MultiEditInput",
     "NotebookEditInput",
     "OUTCOME_ADAPTER",
+    "OUTCOME_EVENTS",
     "OUTCOME_PATH",
     "OutcomeRecord",
     "PERMISSION_MODES",
@@ -324,6 +337,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "StoreName",
     "StoredRecord",
     "TOOL_DESCRIPTION",
+    "TOOL_HOOK_EVENTS",
     "TOOL_NAME",
     "TerminalApprover",
     "TodoWriteInput",

@@ -31,16 +31,17 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from magistrate.broker import HookInput, deny_answer, get_logger
+from magistrate.broker import HISTORY_LIMIT, OUTCOME_EVENTS, HookInput, deny_answer, get_logger
+from magistrate.cli._settings import HOOK_TIMEOUT
 
 if TYPE_CHECKING:
     from magistrate.broker import CallContext, Decision, Policy, ToolCall
 
 log = get_logger("magistrate.cli.hook")
 
-HISTORY_LIMIT = 1000
-DEFAULT_BUDGET = 30.0
-"""Seconds a PreToolUse decision may take before the hook denies; `magistrate settings` gives the CLI 60."""
+DEFAULT_BUDGET = HOOK_TIMEOUT / 2
+"""Seconds a PreToolUse decision may take before the hook denies: half the CLI's hook timeout that
+`magistrate settings` writes, so the deny comes well before the CLI gives up on the hook."""
 
 
 class _UnloadablePolicy:
@@ -149,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     post = False
     try:
         raw = sys.stdin.buffer.read()
-        post = _event_name(raw) in ("PostToolUse", "PostToolUseFailure")
+        post = _event_name(raw) in OUTCOME_EVENTS
         if not post:
             _watchdog(args.timeout)
         try:

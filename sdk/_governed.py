@@ -166,17 +166,19 @@ async def governance_for(
 def bundled_endpoints(governance: Governance, env: Environment) -> dict[str, McpEndpoint]:
     """`magistrate` (approval), `compliance_db` and `documents`, all in-process and lazy; the databases are
     the ones `env` names, else the per-user ones."""
+    from magistrate.broker import SERVER_NAME
     from magistrate.sdk._bundled import LazyToolSetEndpoint
+    from magistrate.servers import COMPLIANCE_SERVER, DOCUMENTS_SERVER
 
     def compliance_manifest() -> list[dict[str, Any]]:
         from magistrate.servers import manifest_of
 
-        return manifest_of("compliance_db")
+        return manifest_of(COMPLIANCE_SERVER)
 
     def documents_manifest() -> list[dict[str, Any]]:
         from magistrate.servers import manifest_of
 
-        return manifest_of("documents")
+        return manifest_of(DOCUMENTS_SERVER)
 
     def open_compliance() -> Any:
         from magistrate.servers import compliance_toolset
@@ -192,7 +194,7 @@ def bundled_endpoints(governance: Governance, env: Environment) -> dict[str, Mcp
         store = open_store(env.store("documents"))
         return documents_toolset(store), store.db.close
 
-    compliance = LazyToolSetEndpoint("compliance_db", compliance_manifest, open_compliance)
-    documents = LazyToolSetEndpoint("documents", documents_manifest, open_documents)
+    compliance = LazyToolSetEndpoint(COMPLIANCE_SERVER, compliance_manifest, open_compliance)
+    documents = LazyToolSetEndpoint(DOCUMENTS_SERVER, documents_manifest, open_documents)
     governance.closers += [compliance, documents]  # their databases close with the run
-    return {"magistrate": governance.approval_endpoint(), "compliance_db": compliance, "documents": documents}
+    return {SERVER_NAME: governance.approval_endpoint(), COMPLIANCE_SERVER: compliance, DOCUMENTS_SERVER: documents}

@@ -35,12 +35,15 @@ if TYPE_CHECKING:
     )
     from magistrate.servers._http import check_exposure, serve_http, serve_stdio
     from magistrate.servers._manifest import manifest_of
+    from magistrate.servers._names import COMPLIANCE_SERVER, DOCUMENTS_SERVER
     from magistrate.servers._toolspec import ToolResult, ToolSet, ToolSpec, describe_validation_error
 
 # public name -> (defining module, name there)
 _EXPORTS: dict[str, tuple[str, str]] = {
     "ApprovalQueue": ("magistrate.servers._approval_queue", "ApprovalQueue"),
+    "COMPLIANCE_SERVER": ("magistrate.servers._names", "COMPLIANCE_SERVER"),
     "ComplianceRepository": ("magistrate.servers._compliance_repo", "ComplianceRepository"),
+    "DOCUMENTS_SERVER": ("magistrate.servers._names", "DOCUMENTS_SERVER"),
     "DatabaseError": ("magistrate.servers._errors", "DatabaseError"),
     "DocumentStore": ("magistrate.servers._documents_repo", "DocumentStore"),
     "ExtractionError": ("magistrate.servers._errors", "ExtractionError"),
@@ -72,9 +75,11 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "serve_stdio": ("magistrate.servers._http", "serve_stdio"),
 }
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "ApprovalQueue",
+    "COMPLIANCE_SERVER",
     "ComplianceRepository",
+    "DOCUMENTS_SERVER",
     "DatabaseError",
     "DocumentStore",
     "ExtractionError",

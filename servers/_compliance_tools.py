@@ -20,9 +20,9 @@ from magistrate.servers._compliance_models import (
     UpdateFindingInput,
 )
 from magistrate.servers._compliance_repo import ComplianceRepository
+from magistrate.servers._names import COMPLIANCE_SERVER
 from magistrate.servers._toolspec import Handler, ToolSet, ToolSpec
 
-SERVER_NAME = "compliance_db"
 INSTRUCTIONS = (
     "A database of compliance frameworks (GDPR articles, SOC 2 trust services criteria, and any imported) and of"
     " findings recorded against their requirements. Search requirements by topic, read one in full, record what"
@@ -108,4 +108,4 @@ def compliance_toolset(repo: ComplianceRepository, run_id: str | None = None) ->
         return FindingOutput(finding=repo.update_finding(args.finding_id, args.status, args.note))
 
     handlers: list[Handler] = [search, get, record, list_, update]
-    return ToolSet(SERVER_NAME, list(zip(TOOLS, handlers, strict=True)))
+    return ToolSet(COMPLIANCE_SERVER, list(zip(TOOLS, handlers, strict=True)))
