@@ -17,15 +17,19 @@ from pathlib import Path
 _MAX_INPUT = 80
 
 
-def _queue_path(args: argparse.Namespace) -> Path:
-    """`--db`, else `$MAGISTRATE_APPROVAL_QUEUE`, else the per-user queue."""
-    return Path(args.db or args.env.queue).expanduser()
+def _queue_location(args: argparse.Namespace) -> str:
+    """`--db`, else `$MAGISTRATE_APPROVAL_QUEUE`, else the per-user queue: a path with `~` expanded, a
+    `postgresql://` URL as given (a `Path` would fold its `//`)."""
+    from magistrate.broker import is_postgres_url
+
+    chosen: str = args.db or args.env.queue
+    return chosen if is_postgres_url(chosen) else str(Path(chosen).expanduser())
 
 
 def _list(args: argparse.Namespace) -> int:
     from magistrate.servers import ApprovalQueue
 
-    rows = ApprovalQueue(_queue_path(args)).list(None if args.all else "pending")
+    rows = ApprovalQueue(_queue_location(args)).list(None if args.all else "pending")
     if args.json:
         for row in rows:
             sys.stdout.write(json.dumps(dataclasses.asdict(row), ensure_ascii=False) + "\n")
@@ -49,7 +53,7 @@ def _answer(args: argparse.Namespace, *, approve: bool) -> int:
     from magistrate.servers import ApprovalQueue
 
     try:
-        row = ApprovalQueue(_queue_path(args)).decide(args.id, approve=approve, by=args.by, note=args.note)
+        row = ApprovalQueue(_queue_location(args)).decide(args.id, approve=approve, by=args.by, note=args.note)
     except LookupError as exc:
         sys.stderr.write(f"magistrate approvals: {exc.args[0]}\n")
         return 1
