@@ -56,7 +56,8 @@ def build(name: str, db: str | None, policy: str | None = None, env: Environment
 def run(args: argparse.Namespace) -> int:
     import anyio
 
-    from magistrate.servers import ServerError, check_exposure, serve_http, serve_stdio
+    from magistrate.broker import MagistrateError
+    from magistrate.servers import check_exposure, serve_http, serve_stdio
 
     token = args.token or args.env.server_token
     if args.policy and args.server != "approval":
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         if args.transport == "http":
             check_exposure(args.host, token)
         server = build(args.server, args.db, args.policy, args.env)
-    except ServerError as exc:
+    except MagistrateError as exc:  # a bad database, a policy that does not load: said, never a traceback
         sys.stderr.write(f"magistrate serve: {exc}\n")
         return 2
     try:
