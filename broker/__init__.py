@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from magistrate.broker._approval import (
-        DEFAULT_TIMEOUT,
         INPUT_SCHEMA,
         PROMPT_TOOL,
         SERVER_NAME,
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
         permission_mode_of,
     )
     from magistrate.broker._cli_decisions import SessionHookInput, cli_decision, record_transcript, unhooked_in
+    from magistrate.broker._config import Environment, StoreName, user_dir
     from magistrate.broker._database import (
         Database,
         Dialect,
@@ -65,14 +65,24 @@ if TYPE_CHECKING:
         Health,
         Recorded,
     )
+    from magistrate.broker._defaults import DEFAULT_TIMEOUT, HISTORY_LIMIT
     from magistrate.broker._errors import MagistrateError
-    from magistrate.broker._hooks import HookInput, HookSession, ToolHookEvent, deny_answer, pre_tool_use_answer
+    from magistrate.broker._hooks import (
+        OUTCOME_EVENTS,
+        TOOL_HOOK_EVENTS,
+        HookInput,
+        HookSession,
+        ToolHookEvent,
+        deny_answer,
+        pre_tool_use_answer,
+    )
     from magistrate.broker._interfaces import Approval, Governor, Policy, ToolOutcome
     from magistrate.broker._log import get_logger
     from magistrate.broker._policy import RulePolicy
     from magistrate.broker._policy_errors import PolicyError, PolicyLoadError, RuleProblem
     from magistrate.broker._policy_explain import explain_bash
     from magistrate.broker._policy_options import with_option_rules
+    from magistrate.broker._policy_resolve import PolicyChoice, resolve_policy
     from magistrate.broker._policy_sources import claude_code_policy, load_policy
     from magistrate.broker._policy_testing import (
         CaseResult,
@@ -143,7 +153,7 @@ _EXPORTS: dict[str, str] = {
     "ConsistencyProof": "magistrate.broker._trail_reader",
     "DECIDE_PATH": "magistrate.broker._decision_wire",
     "DECISION_ADAPTER": "magistrate.broker._decision_wire",
-    "DEFAULT_TIMEOUT": "magistrate.broker._approval",
+    "DEFAULT_TIMEOUT": "magistrate.broker._defaults",
     "Database": "magistrate.broker._database",
     "DecideRequest": "magistrate.broker._decision_wire",
     "Decision": "magistrate.broker._decision",
@@ -151,6 +161,7 @@ _EXPORTS: dict[str, str] = {
     "Deny": "magistrate.broker._python_rules",
     "Dialect": "magistrate.broker._database",
     "EditInput": "magistrate.broker._tool_inputs",
+    "Environment": "magistrate.broker._config",
     "ErrorBody": "magistrate.broker._decision_wire",
     "Expectation": "magistrate.broker._policy_testing",
     "Flavor": "magistrate.broker._database",
@@ -158,6 +169,7 @@ _EXPORTS: dict[str, str] = {
     "Governor": "magistrate.broker._interfaces",
     "GrepInput": "magistrate.broker._tool_inputs",
     "HEALTH_PATH": "magistrate.broker._decision_wire",
+    "HISTORY_LIMIT": "magistrate.broker._defaults",
     "Health": "magistrate.broker._decision_wire",
     "HookInput": "magistrate.broker._hooks",
     "HookSession": "magistrate.broker._hooks",
@@ -167,6 +179,7 @@ _EXPORTS: dict[str, str] = {
     "MultiEditInput": "magistrate.broker._tool_inputs",
     "NotebookEditInput": "magistrate.broker._tool_inputs",
     "OUTCOME_ADAPTER": "magistrate.broker._decision_wire",
+    "OUTCOME_EVENTS": "magistrate.broker._hooks",
     "OUTCOME_PATH": "magistrate.broker._decision_wire",
     "OutcomeRecord": "magistrate.broker._audit_records",
     "PERMISSION_MODES": "magistrate.broker._call",
@@ -174,6 +187,7 @@ _EXPORTS: dict[str, str] = {
     "PermissionMode": "magistrate.broker._call",
     "Policy": "magistrate.broker._interfaces",
     "PolicyCase": "magistrate.broker._policy_testing",
+    "PolicyChoice": "magistrate.broker._policy_resolve",
     "PolicyError": "magistrate.broker._policy_errors",
     "PolicyLoadError": "magistrate.broker._policy_errors",
     "PolicyTestReport": "magistrate.broker._policy_testing",
@@ -198,8 +212,10 @@ _EXPORTS: dict[str, str] = {
     "SchemaVersionError": "magistrate.broker._database",
     "SessionHookInput": "magistrate.broker._cli_decisions",
     "Snapshot": "magistrate.broker._database",
+    "StoreName": "magistrate.broker._config",
     "StoredRecord": "magistrate.broker._storage",
     "TOOL_DESCRIPTION": "magistrate.broker._approval",
+    "TOOL_HOOK_EVENTS": "magistrate.broker._hooks",
     "TOOL_NAME": "magistrate.broker._approval",
     "TerminalApprover": "magistrate.broker._approval_terminal",
     "TodoWriteInput": "magistrate.broker._tool_inputs",
@@ -239,9 +255,11 @@ _EXPORTS: dict[str, str] = {
     "publish_public_name": "magistrate.broker._public_names",
     "record_transcript": "magistrate.broker._cli_decisions",
     "replay_trail": "magistrate.broker._replay",
+    "resolve_policy": "magistrate.broker._policy_resolve",
     "run_cases": "magistrate.broker._policy_testing",
     "terminal_available": "magistrate.broker._approval_terminal",
     "unhooked_in": "magistrate.broker._cli_decisions",
+    "user_dir": "magistrate.broker._config",
     "verify_trail": "magistrate.broker._trail_verify",
     "with_option_rules": "magistrate.broker._policy_options",
 }
@@ -279,6 +297,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "Deny",
     "Dialect",
     "EditInput",
+    "Environment",
     "ErrorBody",
     "Expectation",
     "Flavor",
@@ -286,6 +305,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "Governor",
     "GrepInput",
     "HEALTH_PATH",
+    "HISTORY_LIMIT",
     "Health",
     "HookInput",
     "HookSession",
@@ -295,6 +315,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "MultiEditInput",
     "NotebookEditInput",
     "OUTCOME_ADAPTER",
+    "OUTCOME_EVENTS",
     "OUTCOME_PATH",
     "OutcomeRecord",
     "PERMISSION_MODES",
@@ -302,6 +323,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "PermissionMode",
     "Policy",
     "PolicyCase",
+    "PolicyChoice",
     "PolicyError",
     "PolicyLoadError",
     "PolicyTestReport",
@@ -326,8 +348,10 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "SchemaVersionError",
     "SessionHookInput",
     "Snapshot",
+    "StoreName",
     "StoredRecord",
     "TOOL_DESCRIPTION",
+    "TOOL_HOOK_EVENTS",
     "TOOL_NAME",
     "TerminalApprover",
     "TodoWriteInput",
@@ -367,9 +391,11 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "publish_public_name",
     "record_transcript",
     "replay_trail",
+    "resolve_policy",
     "run_cases",
     "terminal_available",
     "unhooked_in",
+    "user_dir",
     "verify_trail",
     "with_option_rules",
 ]

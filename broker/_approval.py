@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Decision
+from magistrate.broker._defaults import DEFAULT_TIMEOUT
 from magistrate.broker._interfaces import Approval, Governor
 from magistrate.broker._log import get_logger
 
@@ -31,7 +32,6 @@ log = get_logger("magistrate.broker.approval")
 SERVER_NAME = "magistrate"
 TOOL_NAME = "approval_prompt"
 PROMPT_TOOL = f"mcp__{SERVER_NAME}__{TOOL_NAME}"
-DEFAULT_TIMEOUT = 300.0
 
 TOOL_DESCRIPTION = (
     "Decide whether a tool call may run: the broker's policy decides, and an `ask` goes to an approver. "

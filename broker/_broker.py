@@ -28,6 +28,7 @@ from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, Out
 from magistrate.broker._call import CallContext, PriorDecision, ToolCall
 from magistrate.broker._cli_decisions import require_cli_source
 from magistrate.broker._decision import Decision
+from magistrate.broker._defaults import HISTORY_LIMIT
 from magistrate.broker._interfaces import Approval, Policy, ToolOutcome
 from magistrate.broker._log import get_logger
 from magistrate.broker._trail import Trail
@@ -43,7 +44,7 @@ class Broker:
         policy: Policy,
         trail: Trail,
         *,
-        history_limit: int = 1000,
+        history_limit: int = HISTORY_LIMIT,
         session_limit: int = 1024,
         resume_history: bool = True,
     ) -> None:

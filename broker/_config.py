@@ -22,36 +22,59 @@ APP = "magistrate"
 LogFormat = Literal["text", "json"]
 
 VARIABLES: dict[str, str] = {
-    "MAGISTRATE_APPROVAL_QUEUE": "the approval queue (SQLite path or postgresql:// URL) that asks wait in",
-    "MAGISTRATE_AUDIT": "the audit trail: a SQLite path or a postgresql:// URL",
-    "MAGISTRATE_BROKER": "the URL of a shared broker that decides instead of the run's own process",
-    "MAGISTRATE_BROKER_TOKEN": "the bearer token presented to the shared broker",
-    "MAGISTRATE_CLI_PATH": "the claude executable to run",
-    "MAGISTRATE_COMPLIANCE_DB": "the compliance database of the bundled compliance_db server",
-    "MAGISTRATE_DOCUMENTS_DB": "the document store of the bundled documents server",
+    "MAGISTRATE_APPROVAL_QUEUE": "the approval queue, a SQLite path or a `postgresql://` URL: when set, asks wait"
+    " there for `magistrate approvals` unless `approver=` says otherwise (the default queue is"
+    " `approvals.sqlite3` in the per-user state directory)",
+    "MAGISTRATE_AUDIT": "the audit trail, a SQLite path or a `postgresql://` URL (default `trail.sqlite3` in the"
+    " per-user state directory)",
+    "MAGISTRATE_BROKER": "the URL of a shared broker that decides and records instead of the run's own process",
+    "MAGISTRATE_BROKER_TOKEN": "the bearer token a run presents to the shared broker",
+    "MAGISTRATE_CLI_PATH": "the `claude` executable a run starts (default: the project's"
+    " `node_modules/.bin/claude`, then `PATH`)",
+    "MAGISTRATE_COMPLIANCE_DB": "the database of a governed run's `compliance_db` server (default"
+    " `compliance.sqlite3` in the per-user data directory)",
+    "MAGISTRATE_DOCUMENTS_DB": "the database of a governed run's `documents` server (default `documents.sqlite3`"
+    " in the per-user data directory)",
     "MAGISTRATE_LOG_FORMAT": "`text` (key=value lines, the default) or `json` (one JSON object a line)",
-    "MAGISTRATE_LOG_LEVEL": "debug, info, warning (the default) or error; logs go to stderr",
-    "MAGISTRATE_POLICY": "the policy: a policy.py or a Claude Code settings JSON",
-    "MAGISTRATE_RUN_ID": "the run a standalone compliance server records findings under",
+    "MAGISTRATE_LOG_LEVEL": "`debug`, `info`, `warning` (the default) or `error`; logs go to stderr",
+    "MAGISTRATE_POLICY": "the policy, a `policy.py` or a Claude Code settings JSON (default: the permissions the"
+    " CLI itself would apply)",
+    "MAGISTRATE_RUN_ID": "the run a compliance server started on its own records findings under",
     "MAGISTRATE_SERVER_TOKEN": "the bearer token a server started with `magistrate serve --transport http` requires",
-    "MAGISTRATE_TRAIL_KEY": "the trail's Ed25519 signing key (PEM)",
-    "MAGISTRATE_TRAIL_TRUSTED_KEYS": "other writers' public keys (PEM files, separated by the path separator)",
+    "MAGISTRATE_TRAIL_KEY": "the trail's Ed25519 signing key, a PEM file (default `trail.key` in the per-user"
+    " configuration directory, created on first use)",
+    "MAGISTRATE_TRAIL_TRUSTED_KEYS": "other writers' public keys: PEM files, separated by the path separator"
+    " (`:` on Linux and macOS)",
 }
+"""Every variable magistrate reads, with what it sets: the README's table of variables is this, row by row."""
 
 
-def _dirs() -> tuple[Path, Path, Path]:
+DirKind = Literal["state", "config", "data"]
+StoreName = Literal["compliance", "documents"]
+
+
+def user_dir(kind: DirKind) -> Path:
+    """magistrate's per-user directory of `kind`, by the platform's rules (platformdirs); on Linux
+    `$XDG_STATE_HOME/magistrate` (else `~/.local/state/magistrate`), `$XDG_CONFIG_HOME/magistrate` (else
+    `~/.config/magistrate`) and `$XDG_DATA_HOME/magistrate` (else `~/.local/share/magistrate`).
+
+    The one place these directories are worked out: every default location hangs off one of them. Looked up
+    on each call, from this process's environment as it is then."""
     import platformdirs
 
-    return (
-        platformdirs.user_state_path(APP, appauthor=False),
-        platformdirs.user_config_path(APP, appauthor=False),
-        platformdirs.user_data_path(APP, appauthor=False),
-    )
+    if kind == "state":
+        return platformdirs.user_state_path(APP, appauthor=False)
+    if kind == "config":
+        return platformdirs.user_config_path(APP, appauthor=False)
+    return platformdirs.user_data_path(APP, appauthor=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Environment:
-    """What the environment says, once: each field is one `MAGISTRATE_*` variable (None when unset or empty)."""
+    """What the environment says, once: each field is one `MAGISTRATE_*` variable (None when unset or empty).
+
+    `Environment()`, with no variable set, is every default; the properties give the locations that follow.
+    """
 
     policy: str | None = None
     """`MAGISTRATE_POLICY`."""
@@ -115,17 +138,17 @@ class Environment:
     @property
     def state_dir(self) -> Path:
         """Per-user state: the trail and the approval queue (`~/.local/state/magistrate` on Linux)."""
-        return _dirs()[0]
+        return user_dir("state")
 
     @property
     def config_dir(self) -> Path:
         """Per-user configuration: the signing key and the witness (`~/.config/magistrate` on Linux)."""
-        return _dirs()[1]
+        return user_dir("config")
 
     @property
     def data_dir(self) -> Path:
         """Per-user data: the bundled servers' databases (`~/.local/share/magistrate` on Linux)."""
-        return _dirs()[2]
+        return user_dir("data")
 
     @property
     def trail(self) -> str:
@@ -142,12 +165,7 @@ class Environment:
         """The approval queue: `MAGISTRATE_APPROVAL_QUEUE`, else `approvals.sqlite3` in the state directory."""
         return self.approval_queue or str(self.state_dir / "approvals.sqlite3")
 
-    def store(self, name: Literal["compliance", "documents"]) -> str:
+    def store(self, name: StoreName) -> str:
         """A bundled server's database: its variable, else `<name>.sqlite3` in the data directory."""
         chosen = self.compliance_db if name == "compliance" else self.documents_db
         return chosen or str(self.data_dir / f"{name}.sqlite3")
-
-
-def environment() -> Environment:
-    """This process's configuration, as the environment says now."""
-    return Environment.read()

@@ -18,14 +18,15 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from magistrate.broker._approval import DEFAULT_TIMEOUT, Approver, PromptResolver
+from magistrate.broker._approval import Approver, PromptResolver
 from magistrate.broker._call import CallContext, ToolCall, permission_mode_of
 from magistrate.broker._cli_decisions import Unhooked
 from magistrate.broker._decision import Behavior, Decision
+from magistrate.broker._defaults import DEFAULT_TIMEOUT
 from magistrate.broker._interfaces import Governor, ToolOutcome
 from magistrate.broker._log import get_logger
 
@@ -33,6 +34,9 @@ log = get_logger("magistrate.broker.hooks")
 
 ToolHookEvent = Literal["PreToolUse", "PostToolUse", "PostToolUseFailure"]
 """The tool events a governed run registers for; the SDK and `magistrate settings` register exactly these."""
+TOOL_HOOK_EVENTS: tuple[ToolHookEvent, ...] = get_args(ToolHookEvent)
+OUTCOME_EVENTS: tuple[ToolHookEvent, ...] = ("PostToolUse", "PostToolUseFailure")
+"""The events that report a call's outcome; the other one decides it."""
 
 ERROR_LIMIT = 2000
 """Characters of a failed tool's error kept in its outcome record."""

@@ -2,18 +2,22 @@
 
 structlog takes about 70 ms to import, more than the whole import budget of `magistrate.sdk`,
 so the logger is a thin proxy: an event below the configured level returns before structlog is
-touched, and the first event that passes imports and configures it. Events go to stderr as
-key-value lines; `MAGISTRATE_LOG_LEVEL` (debug, info, warning, error) sets the level, warning by default.
+touched, and the first event that passes imports and configures it. Events go to stderr, as key-value lines
+or (`MAGISTRATE_LOG_FORMAT=json`) one JSON object a line; `MAGISTRATE_LOG_LEVEL` (debug, info, warning,
+error) sets the level, warning by default. The logger is the process's, so it reads the environment itself,
+once, when this module is imported.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
+from magistrate.broker._config import Environment
+
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
-_threshold = _LEVELS.get(os.environ.get("MAGISTRATE_LOG_LEVEL", "warning").lower(), 30)
+_env = Environment.read()
+_threshold = _LEVELS.get(_env.log_level, 30)
 _configured = False
 
 
@@ -22,11 +26,16 @@ def _configure() -> None:
     import structlog
 
     if not structlog.is_configured():
+        renderer: Any = (
+            structlog.processors.JSONRenderer()
+            if _env.log_format == "json"
+            else structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "logger", "event"])
+        )
         structlog.configure(
             processors=[
                 structlog.processors.add_log_level,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
-                structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "logger", "event"]),
+                renderer,
             ],
             wrapper_class=structlog.make_filtering_bound_logger(_threshold),
             logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),

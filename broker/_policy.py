@@ -35,6 +35,8 @@ from magistrate.broker._rules import EDIT_TOOLS, READ_TOOLS, StringRule, parse_r
 from magistrate.broker._settings import RuleSpec, read_settings
 
 F = TypeVar("F", bound=RuleFunction)
+RULE_TIMEOUT = 5.0
+"""Seconds a Python rule may take, unless the policy or the rule says otherwise."""
 
 
 class RulePolicy:
@@ -59,7 +61,7 @@ class RulePolicy:
         deny: Sequence[str] = (),
         settings: Sequence[str | Path] = (),
         additional_directories: Sequence[str] = (),
-        rule_timeout: float = 5.0,
+        rule_timeout: float = RULE_TIMEOUT,
         home: str | None = None,
         source_file: str | None = None,
     ) -> None:
@@ -120,7 +122,7 @@ class RulePolicy:
             default_mode=default_mode,
             additional_directories=additional_directories,
             digests=digests,
-            rule_timeout=5.0,
+            rule_timeout=RULE_TIMEOUT,
             home=home,
         )
         policy._cli_defaults = cli_defaults

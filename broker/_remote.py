@@ -31,6 +31,7 @@ import anyio.to_thread
 
 from magistrate.broker._call import CallContext, PriorDecision, ToolCall
 from magistrate.broker._decision import Decision
+from magistrate.broker._defaults import HISTORY_LIMIT
 from magistrate.broker._interfaces import Approval, ToolOutcome
 from magistrate.broker._log import get_logger
 from magistrate.broker._trail_errors import AuditError
@@ -77,7 +78,7 @@ class RemoteGovernor:
         token: str | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        history_limit: int = 1000,
+        history_limit: int = HISTORY_LIMIT,
         session_limit: int = 1024,
     ) -> None:
         parts = urllib.parse.urlsplit(url)

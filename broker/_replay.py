@@ -24,12 +24,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from magistrate.broker._call import CallContext, PriorDecision, ToolCall
 from magistrate.broker._decision import Behavior
+from magistrate.broker._defaults import HISTORY_LIMIT
 from magistrate.broker._interfaces import Policy
 from magistrate.broker._trail_errors import AuditError, TrailVerificationError
 
 CHANGE_KINDS = tuple(f"{a}-to-{b}" for a in ("allow", "deny", "ask") for b in ("allow", "deny", "ask") if a != b)
-HISTORY_LIMIT = 1000
-"""As the broker: rules see at most the session's last 1000 decisions."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,21 +29,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from magistrate.broker._config import Environment
 from magistrate.broker._trail_errors import AuditError
 
-KEY_ENV = "MAGISTRATE_TRAIL_KEY"
 _NOTE_HEADER = "magistrate.trail/v1"
 
 
-def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "magistrate"
-
-
-def default_key_path() -> Path:
-    """`$MAGISTRATE_TRAIL_KEY`, else `$XDG_CONFIG_HOME/magistrate/trail.key`."""
-    override = os.environ.get(KEY_ENV)
-    return Path(override) if override else config_dir() / "trail.key"
+def default_key_path(env: Environment | None = None) -> Path:
+    """The signing key `env` (default: this process's environment) names: `$MAGISTRATE_TRAIL_KEY`, else
+    `trail.key` in the per-user configuration directory (`$XDG_CONFIG_HOME/magistrate/` on Linux)."""
+    return (env or Environment.read()).key_path
 
 
 def key_id(public: Ed25519PublicKey) -> str:

@@ -20,7 +20,6 @@ Schema (the same in both)::
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,13 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from magistrate.broker._config import Environment
 from magistrate.broker._database import Database, Flavor, Row, SchemaVersionError
 from magistrate.broker._database_open import open_database
 from magistrate.broker._merkle import Frontier
 from magistrate.broker._signing import Checkpoint
 from magistrate.broker._trail_errors import AuditError
 
-DB_ENV = "MAGISTRATE_AUDIT"
 SCHEMA_VERSION = "1"
 
 
@@ -45,13 +44,10 @@ class TrailSchemaError(SchemaVersionError, AuditError):
 _FLAVOR = Flavor(AuditError, TrailSchemaError, "the trail")
 
 
-def default_db() -> str:
-    """`$MAGISTRATE_AUDIT`, else `$XDG_STATE_HOME/magistrate/trail.sqlite3`."""
-    override = os.environ.get(DB_ENV)
-    if override:
-        return override
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return str(Path(base) / "magistrate" / "trail.sqlite3")
+def default_db(env: Environment | None = None) -> str:
+    """The trail `env` (default: this process's environment) names: `$MAGISTRATE_AUDIT`, else
+    `trail.sqlite3` in the per-user state directory (`$XDG_STATE_HOME/magistrate/` on Linux)."""
+    return (env or Environment.read()).trail
 
 
 @dataclass(frozen=True, slots=True)

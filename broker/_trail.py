@@ -12,7 +12,6 @@ signed checkpoint per record). Each caller still waits for its own record's comm
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +22,12 @@ import anyio.to_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord, encode_record, utc_now
+from magistrate.broker._config import Environment
 from magistrate.broker._log import get_logger
 from magistrate.broker._merkle import Frontier, leaf_hash
 from magistrate.broker._redact import Redactor
 from magistrate.broker._signing import (
     Checkpoint,
-    default_key_path,
     key_id,
     load_or_create_secret,
     load_or_create_signing_key,
@@ -42,15 +41,6 @@ from magistrate.broker._trail_witness import Witness
 _log = get_logger("magistrate.trail")
 
 AnyRecord = DecisionRecord | OutcomeRecord | ApprovalRecord
-
-
-TRUSTED_KEYS_ENV = "MAGISTRATE_TRAIL_TRUSTED_KEYS"
-
-
-def trusted_keys_from_env() -> list[Ed25519PublicKey]:
-    """Other writers' public keys, from the PEM files named in `$MAGISTRATE_TRAIL_TRUSTED_KEYS`."""
-    listed = os.environ.get(TRUSTED_KEYS_ENV, "")
-    return [load_public_key(Path(p).expanduser()) for p in listed.split(os.pathsep) if p.strip()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,22 +98,25 @@ class Trail(TrailReader):
         redact_fields: Iterable[str] = (),
         redact_patterns: Iterable[str] = (),
         trusted_keys: Iterable[Ed25519PublicKey] = (),
+        env: Environment | None = None,
     ) -> Trail:
-        """Open (creating if needed) the trail at `db` (a path or `postgresql://` URL; the per-user SQLite
-        trail by default), signing with the key at `key_path` (default `~/.config/magistrate/trail.key`).
-        `redact_fields` (regexes for field names) and `redact_patterns` (regexes for secrets in strings)
-        add to the default redaction. `trusted_keys` are other writers' public keys (default: the PEM files
-        listed in `$MAGISTRATE_TRAIL_TRUSTED_KEYS`, separated by `os.pathsep`). Blocking: call it before the
-        event loop gets busy, or in a thread."""
-        key_path = Path(key_path).expanduser() if key_path else default_key_path()
+        """Open (creating if needed) the trail at `db` (a path or `postgresql://` URL; else the one `env`
+        names), signing with the key at `key_path` (else the one `env` names). `redact_fields` (regexes for
+        field names) and `redact_patterns` (regexes for secrets in strings) add to the default redaction.
+        `trusted_keys` are other writers' public keys (default: the PEM files `env` lists). `env` is the
+        configuration the caller read, this process's environment by default: `$MAGISTRATE_AUDIT`, else the
+        per-user SQLite trail; `$MAGISTRATE_TRAIL_KEY`, else `~/.config/magistrate/trail.key`;
+        `$MAGISTRATE_TRAIL_TRUSTED_KEYS`. Blocking: call it before the event loop gets busy, or in a thread."""
+        env = env or Environment.read()
+        key_path = Path(key_path).expanduser() if key_path else env.key_path
         key = load_or_create_signing_key(key_path)
         redactor = None
         if redact:
             secret = load_or_create_secret(key_path.with_name(key_path.stem + ".redact.key"))
             redactor = Redactor(secret, extra_fields=redact_fields, extra_patterns=redact_patterns)
-        store = open_store(db)
+        store = open_store(db if db is not None else env.trail)
         witness_files = Witness.beside(key_path) if witness else None
-        trusted = list(trusted_keys) or trusted_keys_from_env()
+        trusted = list(trusted_keys) or [load_public_key(Path(p).expanduser()) for p in env.trusted_keys]
         return cls(store, key, redactor=redactor, witness=witness_files, trusted_keys=trusted)
 
     @classmethod
@@ -137,6 +130,7 @@ class Trail(TrailReader):
         redact_fields: Iterable[str] = (),
         redact_patterns: Iterable[str] = (),
         trusted_keys: Iterable[Ed25519PublicKey] = (),
+        env: Environment | None = None,
     ) -> Trail:
         """`Trail.open` in a worker thread, for callers already inside an event loop."""
         opener = functools.partial(
@@ -148,6 +142,7 @@ class Trail(TrailReader):
             redact_fields=redact_fields,
             redact_patterns=redact_patterns,
             trusted_keys=trusted_keys,
+            env=env,
         )
         return await anyio.to_thread.run_sync(opener)
 

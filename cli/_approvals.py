@@ -12,25 +12,26 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
+from pathlib import Path
 
-QUEUE_ENV = "MAGISTRATE_APPROVAL_QUEUE"
 _MAX_INPUT = 80
 
 
-def _queue_path(args: argparse.Namespace) -> str:
-    from magistrate.servers import default_queue_path
+def _queue_location(args: argparse.Namespace) -> str:
+    """`--db`, else `$MAGISTRATE_APPROVAL_QUEUE`, else the per-user queue: a path with `~` expanded, a
+    `postgresql://` URL as given (a `Path` would fold its `//`)."""
+    from magistrate.broker import is_postgres_url
 
-    chosen = args.db or os.environ.get(QUEUE_ENV)
-    return chosen if chosen else str(default_queue_path())  # a str: a URL must not go through Path
+    chosen: str = args.db or args.env.queue
+    return chosen if is_postgres_url(chosen) else str(Path(chosen).expanduser())
 
 
 def _list(args: argparse.Namespace) -> int:
     from magistrate.servers import ApprovalQueue, DatabaseError
 
     try:
-        rows = ApprovalQueue(_queue_path(args)).list(None if args.all else "pending")
+        rows = ApprovalQueue(_queue_location(args)).list(None if args.all else "pending")
     except DatabaseError as exc:
         sys.stderr.write(f"magistrate approvals: {exc}\n")
         return 1
@@ -57,7 +58,7 @@ def _answer(args: argparse.Namespace, *, approve: bool) -> int:
     from magistrate.servers import ApprovalQueue, DatabaseError
 
     try:
-        row = ApprovalQueue(_queue_path(args)).decide(args.id, approve=approve, by=args.by, note=args.note)
+        row = ApprovalQueue(_queue_location(args)).decide(args.id, approve=approve, by=args.by, note=args.note)
     except LookupError as exc:
         sys.stderr.write(f"magistrate approvals: {exc.args[0]}\n")
         return 1
@@ -71,7 +72,9 @@ def _answer(args: argparse.Namespace, *, approve: bool) -> int:
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="approvals_command", metavar="SUBCOMMAND", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="PATH|URL", help=f"the approval queue (default ${QUEUE_ENV}, else per user)")
+    common.add_argument(
+        "--db", metavar="PATH|URL", help="the approval queue (default $MAGISTRATE_APPROVAL_QUEUE, else per user)"
+    )
 
     listing = sub.add_parser("list", parents=[common], help="the asks waiting for an answer")
     listing.add_argument("--all", action="store_true", help="answered and expired asks too")

@@ -109,11 +109,11 @@ def _guard(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
 
 
 def _reader(args: argparse.Namespace) -> TrailReader:
-    return TrailReader.open(args.db)
+    return TrailReader.open(args.db if args.db is not None else args.env.trail)
 
 
 def _verify(args: argparse.Namespace) -> int:
-    key_path = args.key or default_key_path()
+    key_path = args.key or default_key_path(args.env)
     with _reader(args) as trail:
         if args.public_key:
             keys = [load_public_key(p) for p in args.public_key]
@@ -212,7 +212,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _key(args: argparse.Namespace) -> int:
-    key = load_or_create_signing_key(args.key or default_key_path())
+    key = load_or_create_signing_key(args.key or default_key_path(args.env))
     sys.stdout.write(public_key_pem(key.public_key()))
     return EXIT_OK
 

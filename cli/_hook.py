@@ -31,19 +31,18 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from magistrate.broker import HookInput, deny_answer, get_logger
+from magistrate.broker import HISTORY_LIMIT, OUTCOME_EVENTS, HookInput, deny_answer, get_logger
 from magistrate.cli._hook_session import SESSION_EVENTS, record_session
+from magistrate.cli._settings import HOOK_TIMEOUT
 
 if TYPE_CHECKING:
     from magistrate.broker import CallContext, Decision, Policy, ToolCall
 
 log = get_logger("magistrate.cli.hook")
 
-POLICY_ENV = "MAGISTRATE_POLICY"
-AUDIT_ENV = "MAGISTRATE_AUDIT"
-HISTORY_LIMIT = 1000
-DEFAULT_BUDGET = 30.0
-"""Seconds a PreToolUse decision may take before the hook denies; `magistrate settings` gives the CLI 60."""
+DEFAULT_BUDGET = HOOK_TIMEOUT / 2
+"""Seconds a PreToolUse decision may take before the hook denies: half the CLI's hook timeout that
+`magistrate settings` writes, so the deny comes well before the CLI gives up on the hook."""
 
 
 class _UnloadablePolicy:
@@ -59,13 +58,12 @@ class _UnloadablePolicy:
 
 
 def _policy(args: argparse.Namespace, cwd: str) -> Policy:
-    from magistrate.broker import claude_code_policy, load_policy
+    from magistrate.broker import resolve_policy
 
-    chosen = args.policy or os.environ.get(POLICY_ENV) or None
     try:
-        return load_policy(chosen) if chosen else claude_code_policy(cwd)
+        return resolve_policy(args.policy or None, cwd=cwd, env=args.env)
     except Exception as exc:  # noqa: BLE001 - a policy that does not load denies every call, recorded
-        log.error("hook_policy_not_loaded", policy=chosen, error=str(exc))
+        log.error("hook_policy_not_loaded", policy=args.policy or args.env.policy, error=str(exc))
         return _UnloadablePolicy(exc)
 
 
@@ -78,9 +76,9 @@ async def handle(event: HookInput, args: argparse.Namespace) -> dict[str, Any]:
 
     pre = event.hook_event_name == "PreToolUse"
     cwd = event.cwd or os.getcwd()  # noqa: PTH109 - a string, as the hook input gives it
-    db = args.db or os.environ.get(AUDIT_ENV) or None
+    db = args.db or args.env.trail
     try:
-        trail = await anyio.to_thread.run_sync(Trail.open, db)
+        trail = await anyio.to_thread.run_sync(lambda: Trail.open(db, env=args.env))
     except Exception as exc:
         log.error("hook_trail_not_opened", db=db, error=str(exc))
         if not pre:
@@ -154,8 +152,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         raw = sys.stdin.buffer.read()
         if _event_name(raw) in SESSION_EVENTS:
-            return record_session(raw, args.db or os.environ.get(AUDIT_ENV) or None)
-        post = _event_name(raw) in ("PostToolUse", "PostToolUseFailure")
+            return record_session(raw, args.db or args.env.trail, args.env)
+        post = _event_name(raw) in OUTCOME_EVENTS
         if not post:
             _watchdog(args.timeout)
         try:
@@ -193,12 +191,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         metavar="FILE",
-        help=f"policy.py or settings JSON (default ${POLICY_ENV}, else the permissions the CLI itself would apply)",
+        help="policy.py or settings JSON (default $MAGISTRATE_POLICY, else the permissions the CLI itself would apply)",
     )
     parser.add_argument(
         "--db",
         metavar="URL",
-        help=f"the audit trail: SQLite path or postgresql:// URL (default ${AUDIT_ENV}, else the per-user trail)",
+        help="the audit trail: SQLite path or postgresql:// URL (default $MAGISTRATE_AUDIT, else the per-user trail)",
     )
     parser.add_argument(
         "--timeout",

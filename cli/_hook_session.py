@@ -10,17 +10,21 @@ exits 1, which the CLI shows and ignores: the call was refused either way, only 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from magistrate.broker import SessionHookInput, get_logger
+
+if TYPE_CHECKING:
+    from magistrate.broker import Environment
 
 log = get_logger("magistrate.cli.hook")
 
 SESSION_EVENTS = ("Stop", "SessionEnd")
 
 
-def record_session(raw: bytes, db: str | None) -> int:
+def record_session(raw: bytes, db: str | None, env: Environment) -> int:
     """Read the transcript named by the hook input and record the calls no hook saw; the exit code."""
     import anyio
 
@@ -33,7 +37,7 @@ def record_session(raw: bytes, db: str | None) -> int:
         return 1
 
     async def record() -> int:
-        async with await Trail.aopen(db) as trail:
+        async with await Trail.aopen(db, env=env) as trail:
             from magistrate.broker import record_transcript
 
             return await record_transcript(trail, event)

@@ -1,7 +1,8 @@
 """Dispatch for `magistrate ...`; each command group lives in its own module with a `register()`.
 
 Command modules are imported only when their group is named, so `magistrate hook` (run by the CLI once
-per tool call) does not pay for the MCP servers or the document parsers.
+per tool call) does not pay for the MCP servers or the document parsers. The environment's `MAGISTRATE_*`
+variables are read here, once, and reach every command as `args.env`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help(sys.stderr)
         return 2
+    from magistrate.broker import Environment
+
+    args.env = Environment.read()
     code: int = func(args)
     return code
 

@@ -1,17 +1,20 @@
 """`magistrate serve NAME`: run one bundled MCP server on its own, over stdio or streamable HTTP.
 
 Servers are a registry of name -> "module:factory"; a factory takes the `--db` location (None for the default)
-and returns an MCP server. The factory's module is imported only for the server named, so serving one never
-pays for another.
+and returns an MCP server; those that read the environment (the approval server's policy, trail and queue,
+the compliance server's run id) take it as `env=`. The factory's module is imported only for the server named,
+so serving one never pays for another.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from magistrate.broker import Environment
 
 # server name -> "module:factory(db: str | None) -> an MCP server"
 SERVERS: dict[str, str] = {
@@ -19,6 +22,7 @@ SERVERS: dict[str, str] = {
     "documents": "magistrate.servers._documents:build_server",
     "approval": "magistrate.servers._approval_server:build_server",
 }
+_TAKE_ENV = frozenset({"compliance", "approval"})
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -36,19 +40,26 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
-def build(name: str, db: str | None, policy: str | None = None) -> Any:
-    """The named server, built by its registered factory."""
+def build(name: str, db: str | None, policy: str | None = None, env: Environment | None = None) -> Any:
+    """The named server, built by its registered factory (with `env`, this process's environment by default,
+    when it reads one)."""
     module_name, _, attribute = SERVERS[name].partition(":")
     factory = getattr(importlib.import_module(module_name), attribute)
-    return factory(db, policy=policy) if policy else factory(db)
+    options: dict[str, Any] = {"policy": policy} if policy else {}
+    if name in _TAKE_ENV:
+        from magistrate.broker import Environment
+
+        options["env"] = env or Environment.read()
+    return factory(db, **options)
 
 
 def run(args: argparse.Namespace) -> int:
     import anyio
 
-    from magistrate.servers import TOKEN_ENV, ServerError, check_exposure, serve_http, serve_stdio
+    from magistrate.broker import MagistrateError
+    from magistrate.servers import check_exposure, serve_http, serve_stdio
 
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    token = args.token or args.env.server_token
     if args.policy and args.server != "approval":
         sys.stderr.write("magistrate serve: --policy applies only to the approval server\n")
         return 2
@@ -57,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.transport == "http":
             check_exposure(args.host, token)
-        server = build(args.server, args.db, args.policy)
-    except ServerError as exc:
+        server = build(args.server, args.db, args.policy, args.env)
+    except MagistrateError as exc:  # a bad database, a policy that does not load: said, never a traceback
         sys.stderr.write(f"magistrate serve: {exc}\n")
         return 2
     try:
@@ -79,7 +90,9 @@ def _serve_shared_broker(args: argparse.Namespace, token: str | None) -> int:
     from magistrate.servers import serve_shared_broker
 
     async def serve() -> None:
-        await serve_shared_broker(db=args.db, policy=args.policy, host=args.host, port=args.port, token=token)
+        await serve_shared_broker(
+            db=args.db, policy=args.policy, host=args.host, port=args.port, token=token, env=args.env
+        )
 
     try:
         anyio.run(serve)

@@ -16,14 +16,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from magistrate.broker import PROMPT_TOOL
+from magistrate.broker import PROMPT_TOOL, SERVER_NAME, TOOL_HOOK_EVENTS
 from magistrate.cli._hook_session import SESSION_EVENTS
 
 MCP_FILE = "magistrate-mcp.json"
 SETTINGS_FILE = "magistrate-settings.json"
-HOOK_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd")
+HOOK_EVENTS = (*TOOL_HOOK_EVENTS, *SESSION_EVENTS)
 """The tool events, and the ends of a turn and of the session, when the calls the CLI refused before any hook
 are read from the transcript and recorded."""
+HOOK_TIMEOUT = 60
+"""Seconds the CLI gives each `magistrate hook` command the written settings run; the hook denies by itself
+in half that."""
 
 
 def magistrate_command() -> list[str]:
@@ -47,10 +50,10 @@ def mcp_config(policy: Path, db: str | None, queue: str | None = None) -> dict[s
     env = {"MAGISTRATE_POLICY": str(policy)}
     if queue is not None:
         env["MAGISTRATE_APPROVAL_QUEUE"] = queue
-    return {"mcpServers": {"magistrate": {"type": "stdio", "command": command, "args": args, "env": env}}}
+    return {"mcpServers": {SERVER_NAME: {"type": "stdio", "command": command, "args": args, "env": env}}}
 
 
-def hook_settings(policy: Path, db: str | None, timeout: int = 60) -> dict[str, Any]:
+def hook_settings(policy: Path, db: str | None, timeout: int = HOOK_TIMEOUT) -> dict[str, Any]:
     """The `--settings` document: `magistrate hook` for every tool, before it runs and after.
 
     The CLI lets a call through when its PreToolUse hook exits with anything but 0 or 2, or overruns the

@@ -25,11 +25,10 @@ class _ToolSet(Protocol):
 class ApprovalEndpoint(McpEndpoint):
     """`mcp__magistrate__approval_prompt`, answered by the run's resolver; always exactly one text block."""
 
-    name = "magistrate"
-
     def __init__(self, answer: Callable[[Mapping[str, Any]], Any]) -> None:
-        from magistrate.broker import INPUT_SCHEMA, TOOL_DESCRIPTION, TOOL_NAME
+        from magistrate.broker import INPUT_SCHEMA, SERVER_NAME, TOOL_DESCRIPTION, TOOL_NAME
 
+        self.name = SERVER_NAME
         self._answer = answer
         self._tool_name = TOOL_NAME
         self._entry = {"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "inputSchema": INPUT_SCHEMA}

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from magistrate.sdk._errors import CLINotFoundError
 
-ENV_VAR = "MAGISTRATE_CLI_PATH"
+if TYPE_CHECKING:
+    from magistrate.broker import Environment
+
 _INSTALL_HINT = (
     "Install it with `npm install @anthropic-ai/claude-code` in your project (or `npm install -g "
     "@anthropic-ai/claude-code`), or point ClaudeCodeOptions(cli_path=...) or $MAGISTRATE_CLI_PATH at it"
@@ -29,19 +32,26 @@ def _project_candidates(start: Path) -> list[Path]:
     return seen
 
 
-def find_cli(explicit: str | Path | None = None, cwd: str | Path | None = None) -> str:
-    """Return the path of the CLI to run, or raise CLINotFoundError saying how to install it."""
+def find_cli(
+    explicit: str | Path | None = None, cwd: str | Path | None = None, *, env: Environment | None = None
+) -> str:
+    """Return the path of the CLI to run, or raise CLINotFoundError saying how to install it. The environment's
+    choice is `$MAGISTRATE_CLI_PATH` in `env`, this process's environment by default."""
     if explicit is not None:
         path = Path(explicit).expanduser()
         if path.is_file() and os.access(path, os.X_OK):
             return str(path)
         raise CLINotFoundError(f"cli_path does not name an executable file. {_INSTALL_HINT}", str(path))
-    from_env = os.environ.get(ENV_VAR)
+    if env is None:
+        from magistrate.broker import Environment
+
+        env = Environment.read()
+    from_env = env.cli_path
     if from_env:
         path = Path(from_env).expanduser()
         if path.is_file() and os.access(path, os.X_OK):
             return str(path)
-        raise CLINotFoundError(f"${ENV_VAR} does not name an executable file. {_INSTALL_HINT}", str(path))
+        raise CLINotFoundError(f"$MAGISTRATE_CLI_PATH does not name an executable file. {_INSTALL_HINT}", str(path))
     start = Path(cwd).resolve() if cwd is not None and Path(cwd).is_dir() else Path.cwd()
     for candidate in _project_candidates(start):
         if candidate.is_file() and os.access(candidate, os.X_OK):

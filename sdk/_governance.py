@@ -16,12 +16,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from magistrate.broker import HookInput, HookSession, deny_answer, get_logger
+from magistrate.broker import OUTCOME_EVENTS, HookInput, HookSession, deny_answer, get_logger
 from magistrate.sdk._sdk_mcp import McpEndpoint
 
 log = get_logger("magistrate.sdk.governance")
-
-_POST_EVENTS = ("PostToolUse", "PostToolUseFailure")
 
 
 @dataclass
@@ -37,7 +35,7 @@ class Governance(HookSession):
         try:
             event = HookInput.model_validate(hook_input)
         except ValidationError as exc:
-            if hook_input.get("hook_event_name") in _POST_EVENTS:
+            if hook_input.get("hook_event_name") in OUTCOME_EVENTS:
                 log.error("outcome_not_parsed", error=str(exc.errors()[0]["msg"]))
                 return {}
             return deny_answer(f"Denied: the hook input did not parse ({exc.errors()[0]['msg']}).")

@@ -2,12 +2,13 @@
 
 Imported only when a run is governed, so `import magistrate.sdk` and a plain run pay nothing for the broker.
 The resolution order for each piece is the one documented on `ClaudeCodeOptions`: the option, then the
-environment (`MAGISTRATE_POLICY`, `MAGISTRATE_AUDIT`), then the default.
+environment (`MAGISTRATE_POLICY`, `MAGISTRATE_AUDIT`, ...), then the default. The environment is the one
+the run read when it started, passed in as an `Environment`.
 """
 
 from __future__ import annotations
 
-import os
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from magistrate.broker import Approver, AskRequest, CallbackApprover, Governor, Policy, Verdict
+from magistrate.broker import Approver, AskRequest, CallbackApprover, Environment, Governor, Policy, Verdict
 from magistrate.sdk._errors import OptionsError
 from magistrate.sdk._governance import Governance
 from magistrate.sdk._options import ClaudeCodeOptions
@@ -23,42 +24,42 @@ from magistrate.sdk._permissions import PermissionResultAllow, PermissionResultD
 from magistrate.sdk._sdk_mcp import McpEndpoint
 
 
-def _resolve_policy(options: ClaudeCodeOptions, cwd: str) -> Policy:
-    from magistrate.broker import claude_code_policy, load_policy
+def _resolve_policy(options: ClaudeCodeOptions, cwd: str, env: Environment) -> Policy:
+    """The broker's `resolve_policy` over the run's options; a `policy` that is neither a policy nor a path is
+    an `OptionsError` naming the option (a file that does not load stays a `PolicyLoadError`)."""
+    from magistrate.broker import PolicyError, PolicyLoadError, resolve_policy
 
-    chosen = options.policy if options.policy is not None else os.environ.get("MAGISTRATE_POLICY") or None
-    if chosen is None:
-        settings = [options.settings] if options.settings and Path(options.settings).is_file() else []
-        return claude_code_policy(cwd, options.allowed_tools, options.disallowed_tools, settings_files=settings)
-    if isinstance(chosen, (str, Path)):
-        policy: Policy = load_policy(chosen)
-    elif hasattr(chosen, "decide") and hasattr(chosen, "version"):
-        policy = chosen
-    else:
-        raise OptionsError(f"policy must be a policy object or a file path, got {type(chosen).__name__}", "policy")
-    if options.allowed_tools or options.disallowed_tools:
-        from magistrate.broker import with_option_rules
+    settings = [options.settings] if options.settings and Path(options.settings).is_file() else []
+    try:
+        return resolve_policy(
+            options.policy,
+            cwd=cwd,
+            env=env,
+            allowed_tools=options.allowed_tools,
+            disallowed_tools=options.disallowed_tools,
+            settings_files=settings,
+        )
+    except PolicyLoadError:
+        raise
+    except PolicyError as exc:
+        raise OptionsError(str(exc), "policy") from exc
 
-        policy = with_option_rules(policy, options.allowed_tools, options.disallowed_tools, cwd=cwd)
-    return policy
 
-
-async def _default_governor(options: ClaudeCodeOptions, cwd: str) -> tuple[Governor, list[Any]]:
+async def _default_governor(options: ClaudeCodeOptions, cwd: str, env: Environment) -> tuple[Governor, list[Any]]:
     """A client of the shared broker when one is named; else the broker in this process, over the policy and
     a trail opened for this run."""
-    url = options.broker or os.environ.get("MAGISTRATE_BROKER") or None
+    url = options.broker or env.broker
     if url:
         if options.policy is not None or options.audit is not None:
             raise OptionsError("a shared broker brings its own policy and trail: drop policy/audit", "broker")
         from magistrate.broker import RemoteGovernor
 
-        remote = RemoteGovernor(url, token=os.environ.get("MAGISTRATE_BROKER_TOKEN") or None)
+        remote = RemoteGovernor(url, token=env.broker_token)
         return remote, [remote]
     from magistrate.broker import Broker, Trail
 
-    policy = _resolve_policy(options, cwd)
-    audit = options.audit if options.audit is not None else os.environ.get("MAGISTRATE_AUDIT") or None
-    trail = await anyio.to_thread.run_sync(Trail.open, audit)
+    policy = _resolve_policy(options, cwd, env)
+    trail = await anyio.to_thread.run_sync(functools.partial(Trail.open, options.audit, env=env))
     trail.inline_writes = True  # the run waits on each commit anyway; skip the worker thread
     return Broker(policy, trail), [trail]
 
@@ -110,7 +111,9 @@ class _EndpointApprover:
         return Verdict(approved=False, approver=self._label, note=str(answer.get("message", "")))
 
 
-def resolve_approver(options: ClaudeCodeOptions, endpoints: Mapping[str, McpEndpoint]) -> Approver | None:
+def resolve_approver(
+    options: ClaudeCodeOptions, endpoints: Mapping[str, McpEndpoint], env: Environment
+) -> Approver | None:
     """Who answers asks, in the documented order of preference."""
     from magistrate.broker import TerminalApprover, terminal_available
 
@@ -119,10 +122,10 @@ def resolve_approver(options: ClaudeCodeOptions, endpoints: Mapping[str, McpEndp
         return None
     if chosen == "terminal":
         return TerminalApprover()
-    if chosen == "queue" or (chosen is None and os.environ.get("MAGISTRATE_APPROVAL_QUEUE")):
+    if chosen == "queue" or (chosen is None and env.approval_queue):
         from magistrate.servers import ApprovalQueue, QueueApprover
 
-        return QueueApprover(ApprovalQueue(os.environ.get("MAGISTRATE_APPROVAL_QUEUE") or None))
+        return QueueApprover(ApprovalQueue(env.queue))
     if chosen is not None:
         if hasattr(chosen, "approve"):
             return chosen  # type: ignore[no-any-return]
@@ -139,16 +142,18 @@ def resolve_approver(options: ClaudeCodeOptions, endpoints: Mapping[str, McpEndp
     return TerminalApprover() if terminal_available() else None
 
 
-async def governance_for(options: ClaudeCodeOptions, cwd: str, endpoints: Mapping[str, McpEndpoint]) -> Governance:
+async def governance_for(
+    options: ClaudeCodeOptions, cwd: str, endpoints: Mapping[str, McpEndpoint], env: Environment
+) -> Governance:
     owned: list[Any] = []
     governor: Governor
     if options.governor is not None:
         governor = options.governor
     else:
-        governor, owned = await _default_governor(options, cwd)
+        governor, owned = await _default_governor(options, cwd, env)
     return Governance(
         governor=governor,
-        approver=resolve_approver(options, endpoints),
+        approver=resolve_approver(options, endpoints, env),
         cwd=cwd,
         additional_directories=tuple(str(Path(d).expanduser().resolve()) for d in options.add_dirs),
         permission_mode=options.permission_mode or "default",
@@ -158,35 +163,38 @@ async def governance_for(options: ClaudeCodeOptions, cwd: str, endpoints: Mappin
     )
 
 
-def bundled_endpoints(governance: Governance, options: ClaudeCodeOptions) -> dict[str, McpEndpoint]:
-    """`magistrate` (approval), `compliance_db` and `documents`, all in-process and lazy."""
+def bundled_endpoints(governance: Governance, env: Environment) -> dict[str, McpEndpoint]:
+    """`magistrate` (approval), `compliance_db` and `documents`, all in-process and lazy; the databases are
+    the ones `env` names, else the per-user ones."""
+    from magistrate.broker import SERVER_NAME
     from magistrate.sdk._bundled import LazyToolSetEndpoint
+    from magistrate.servers import COMPLIANCE_SERVER, DOCUMENTS_SERVER
 
     def compliance_manifest() -> list[dict[str, Any]]:
         from magistrate.servers import manifest_of
 
-        return manifest_of("compliance_db")
+        return manifest_of(COMPLIANCE_SERVER)
 
     def documents_manifest() -> list[dict[str, Any]]:
         from magistrate.servers import manifest_of
 
-        return manifest_of("documents")
+        return manifest_of(DOCUMENTS_SERVER)
 
     def open_compliance() -> Any:
         from magistrate.servers import compliance_toolset
         from magistrate.servers import open_compliance as open_repo
 
-        repo = open_repo(os.environ.get("MAGISTRATE_COMPLIANCE_DB") or None)
+        repo = open_repo(env.store("compliance"))
         return compliance_toolset(repo, governance.session_id), repo.db.close
 
     def open_documents() -> Any:
         from magistrate.servers import documents_toolset
         from magistrate.servers import open_documents as open_store
 
-        store = open_store(os.environ.get("MAGISTRATE_DOCUMENTS_DB") or None)
+        store = open_store(env.store("documents"))
         return documents_toolset(store), store.db.close
 
-    compliance = LazyToolSetEndpoint("compliance_db", compliance_manifest, open_compliance)
-    documents = LazyToolSetEndpoint("documents", documents_manifest, open_documents)
+    compliance = LazyToolSetEndpoint(COMPLIANCE_SERVER, compliance_manifest, open_compliance)
+    documents = LazyToolSetEndpoint(DOCUMENTS_SERVER, documents_manifest, open_documents)
     governance.closers += [compliance, documents]  # their databases close with the run
-    return {"magistrate": governance.approval_endpoint(), "compliance_db": compliance, "documents": documents}
+    return {SERVER_NAME: governance.approval_endpoint(), COMPLIANCE_SERVER: compliance, DOCUMENTS_SERVER: documents}

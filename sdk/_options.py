@@ -13,7 +13,7 @@ from typing import Any, Literal, TypedDict
 
 from typing_extensions import NotRequired
 
-from magistrate.broker import PermissionMode
+from magistrate.broker import DEFAULT_TIMEOUT, PermissionMode
 from magistrate.sdk._permissions import CanUseTool, HookEvent, HookMatcher
 
 
@@ -96,7 +96,7 @@ class ClaudeCodeOptions:
     approver: Any = None
     """Who answers asks: an object with `async approve(ask)`, a function `ask -> bool | Verdict`, or "terminal",
     "queue" or "none". By default: `can_use_tool` if given, else the terminal if there is one, else deny."""
-    approval_timeout: float = 300.0
+    approval_timeout: float = DEFAULT_TIMEOUT
     """Seconds an approver may take; no answer in time is a deny."""
     labels: dict[str, str] = field(default_factory=dict)
     """Labels recorded with every decision and visible to rules (team, ticket, environment, ...)."""

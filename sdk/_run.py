@@ -83,8 +83,11 @@ class Run:
         run's wall time. No tool call can slip through meanwhile: the CLI asks nothing before `initialize`
         is answered, and hook callbacks are only served once governance is in place.
         """
+        from magistrate.broker import Environment
+
+        config = Environment.read()  # once per run: what the MAGISTRATE_* variables say now
         cwd = resolve_cwd(options)
-        cli = await anyio.to_thread.run_sync(find_cli, options.cli_path, cwd)
+        cli = await anyio.to_thread.run_sync(lambda: find_cli(options.cli_path, cwd, env=config))
         plan = _plan(options)
         argv = build_argv(cli, replace(options, permission_prompt_tool_name=plan.prompt_tool), mcp_servers=plan.servers)
         env = {**os.environ, **options.env}
@@ -99,8 +102,8 @@ class Run:
             if options.governed:
                 from magistrate.sdk._governed import bundled_endpoints, governance_for
 
-                governance = await governance_for(options, cwd or str(Path.cwd()), plan.endpoints)
-                plan.endpoints.update(bundled_endpoints(governance, options))
+                governance = await governance_for(options, cwd or str(Path.cwd()), plan.endpoints, config)
+                plan.endpoints.update(bundled_endpoints(governance, config))
                 plan.governance.append(governance)
                 session.after_answer = governance.flush_outcomes
             init = await session.wait(pending)
@@ -180,33 +183,28 @@ def _add_user_hooks(options: ClaudeCodeOptions, plan: _Plan) -> None:
             plan.hooks.setdefault(event, []).append({"matcher": matcher.matcher, "hookCallbackIds": ids})
 
 
-BUNDLED_SERVERS = ("magistrate", "compliance_db", "documents")
-GOVERNANCE_HOOKS = {
-    "PreToolUse": "magistrate_pre_tool_use",
-    "PostToolUse": "magistrate_post_tool_use",
-    "PostToolUseFailure": "magistrate_post_tool_use_failure",
-}
-
-
 def _add_governance(options: ClaudeCodeOptions, plan: _Plan) -> None:
     """Register the hooks and attach the bundled servers by name; their implementations come later."""
-    from magistrate.broker import PROMPT_TOOL
+    from magistrate.broker import PROMPT_TOOL, SERVER_NAME, TOOL_HOOK_EVENTS
+    from magistrate.servers import COMPLIANCE_SERVER, DOCUMENTS_SERVER
 
-    for event, callback_id in GOVERNANCE_HOOKS.items():
+    for event in TOOL_HOOK_EVENTS:
+        callback_id = f"magistrate_{event}"
         plan.hooks.setdefault(event, []).append({"matcher": None, "hookCallbackIds": [callback_id]})
         plan.callbacks[callback_id] = None  # answered by governance
+    bundled = (SERVER_NAME, COMPLIANCE_SERVER, DOCUMENTS_SERVER)
     if isinstance(options.mcp_servers, (str, Path)):
         raise OptionsError(
             "a governed run attaches magistrate's servers, so mcp_servers must be a mapping, not a file path",
             option="mcp_servers",
         )
-    clash = sorted(set(BUNDLED_SERVERS) & set(options.mcp_servers))
+    clash = sorted(set(bundled) & set(options.mcp_servers))
     if clash:
         raise OptionsError(
             f"mcp_servers uses the name(s) {', '.join(clash)} that magistrate's bundled servers use; rename yours",
             option="mcp_servers",
         )
-    plan.servers = {**options.mcp_servers, **{name: {"type": "sdk", "name": name} for name in BUNDLED_SERVERS}}
+    plan.servers = {**options.mcp_servers, **{name: {"type": "sdk", "name": name} for name in bundled}}
     plan.prompt_tool = PROMPT_TOOL
 
 

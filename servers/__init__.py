@@ -33,14 +33,17 @@ if TYPE_CHECKING:
         NotFoundError,
         ServerError,
     )
-    from magistrate.servers._http import TOKEN_ENV, check_exposure, serve_http, serve_stdio
+    from magistrate.servers._http import check_exposure, serve_http, serve_stdio
     from magistrate.servers._manifest import manifest_of
+    from magistrate.servers._names import COMPLIANCE_SERVER, DOCUMENTS_SERVER
     from magistrate.servers._toolspec import ToolResult, ToolSet, ToolSpec, describe_validation_error
 
 # public name -> (defining module, name there)
 _EXPORTS: dict[str, tuple[str, str]] = {
     "ApprovalQueue": ("magistrate.servers._approval_queue", "ApprovalQueue"),
+    "COMPLIANCE_SERVER": ("magistrate.servers._names", "COMPLIANCE_SERVER"),
     "ComplianceRepository": ("magistrate.servers._compliance_repo", "ComplianceRepository"),
+    "DOCUMENTS_SERVER": ("magistrate.servers._names", "DOCUMENTS_SERVER"),
     "DatabaseError": ("magistrate.servers._errors", "DatabaseError"),
     "DocumentStore": ("magistrate.servers._documents_repo", "DocumentStore"),
     "ExtractionError": ("magistrate.servers._errors", "ExtractionError"),
@@ -51,7 +54,6 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "PutDocumentInput": ("magistrate.servers._documents_models", "PutDocumentInput"),
     "QueueApprover": ("magistrate.servers._approval_queue", "QueueApprover"),
     "ServerError": ("magistrate.servers._errors", "ServerError"),
-    "TOKEN_ENV": ("magistrate.servers._http", "TOKEN_ENV"),
     "ToolResult": ("magistrate.servers._toolspec", "ToolResult"),
     "ToolSet": ("magistrate.servers._toolspec", "ToolSet"),
     "ToolSpec": ("magistrate.servers._toolspec", "ToolSpec"),
@@ -75,7 +77,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 
 __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "ApprovalQueue",
+    "COMPLIANCE_SERVER",
     "ComplianceRepository",
+    "DOCUMENTS_SERVER",
     "DatabaseError",
     "DocumentStore",
     "ExtractionError",
@@ -86,7 +90,6 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "PutDocumentInput",
     "QueueApprover",
     "ServerError",
-    "TOKEN_ENV",
     "ToolResult",
     "ToolSet",
     "ToolSpec",

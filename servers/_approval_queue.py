@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import getpass
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +29,7 @@ from typing import Literal
 import anyio
 import anyio.to_thread
 
-from magistrate.broker import AskRequest, Verdict
+from magistrate.broker import AskRequest, Environment, Verdict
 from magistrate.servers._db import Database, Row, ensure_schema, open_database
 
 Status = Literal["pending", "approved", "denied", "expired"]
@@ -61,8 +60,8 @@ _BUSY_TIMEOUT = 30.0
 
 
 def default_queue_path() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "magistrate" / "approvals.sqlite3"
+    """The per-user queue: `approvals.sqlite3` in the state directory, whatever the environment says."""
+    return Path(Environment().queue)
 
 
 def _now() -> str:

@@ -8,7 +8,6 @@ structured content, which the CLI would reject.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from magistrate.broker import (
     TOOL_NAME,
     Approver,
     CallContext,
+    Environment,
     Governor,
     Policy,
     PromptResolver,
@@ -36,22 +36,12 @@ INSTRUCTIONS = (
 )
 
 
-def _policy(policy: Policy | str | Path | None, cwd: str) -> Policy:
-    from magistrate.broker import claude_code_policy, load_policy
-
-    chosen = policy if policy is not None else os.environ.get("MAGISTRATE_POLICY") or None
-    if chosen is None:
-        return claude_code_policy(cwd)
-    if isinstance(chosen, (str, Path)):
-        return load_policy(chosen)
-    return chosen
-
-
-def default_approver() -> Approver | None:
-    """The approval queue when `$MAGISTRATE_APPROVAL_QUEUE` names one, else the terminal if there is one."""
+def default_approver(env: Environment | None = None) -> Approver | None:
+    """The approval queue when `env` (default: this process's environment) names one in
+    `$MAGISTRATE_APPROVAL_QUEUE`, else the terminal if there is one."""
     from magistrate.broker import TerminalApprover, terminal_available
 
-    queue = os.environ.get("MAGISTRATE_APPROVAL_QUEUE")
+    queue = (env or Environment.read()).approval_queue
     if queue:
         from magistrate.servers._approval_queue import ApprovalQueue, QueueApprover
 
@@ -59,12 +49,20 @@ def default_approver() -> Approver | None:
     return TerminalApprover() if terminal_available() else None
 
 
-def open_broker(db: str | None = None, *, policy: Policy | str | Path | None = None, cwd: str | None = None) -> Broker:
-    """The broker behind the prompt (and the decision API): the policy and the trail at `db`. Blocking."""
-    from magistrate.broker import Broker, Trail
+def open_broker(
+    db: str | None = None,
+    *,
+    policy: Policy | str | Path | None = None,
+    cwd: str | None = None,
+    env: Environment | None = None,
+) -> Broker:
+    """The broker behind the prompt (and the decision API): the policy and the trail at `db`, each else as
+    `env` (default: this process's environment) says. Blocking."""
+    from magistrate.broker import Broker, Trail, resolve_policy
 
-    trail = Trail.open(db or os.environ.get("MAGISTRATE_AUDIT") or None)
-    return Broker(_policy(policy, cwd or str(Path.cwd())), trail)
+    env = env or Environment.read()
+    chosen = resolve_policy(policy, cwd=cwd or str(Path.cwd()), env=env)  # before the trail: nothing to close
+    return Broker(chosen, Trail.open(db or None, env=env))
 
 
 def build_resolver(
@@ -74,15 +72,17 @@ def build_resolver(
     approver: Approver | None = None,
     cwd: str | None = None,
     governor: Governor | None = None,
+    env: Environment | None = None,
 ) -> PromptResolver:
-    """The broker (policy + trail at `db`, unless a `governor` is given) and approver behind the prompt.
-    Blocking: opens the trail."""
+    """The broker (policy + trail at `db`, unless a `governor` is given) and approver behind the prompt; what
+    is not given is as `env` (default: this process's environment) says. Blocking: opens the trail."""
+    env = env or Environment.read()
     where = cwd or str(Path.cwd())
-    chosen = governor if governor is not None else open_broker(db, policy=policy, cwd=where)
+    chosen = governor if governor is not None else open_broker(db, policy=policy, cwd=where, env=env)
     trail = getattr(chosen, "trail", None)
     return PromptResolver(
         governor=chosen,
-        approver=approver if approver is not None else default_approver(),
+        approver=approver if approver is not None else default_approver(env),
         context=lambda: CallContext(cwd=where),
         recall=None if trail is None else trail_recall(trail),
     )
@@ -112,9 +112,11 @@ def build_server(
     approver: Approver | None = None,
     cwd: str | None = None,
     governor: Governor | None = None,
+    env: Environment | None = None,
 ) -> MCPServer:
     """The `magistrate` server with its `approval_prompt` tool; `db` is the audit trail's location (unused
-    when a ready `governor` is given, as the shared broker's service does).
+    when a ready `governor` is given, as the shared broker's service does). What is not given is as `env`
+    (default: this process's environment) says.
 
     The policy is loaded and the trail opened here, so a bad policy fails before anything is served; a trail
     the server opened itself is closed when the server stops (its lifespan ends). A server is run once."""
@@ -122,7 +124,7 @@ def build_server(
 
     from mcp.server.mcpserver import MCPServer
 
-    resolver = build_resolver(db, policy=policy, approver=approver, cwd=cwd, governor=governor)
+    resolver = build_resolver(db, policy=policy, approver=approver, cwd=cwd, governor=governor, env=env)
     owned = None if governor is not None else getattr(resolver.governor, "trail", None)
 
     @asynccontextmanager

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from magistrate.broker import get_logger
+from magistrate.broker import Environment, get_logger
 from magistrate.servers._compliance_import import sample_frameworks
 from magistrate.servers._compliance_repo import ComplianceRepository
-from magistrate.servers._compliance_tools import INSTRUCTIONS, compliance_toolset, default_run_id
+from magistrate.servers._compliance_tools import INSTRUCTIONS, compliance_toolset
 from magistrate.servers._db import default_location, open_database
 
 if TYPE_CHECKING:
@@ -39,9 +39,15 @@ def open_compliance(db: str | None = None, *, seed: bool = True) -> ComplianceRe
 
 
 def build_server(
-    db: str | ComplianceRepository | None = None, *, run_id: str | None = None, seed: bool = True
+    db: str | ComplianceRepository | None = None,
+    *,
+    run_id: str | None = None,
+    seed: bool = True,
+    env: Environment | None = None,
 ) -> Server[dict[str, Any]]:
-    """The `compliance_db` server over a database location or an open repository."""
+    """The `compliance_db` server over a database location or an open repository. Findings are recorded
+    under `run_id`, else the `$MAGISTRATE_RUN_ID` of `env` (default: this process's environment), for a
+    server that runs on its own."""
     from magistrate.servers._toolkit import ResourceSpec, to_mcp_server
 
     opened = not isinstance(db, ComplianceRepository)
@@ -70,7 +76,7 @@ def build_server(
         ),
     ]
     return to_mcp_server(
-        compliance_toolset(repo, run_id or default_run_id()),
+        compliance_toolset(repo, run_id or (env or Environment.read()).run_id),
         instructions=INSTRUCTIONS,
         on_close=repo.close if opened else None,
         resources=resources,

@@ -6,7 +6,6 @@ run that has not loaded the server, and `compliance_toolset()` binds them to a r
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from magistrate.servers._compliance_models import (
@@ -21,9 +20,9 @@ from magistrate.servers._compliance_models import (
     UpdateFindingInput,
 )
 from magistrate.servers._compliance_repo import ComplianceRepository
+from magistrate.servers._names import COMPLIANCE_SERVER
 from magistrate.servers._toolspec import Handler, ToolSet, ToolSpec
 
-SERVER_NAME = "compliance_db"
 INSTRUCTIONS = (
     "A database of compliance frameworks (GDPR articles, SOC 2 trust services criteria, and any imported) and of"
     " findings recorded against their requirements. Search requirements by topic, read one in full, record what"
@@ -81,11 +80,6 @@ def manifest() -> list[dict[str, Any]]:
     return [spec.manifest_entry() for spec in TOOLS]
 
 
-def default_run_id() -> str | None:
-    """The run recording findings, from `MAGISTRATE_RUN_ID` when the server runs on its own."""
-    return os.environ.get("MAGISTRATE_RUN_ID") or None
-
-
 def compliance_toolset(repo: ComplianceRepository, run_id: str | None = None) -> ToolSet:
     """The compliance tools bound to a repository; findings are stamped with `run_id`."""
 
@@ -114,4 +108,4 @@ def compliance_toolset(repo: ComplianceRepository, run_id: str | None = None) ->
         return FindingOutput(finding=repo.update_finding(args.finding_id, args.status, args.note))
 
     handlers: list[Handler] = [search, get, record, list_, update]
-    return ToolSet(SERVER_NAME, list(zip(TOOLS, handlers, strict=True)))
+    return ToolSet(COMPLIANCE_SERVER, list(zip(TOOLS, handlers, strict=True)))

@@ -8,12 +8,10 @@ version (`magistrate_schema`), and a database of a version this code does not kn
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from magistrate.broker import Database, Dialect, Flavor, SchemaVersionError, is_postgres_url
+from magistrate.broker import Database, Dialect, Environment, Flavor, SchemaVersionError, StoreName, is_postgres_url
 from magistrate.broker import open_database as _open_database
 from magistrate.servers._errors import DatabaseError
 
@@ -24,7 +22,6 @@ __all__ = [
     "Dialect",
     "Row",
     "StoreSchemaError",
-    "data_dir",
     "default_location",
     "ensure_schema",
     "is_postgres_url",
@@ -39,15 +36,10 @@ class StoreSchemaError(SchemaVersionError, DatabaseError):
 FLAVOR = Flavor(DatabaseError, StoreSchemaError)
 
 
-def data_dir() -> Path:
-    """Per-user data directory: `$XDG_DATA_HOME/magistrate`, else `~/.local/share/magistrate`."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "magistrate"
-
-
-def default_location(store: str) -> str:
-    """Where a store lives when no `--db` is given, e.g. `.../magistrate/compliance.sqlite3`."""
-    return str(data_dir() / f"{store}.sqlite3")
+def default_location(store: StoreName) -> str:
+    """Where a store lives when no `--db` is given: `<store>.sqlite3` in the per-user data directory
+    (`$XDG_DATA_HOME/magistrate/` on Linux), whatever the environment's variables say."""
+    return Environment().store(store)
 
 
 def open_database(location: str, *, busy_timeout: float = 5.0) -> Database:

@@ -36,6 +36,7 @@ from magistrate.broker import (
     AuditError,
     CliDecisionRequest,
     DecideRequest,
+    Environment,
     ErrorBody,
     Health,
     Recorded,
@@ -168,20 +169,23 @@ async def serve_shared_broker(
     port: int,
     token: str | None,
     sock: socket.socket | None = None,
+    env: Environment | None = None,
 ) -> None:
     """Serve the approval prompt and the decision API over HTTP until cancelled, then close the trail.
 
     The broker decides with `policy` (else $MAGISTRATE_POLICY, else the Claude Code settings of this
-    directory) and records in the trail at `db` (else $MAGISTRATE_AUDIT; PostgreSQL when shared)."""
+    directory) and records in the trail at `db` (else $MAGISTRATE_AUDIT; PostgreSQL when shared). The
+    variables are read from `env`, this process's environment by default, as the approver is."""
     import anyio.to_thread
 
     from magistrate.servers._approval_server import build_server, open_broker
     from magistrate.servers._http import check_exposure, serve_http
 
     check_exposure(host, token)
-    broker = await anyio.to_thread.run_sync(lambda: open_broker(db, policy=policy))
+    env = env or Environment.read()
+    broker = await anyio.to_thread.run_sync(lambda: open_broker(db, policy=policy, env=env))
     try:
-        server = build_server(governor=broker)
+        server = build_server(governor=broker, env=env)
         api = decision_app(broker)
         _log.info("decision_api_serving", policy_version=broker.policy.version, log_id=broker.trail.log_id)
         await serve_http(

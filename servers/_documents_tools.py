@@ -21,9 +21,9 @@ from magistrate.servers._documents_models import (
     SearchDocumentsOutput,
 )
 from magistrate.servers._documents_repo import DocumentStore
+from magistrate.servers._names import DOCUMENTS_SERVER
 from magistrate.servers._toolspec import Handler, ToolSet, ToolSpec
 
-SERVER_NAME = "documents"
 INSTRUCTIONS = (
     "A versioned store of documents (contracts, policies, reports) to read, search and cite. Every put makes a new"
     " immutable version addressed by its SHA-256; cite a document as name@version or by its sha256. Labels such"
@@ -112,4 +112,4 @@ def documents_toolset(store: DocumentStore) -> ToolSet:
         return DeleteDocumentOutput(name=args.name, version=version, versions_kept=kept)
 
     handlers: list[Handler] = [put, get, list_, search, delete]
-    return ToolSet(SERVER_NAME, list(zip(TOOLS, handlers, strict=True)))
+    return ToolSet(DOCUMENTS_SERVER, list(zip(TOOLS, handlers, strict=True)))

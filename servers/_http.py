@@ -19,7 +19,6 @@ from magistrate.servers._documents_models import MAX_CONTENT_BYTES
 from magistrate.servers._errors import InvalidInputError
 
 _log = get_logger("magistrate.servers.http")
-TOKEN_ENV = "MAGISTRATE_SERVER_TOKEN"  # noqa: S105 - the name of the variable, not a secret
 ASGIApp = Any
 MAX_REQUEST_BYTES = 3 * MAX_CONTENT_BYTES
 
@@ -69,7 +68,7 @@ def check_exposure(host: str, token: str | None) -> None:
     """Refuse to serve on a non-loopback address without a token."""
     if not is_loopback(host) and not token:
         raise InvalidInputError(
-            f"serving on {host} (not loopback) needs a bearer token: pass --token or set {TOKEN_ENV}"
+            f"serving on {host} (not loopback) needs a bearer token: pass --token or set MAGISTRATE_SERVER_TOKEN"
         )
 
 

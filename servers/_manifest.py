@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from magistrate.servers._names import COMPLIANCE_SERVER, DOCUMENTS_SERVER
+
 MANIFEST_FILE = Path(__file__).with_name("manifest.json")
 
 
@@ -20,7 +22,7 @@ def computed() -> dict[str, list[dict[str, Any]]]:
     """The manifest from the servers' own definitions (imports them all)."""
     from magistrate.servers import _compliance_tools, _documents_tools
 
-    return {"compliance_db": _compliance_tools.manifest(), "documents": _documents_tools.manifest()}
+    return {COMPLIANCE_SERVER: _compliance_tools.manifest(), DOCUMENTS_SERVER: _documents_tools.manifest()}
 
 
 @cache

@@ -305,21 +305,23 @@ def test_only_http_urls_are_accepted() -> None:
 
 
 async def test_a_run_names_its_broker_by_option_or_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from magistrate.broker import Environment
     from magistrate.sdk import ClaudeCodeOptions
     from magistrate.sdk._errors import OptionsError
     from magistrate.sdk._governed import _default_governor
 
     monkeypatch.setenv("MAGISTRATE_BROKER", "http://127.0.0.1:9/shared")
     monkeypatch.setenv("MAGISTRATE_BROKER_TOKEN", TOKEN)
-    governor, owned = await _default_governor(ClaudeCodeOptions(), str(tmp_path))
+    env = Environment.read()
+    governor, owned = await _default_governor(ClaudeCodeOptions(), str(tmp_path), env)
     assert isinstance(governor, RemoteGovernor)
     assert governor.url == "http://127.0.0.1:9/shared"
     assert owned == [governor]
-    chosen, _ = await _default_governor(ClaudeCodeOptions(broker="https://broker.example"), str(tmp_path))
+    chosen, _ = await _default_governor(ClaudeCodeOptions(broker="https://broker.example"), str(tmp_path), env)
     assert isinstance(chosen, RemoteGovernor)
     assert chosen.url == "https://broker.example"
     with pytest.raises(OptionsError, match="own policy and trail"):
-        await _default_governor(ClaudeCodeOptions(broker="http://b", policy=tmp_path / "p.py"), str(tmp_path))
+        await _default_governor(ClaudeCodeOptions(broker="http://b", policy=tmp_path / "p.py"), str(tmp_path), env)
 
 
 class _OneRequestPerConnection(BaseHTTPRequestHandler):

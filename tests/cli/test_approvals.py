@@ -48,6 +48,15 @@ def test_list_shows_pending_asks_with_their_reason(queue: ApprovalQueue) -> None
     assert "..." in lines[2]
 
 
+def test_a_postgres_queue_is_reached_by_its_url(postgres_database: str) -> None:
+    waiting = ApprovalQueue(postgres_database).submit(ask("touch a"))
+    done = approvals("list", env={"MAGISTRATE_APPROVAL_QUEUE": postgres_database})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(waiting)
+    done = approvals("approve", waiting, "--by", "ana", "--db", postgres_database)
+    assert (done.returncode, done.stdout) == (0, f"{waiting} approved by ana\n")
+
+
 def test_approve_and_deny_record_who_and_why(queue: ApprovalQueue) -> None:
     yes, no = queue.submit(ask("touch a")), queue.submit(ask("touch b"))
     done = approvals("approve", yes, "--note", "CHG-1", "--by", "ana", "--db", str(queue.path))

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from magistrate.broker import Environment
 from magistrate.sdk import CLINotFoundError
-from magistrate.sdk._discovery import ENV_VAR, find_cli
+from magistrate.sdk._discovery import find_cli
+
+ENV_VAR = "MAGISTRATE_CLI_PATH"
 
 
 def _executable(path: Path) -> Path:
@@ -29,6 +32,12 @@ def test_environment_comes_before_the_project(tmp_path: Path, monkeypatch: pytes
     _executable(tmp_path / "proj" / "node_modules" / ".bin" / "claude")
     monkeypatch.setenv(ENV_VAR, str(from_env))
     assert find_cli(None, tmp_path / "proj") == str(from_env)
+
+
+def test_the_environment_a_run_read_is_the_one_that_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    read = _executable(tmp_path / "read" / "claude")
+    monkeypatch.setenv(ENV_VAR, str(_executable(tmp_path / "later" / "claude")))
+    assert find_cli(None, tmp_path, env=Environment.read({ENV_VAR: str(read)})) == str(read)
 
 
 def test_project_node_modules_is_found_from_a_subdirectory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -116,6 +116,15 @@ def test_documents_add_refuses_two_files_under_one_name(tmp_path: Path, capsys: 
     assert "notes.md: two files would be stored under this name" in capsys.readouterr().err
 
 
+def test_serve_says_why_a_policy_did_not_load(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "policy.py"
+    broken.write_text("rules = (\n")
+    assert main(["serve", "approval", "--policy", str(broken), "--db", str(tmp_path / "trail.sqlite3")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("magistrate serve: the policy did not load")
+    assert "Traceback" not in err
+
+
 def test_serve_refuses_to_expose_without_a_token(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
