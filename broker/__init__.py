@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         ToolCall,
         permission_mode_of,
     )
+    from magistrate.broker._config import Environment
     from magistrate.broker._database import (
         Database,
         Dialect,
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     from magistrate.broker._policy import RulePolicy
     from magistrate.broker._policy_errors import PolicyError, PolicyLoadError, RuleProblem
     from magistrate.broker._policy_explain import explain_bash
+    from magistrate.broker._policy_lint import LintFinding, LintReport, lint_policy
     from magistrate.broker._policy_options import with_option_rules
     from magistrate.broker._policy_sources import claude_code_policy, load_policy
     from magistrate.broker._policy_testing import (
@@ -145,6 +147,7 @@ _EXPORTS: dict[str, str] = {
     "Deny": "magistrate.broker._python_rules",
     "Dialect": "magistrate.broker._database",
     "EditInput": "magistrate.broker._tool_inputs",
+    "Environment": "magistrate.broker._config",
     "ErrorBody": "magistrate.broker._decision_wire",
     "Expectation": "magistrate.broker._policy_testing",
     "Flavor": "magistrate.broker._database",
@@ -157,6 +160,8 @@ _EXPORTS: dict[str, str] = {
     "HookSession": "magistrate.broker._hooks",
     "INPUT_SCHEMA": "magistrate.broker._approval",
     "InclusionProof": "magistrate.broker._trail_reader",
+    "LintFinding": "magistrate.broker._policy_lint",
+    "LintReport": "magistrate.broker._policy_lint",
     "MagistrateError": "magistrate.broker._errors",
     "MultiEditInput": "magistrate.broker._tool_inputs",
     "NotebookEditInput": "magistrate.broker._tool_inputs",
@@ -217,6 +222,7 @@ _EXPORTS: dict[str, str] = {
     "find_case_files": "magistrate.broker._policy_testing",
     "get_logger": "magistrate.broker._log",
     "is_postgres_url": "magistrate.broker._database",
+    "lint_policy": "magistrate.broker._policy_lint",
     "load_cases": "magistrate.broker._policy_testing",
     "load_or_create_signing_key": "magistrate.broker._signing",
     "load_policy": "magistrate.broker._policy_sources",
@@ -266,6 +272,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "Deny",
     "Dialect",
     "EditInput",
+    "Environment",
     "ErrorBody",
     "Expectation",
     "Flavor",
@@ -278,6 +285,8 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "HookSession",
     "INPUT_SCHEMA",
     "InclusionProof",
+    "LintFinding",
+    "LintReport",
     "MagistrateError",
     "MultiEditInput",
     "NotebookEditInput",
@@ -338,6 +347,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "find_case_files",
     "get_logger",
     "is_postgres_url",
+    "lint_policy",
     "load_cases",
     "load_or_create_signing_key",
     "load_policy",
