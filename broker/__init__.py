@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from magistrate.broker._interfaces import Approval, Governor, Policy, ToolOutcome
     from magistrate.broker._log import get_logger
     from magistrate.broker._policy import RulePolicy
+    from magistrate.broker._policy_cases import CaseFile, Expectation, PolicyCase, find_case_files, load_cases
     from magistrate.broker._policy_errors import PolicyError, PolicyLoadError, RuleProblem
     from magistrate.broker._policy_explain import explain_bash
     from magistrate.broker._policy_lint import LintFinding, LintReport, lint_policy
@@ -75,19 +76,16 @@ if TYPE_CHECKING:
     from magistrate.broker._policy_sources import claude_code_policy, load_policy
     from magistrate.broker._policy_testing import (
         CaseResult,
-        Expectation,
-        PolicyCase,
         PolicyTestReport,
         assert_decides,
-        find_case_files,
-        load_cases,
         merge_reports,
+        run_case_files,
         run_cases,
     )
     from magistrate.broker._python_rules import Allow, Ask, CallView, Deny, RuleResult
     from magistrate.broker._redact import Redactor
     from magistrate.broker._remote import RemoteBrokerError, RemoteGovernor
-    from magistrate.broker._replay import ReplayChange, ReplayReport, parse_when, replay_trail
+    from magistrate.broker._replay import CHANGE_KINDS, ReplayChange, ReplayReport, parse_when, replay_trail
     from magistrate.broker._signing import (
         Checkpoint,
         default_key_path,
@@ -131,9 +129,11 @@ _EXPORTS: dict[str, str] = {
     "BashInput": "magistrate.broker._tool_inputs",
     "Behavior": "magistrate.broker._decision",
     "Broker": "magistrate.broker._broker",
+    "CHANGE_KINDS": "magistrate.broker._replay",
     "CallContext": "magistrate.broker._call",
     "CallView": "magistrate.broker._python_rules",
     "CallbackApprover": "magistrate.broker._approval",
+    "CaseFile": "magistrate.broker._policy_cases",
     "CaseResult": "magistrate.broker._policy_testing",
     "Checkpoint": "magistrate.broker._signing",
     "ConsistencyProof": "magistrate.broker._trail_reader",
@@ -149,7 +149,7 @@ _EXPORTS: dict[str, str] = {
     "EditInput": "magistrate.broker._tool_inputs",
     "Environment": "magistrate.broker._config",
     "ErrorBody": "magistrate.broker._decision_wire",
-    "Expectation": "magistrate.broker._policy_testing",
+    "Expectation": "magistrate.broker._policy_cases",
     "Flavor": "magistrate.broker._database",
     "GlobInput": "magistrate.broker._tool_inputs",
     "Governor": "magistrate.broker._interfaces",
@@ -172,7 +172,7 @@ _EXPORTS: dict[str, str] = {
     "PROMPT_TOOL": "magistrate.broker._approval",
     "PermissionMode": "magistrate.broker._call",
     "Policy": "magistrate.broker._interfaces",
-    "PolicyCase": "magistrate.broker._policy_testing",
+    "PolicyCase": "magistrate.broker._policy_cases",
     "PolicyError": "magistrate.broker._policy_errors",
     "PolicyLoadError": "magistrate.broker._policy_errors",
     "PolicyTestReport": "magistrate.broker._policy_testing",
@@ -219,11 +219,11 @@ _EXPORTS: dict[str, str] = {
     "default_key_path": "magistrate.broker._signing",
     "deny_answer": "magistrate.broker._hooks",
     "explain_bash": "magistrate.broker._policy_explain",
-    "find_case_files": "magistrate.broker._policy_testing",
+    "find_case_files": "magistrate.broker._policy_cases",
     "get_logger": "magistrate.broker._log",
     "is_postgres_url": "magistrate.broker._database",
     "lint_policy": "magistrate.broker._policy_lint",
-    "load_cases": "magistrate.broker._policy_testing",
+    "load_cases": "magistrate.broker._policy_cases",
     "load_or_create_signing_key": "magistrate.broker._signing",
     "load_policy": "magistrate.broker._policy_sources",
     "load_public_key": "magistrate.broker._signing",
@@ -235,6 +235,7 @@ _EXPORTS: dict[str, str] = {
     "prompt_text": "magistrate.broker._approval",
     "public_key_pem": "magistrate.broker._signing",
     "replay_trail": "magistrate.broker._replay",
+    "run_case_files": "magistrate.broker._policy_testing",
     "run_cases": "magistrate.broker._policy_testing",
     "terminal_available": "magistrate.broker._approval_terminal",
     "verify_trail": "magistrate.broker._trail_verify",
@@ -256,9 +257,11 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "BashInput",
     "Behavior",
     "Broker",
+    "CHANGE_KINDS",
     "CallContext",
     "CallView",
     "CallbackApprover",
+    "CaseFile",
     "CaseResult",
     "Checkpoint",
     "ConsistencyProof",
@@ -360,6 +363,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "prompt_text",
     "public_key_pem",
     "replay_trail",
+    "run_case_files",
     "run_cases",
     "terminal_available",
     "verify_trail",
