@@ -79,27 +79,26 @@ if TYPE_CHECKING:
     from magistrate.broker._interfaces import Approval, Governor, Policy, ToolOutcome
     from magistrate.broker._log import get_logger
     from magistrate.broker._policy import RulePolicy
+    from magistrate.broker._policy_cases import CaseFile, Expectation, PolicyCase, find_case_files, load_cases
     from magistrate.broker._policy_errors import PolicyError, PolicyLoadError, RuleProblem
     from magistrate.broker._policy_explain import explain_bash
+    from magistrate.broker._policy_lint import LintFinding, LintReport, lint_policy
     from magistrate.broker._policy_options import with_option_rules
     from magistrate.broker._policy_resolve import PolicyChoice, resolve_policy
     from magistrate.broker._policy_sources import claude_code_policy, load_policy
     from magistrate.broker._policy_testing import (
         CaseResult,
-        Expectation,
-        PolicyCase,
         PolicyTestReport,
         assert_decides,
-        find_case_files,
-        load_cases,
         merge_reports,
+        run_case_files,
         run_cases,
     )
     from magistrate.broker._public_names import publish_public_name
     from magistrate.broker._python_rules import Allow, Ask, CallView, Deny, RuleResult
     from magistrate.broker._redact import Redactor
     from magistrate.broker._remote import RemoteBrokerError, RemoteGovernor
-    from magistrate.broker._replay import ReplayChange, ReplayReport, parse_when, replay_trail
+    from magistrate.broker._replay import CHANGE_KINDS, ReplayChange, ReplayReport, parse_when, replay_trail
     from magistrate.broker._signing import (
         Checkpoint,
         default_key_path,
@@ -143,10 +142,12 @@ _EXPORTS: dict[str, str] = {
     "BashInput": "magistrate.broker._tool_inputs",
     "Behavior": "magistrate.broker._decision",
     "Broker": "magistrate.broker._broker",
+    "CHANGE_KINDS": "magistrate.broker._replay",
     "CLI_DECISION_PATH": "magistrate.broker._decision_wire",
     "CallContext": "magistrate.broker._call",
     "CallView": "magistrate.broker._python_rules",
     "CallbackApprover": "magistrate.broker._approval",
+    "CaseFile": "magistrate.broker._policy_cases",
     "CaseResult": "magistrate.broker._policy_testing",
     "Checkpoint": "magistrate.broker._signing",
     "CliDecisionRequest": "magistrate.broker._decision_wire",
@@ -163,7 +164,7 @@ _EXPORTS: dict[str, str] = {
     "EditInput": "magistrate.broker._tool_inputs",
     "Environment": "magistrate.broker._config",
     "ErrorBody": "magistrate.broker._decision_wire",
-    "Expectation": "magistrate.broker._policy_testing",
+    "Expectation": "magistrate.broker._policy_cases",
     "Flavor": "magistrate.broker._database",
     "GlobInput": "magistrate.broker._tool_inputs",
     "Governor": "magistrate.broker._interfaces",
@@ -175,6 +176,8 @@ _EXPORTS: dict[str, str] = {
     "HookSession": "magistrate.broker._hooks",
     "INPUT_SCHEMA": "magistrate.broker._approval",
     "InclusionProof": "magistrate.broker._trail_reader",
+    "LintFinding": "magistrate.broker._policy_lint",
+    "LintReport": "magistrate.broker._policy_lint",
     "MagistrateError": "magistrate.broker._errors",
     "MultiEditInput": "magistrate.broker._tool_inputs",
     "NotebookEditInput": "magistrate.broker._tool_inputs",
@@ -186,7 +189,7 @@ _EXPORTS: dict[str, str] = {
     "PROMPT_TOOL": "magistrate.broker._approval",
     "PermissionMode": "magistrate.broker._call",
     "Policy": "magistrate.broker._interfaces",
-    "PolicyCase": "magistrate.broker._policy_testing",
+    "PolicyCase": "magistrate.broker._policy_cases",
     "PolicyChoice": "magistrate.broker._policy_resolve",
     "PolicyError": "magistrate.broker._policy_errors",
     "PolicyLoadError": "magistrate.broker._policy_errors",
@@ -238,10 +241,11 @@ _EXPORTS: dict[str, str] = {
     "default_key_path": "magistrate.broker._signing",
     "deny_answer": "magistrate.broker._hooks",
     "explain_bash": "magistrate.broker._policy_explain",
-    "find_case_files": "magistrate.broker._policy_testing",
+    "find_case_files": "magistrate.broker._policy_cases",
     "get_logger": "magistrate.broker._log",
     "is_postgres_url": "magistrate.broker._database",
-    "load_cases": "magistrate.broker._policy_testing",
+    "lint_policy": "magistrate.broker._policy_lint",
+    "load_cases": "magistrate.broker._policy_cases",
     "load_or_create_signing_key": "magistrate.broker._signing",
     "load_policy": "magistrate.broker._policy_sources",
     "load_public_key": "magistrate.broker._signing",
@@ -256,6 +260,7 @@ _EXPORTS: dict[str, str] = {
     "record_transcript": "magistrate.broker._cli_decisions",
     "replay_trail": "magistrate.broker._replay",
     "resolve_policy": "magistrate.broker._policy_resolve",
+    "run_case_files": "magistrate.broker._policy_testing",
     "run_cases": "magistrate.broker._policy_testing",
     "terminal_available": "magistrate.broker._approval_terminal",
     "unhooked_in": "magistrate.broker._cli_decisions",
@@ -279,10 +284,12 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "BashInput",
     "Behavior",
     "Broker",
+    "CHANGE_KINDS",
     "CLI_DECISION_PATH",
     "CallContext",
     "CallView",
     "CallbackApprover",
+    "CaseFile",
     "CaseResult",
     "Checkpoint",
     "CliDecisionRequest",
@@ -311,6 +318,8 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "HookSession",
     "INPUT_SCHEMA",
     "InclusionProof",
+    "LintFinding",
+    "LintReport",
     "MagistrateError",
     "MultiEditInput",
     "NotebookEditInput",
@@ -377,6 +386,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "find_case_files",
     "get_logger",
     "is_postgres_url",
+    "lint_policy",
     "load_cases",
     "load_or_create_signing_key",
     "load_policy",
@@ -392,6 +402,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "record_transcript",
     "replay_trail",
     "resolve_policy",
+    "run_case_files",
     "run_cases",
     "terminal_available",
     "unhooked_in",

@@ -28,7 +28,7 @@ from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Behavior, Decision, RuleRef, RuleSource
 from magistrate.broker._paths import inside
 from magistrate.broker._policy_errors import PolicyLoadError, RuleProblem
-from magistrate.broker._policy_lines import python_rule_specs
+from magistrate.broker._policy_lines import keyword_line, python_rule_specs
 from magistrate.broker._python_rules import PythonRule, RuleFunction, make_rule
 from magistrate.broker._rule_set import CallFacts, RuleSet
 from magistrate.broker._rules import EDIT_TOOLS, READ_TOOLS, StringRule, parse_rule
@@ -37,6 +37,21 @@ from magistrate.broker._settings import RuleSpec, read_settings
 F = TypeVar("F", bound=RuleFunction)
 RULE_TIMEOUT = 5.0
 """Seconds a Python rule may take, unless the policy or the rule says otherwise."""
+
+
+def _argument_problems(origin: Path | None, near: int, *, default: object, rule_timeout: object) -> list[RuleProblem]:
+    """Bad constructor values, each pointed at the line of its keyword in the policy file."""
+    problems: list[RuleProblem] = []
+
+    def bad(name: str, reason: str) -> None:
+        where = RuleSource("python", str(origin), keyword_line(origin, name, near=near)) if origin else None
+        problems.append(RuleProblem("", where or RuleSource("default"), reason))
+
+    if default not in ("allow", "deny", "ask"):
+        bad("default", f"default must be allow, deny or ask, not {default!r}")
+    if isinstance(rule_timeout, bool) or not isinstance(rule_timeout, (int, float)) or not rule_timeout > 0:
+        bad("rule_timeout", f"rule_timeout must be a positive number of seconds, not {rule_timeout!r}")
+    return problems
 
 
 class RulePolicy:
@@ -75,16 +90,18 @@ class RulePolicy:
         origin = Path(caller).absolute() if not caller.startswith("<") else None
         near = frame.f_lineno if source_file is None else 0
         specs = python_rule_specs(origin, {"allow": allow, "ask": ask, "deny": deny}, near=near)
-        problems: list[RuleProblem] = []
+        problems = _argument_problems(origin, near, default=default, rule_timeout=rule_timeout)
         digests = [hashlib.sha256(origin.read_bytes()).hexdigest()] if origin and origin.is_file() else []
         dirs = list(additional_directories)
         base = origin.parent if origin else Path.cwd()
+        files: list[str] = []
         for item in settings:
             part = read_settings(base / Path(item).expanduser(), home=Path(home) if home else None)
             specs.extend(part.specs)
             problems.extend(part.problems)
             dirs.extend(part.additional_directories)
             digests.append(part.digest)
+            files.append(part.path)
         self._setup(
             specs=specs,
             problems=problems,
@@ -94,6 +111,7 @@ class RulePolicy:
             digests=digests,
             rule_timeout=rule_timeout,
             home=home,
+            settings_files=files,
         )
 
     @classmethod
@@ -108,6 +126,7 @@ class RulePolicy:
         problems: Sequence[RuleProblem] = (),
         home: str | None = None,
         cli_defaults: bool = False,
+        settings_files: Sequence[str] = (),
     ) -> RulePolicy:
         """Build a policy from rule specs already read (settings files, command-line options).
 
@@ -117,13 +136,14 @@ class RulePolicy:
         policy = cls.__new__(cls)
         policy._setup(
             specs=list(specs),
-            problems=list(problems),
+            problems=[*_argument_problems(None, 0, default=default, rule_timeout=5.0), *problems],
             default=default,
             default_mode=default_mode,
             additional_directories=additional_directories,
             digests=digests,
             rule_timeout=RULE_TIMEOUT,
             home=home,
+            settings_files=settings_files,
         )
         policy._cli_defaults = cli_defaults
         return policy
@@ -139,11 +159,8 @@ class RulePolicy:
         digests: Sequence[str],
         rule_timeout: float,
         home: str | None,
+        settings_files: Sequence[str] = (),
     ) -> None:
-        if default not in ("allow", "deny", "ask"):
-            problems.append(
-                RuleProblem("", RuleSource("default"), f"default must be allow, deny or ask, not {default!r}")
-            )
         self._home = str(Path(home).expanduser()) if home else str(Path.home())
         parsed: list[StringRule] = []
         for spec in specs:
@@ -163,6 +180,8 @@ class RulePolicy:
         self._version = ""
         self._default_ref = RuleRef("default", f"default: {default}", RuleSource("default"), "default")
         self._cli_defaults = False
+        self.settings_files = tuple(settings_files)
+        """The settings files whose `permissions` joined this policy, as read."""
 
     # -- building -----------------------------------------------------------------------------------
     def rule(self, *tools: str, id: str | None = None, timeout: float | None = None) -> Callable[[F], F]:

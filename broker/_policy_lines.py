@@ -50,3 +50,18 @@ def python_rule_specs(origin: Path | None, lists: Mapping[ListName, Sequence[str
                 found.remove(line)
             specs.append(RuleSpec(text, list_name, RuleSource("python", path, line), root))
     return specs
+
+
+def keyword_line(origin: Path | None, name: str, *, near: int = 0) -> int | None:
+    """The line of a `name=` keyword argument in a policy file, the occurrence nearest `near` (None: not found).
+
+    Points a bad value (`default="allwo"`) at the line it was written on, not only at the file.
+    """
+    if origin is None:
+        return None
+    try:
+        tree = ast.parse(origin.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    found = [node.value.lineno for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg == name]
+    return min(found, key=lambda n: abs(n - near)) if found else None

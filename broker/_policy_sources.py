@@ -38,6 +38,7 @@ def _settings_policy(parts: Sequence[SettingsPermissions], extra: Sequence[RuleS
         problems=problems,
         home=home,
         cli_defaults=True,
+        settings_files=[part.path for part in parts],
     )
 
 

@@ -1,11 +1,11 @@
 """Policy tests: cases that say what a policy must decide, so a change is checked before it ships.
 
-A case names one tool call (tool, input, and optionally cwd, permission mode and labels) and what must come
-of it: the behaviour, and optionally the deciding rule (its text or id), the rewritten input and a part of
-the message. Cases live in a data file next to the policy (`*.cases.json`, or `.yaml`/`.yml` with pyyaml
-installed, the `ingest` extra), or in plain pytest through `assert_decides`. Running them also reports
-coverage: every rule of the policy that no case exercised, with its file and line, because a rule nobody
-tested is a rule nobody knows still does what it says.
+A case names one tool call (tool, input, and optionally cwd, permission mode, labels and the session's earlier
+calls) and what must come of it: the behaviour, and optionally the deciding rule (its text or id), the
+rewritten input and a part of the message. Cases live in a data file next to the policy (`_policy_cases`), or
+in plain pytest through `assert_decides`. Running them also reports coverage: every rule of the policy that no
+case exercised (that neither decided a case nor matched its call), with its file and line, because a rule
+nobody tested is a rule nobody knows still does what it says.
 """
 
 from __future__ import annotations
@@ -17,52 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from magistrate.broker._call import CallContext, PermissionMode, ToolCall
+from magistrate.broker._call import CallContext, PermissionMode, PriorDecision, ToolCall
 from magistrate.broker._decision import Behavior, Decision, RuleRef
 from magistrate.broker._interfaces import Policy
+from magistrate.broker._policy_cases import Expectation, PolicyCase, find_case_files, load_cases, normal, policy_of
 from magistrate.broker._policy_errors import PolicyError
-
-CASE_SUFFIXES = (".cases.json", ".cases.yaml", ".cases.yml")
-
-
-class Expectation(BaseModel):
-    """What must come of a case's call."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    behavior: Behavior
-    rule: str | None = None
-    """The deciding rule's text (`Bash(npm run test:*)`, a Python rule's name) or its id."""
-    input: dict[str, Any] | None = None
-    """The input the decision lets run (the rewritten one, when a rule rewrote it)."""
-    message: str | None = None
-    """A part of the decision's message."""
-
-
-class PolicyCase(BaseModel):
-    """One tool call and what the policy must decide about it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = ""
-    tool: str
-    input: dict[str, Any] = Field(default_factory=dict)
-    cwd: str | None = None
-    """The call's working directory; relative to the case file (default: the case file's folder)."""
-    mode: PermissionMode = "default"
-    labels: dict[str, str] = Field(default_factory=dict)
-    expect: Expectation
-
-
-class CaseFile(BaseModel):
-    """A case file: the policy it tests (relative to the file) and its cases."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    policy: str | None = None
-    cases: list[PolicyCase]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +33,7 @@ class CaseResult:
     decision: Decision
     failures: tuple[str, ...]
     where: str = ""
-    """`file#index` of the case, for the report."""
+    """`file#number` of the case, for the report."""
 
     @property
     def passed(self) -> bool:
@@ -88,6 +48,8 @@ class PolicyTestReport:
     uncovered: tuple[RuleRef, ...]
     rules: int
     """How many rules the policy has (rule strings and Python rules)."""
+    policy: str = ""
+    """The policy file the cases ran against, when they ran against a file."""
 
     @property
     def failed(self) -> tuple[CaseResult, ...]:
@@ -95,11 +57,12 @@ class PolicyTestReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "policy": self.policy,
             "passed": sum(r.passed for r in self.results),
             "failed": len(self.failed),
             "cases": [
                 {
-                    "case": r.where or r.case.name,
+                    "case": r.where,
                     "name": r.case.name,
                     "passed": r.passed,
                     "failures": list(r.failures),
@@ -112,63 +75,31 @@ class PolicyTestReport:
                 "rules": self.rules,
                 "covered": self.rules - len(self.uncovered),
                 "uncovered": [
-                    {"rule": u.text, "id": u.id, "list": u.list, "source": str(u.source)} for u in self.uncovered
+                    {
+                        "rule": u.text,
+                        "id": u.id,
+                        "list": u.list,
+                        "file": u.source.path,
+                        "line": u.source.line,
+                        "source": str(u.source),
+                    }
+                    for u in self.uncovered
                 ],
             },
         }
 
 
-def _yaml(file: Path, text: str) -> Any:
-    try:
-        import yaml  # type: ignore[import-untyped]
-    except ImportError:
-        raise PolicyError(f"{file}: YAML case files need pyyaml (pip install 'magistrate[ingest]')") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{file}: not valid YAML: {exc}") from None
-
-
-def load_cases(path: str | Path) -> CaseFile:
-    """Read a case file (JSON, or YAML when the name ends in .yaml/.yml); raises PolicyError naming the file."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"{file}: cannot read the case file: {exc.strerror or exc}") from None
-    if file.suffix in {".yaml", ".yml"}:
-        data = _yaml(file, text)
-    else:
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise PolicyError(f"{file}: not valid JSON: {exc}") from None
-    if isinstance(data, list):
-        data = {"cases": data}
-    try:
-        return CaseFile.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise PolicyError(f"{file}: {where}: {first.get('msg', 'invalid')}") from None
-
-
-def find_case_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Case files among `paths`: files as given, folders searched for `*.cases.{json,yaml,yml}`."""
-    found: list[Path] = []
-    for item in paths:
-        path = Path(item)
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(CASE_SUFFIXES)))
-        else:
-            found.append(path)
-    return found
-
-
-def _rules_of(policy: Policy) -> tuple[RuleRef, ...]:
+def rules_of(policy: Policy) -> tuple[RuleRef, ...]:
+    """The rules of a policy coverage counts: its rule strings and Python rules (none for other policies)."""
     strings = getattr(policy, "string_rules", ())
     python = getattr(policy, "python_rules", ())
-    return tuple([r.ref for r in strings] + [r.ref for r in python])
+    return tuple(dict.fromkeys([r.ref for r in strings] + [r.ref for r in python]))
+
+
+def _names(rule: RuleRef) -> tuple[str, ...]:
+    """What a case may call a rule: its text, its id, and a Python rule's plain name (not its qualified one)."""
+    plain = rule.text.rsplit(".", 1)[-1] if rule.list == "python" else rule.text
+    return (rule.text, rule.id, plain)
 
 
 def _failures(case: PolicyCase, decision: Decision) -> tuple[str, ...]:
@@ -178,8 +109,8 @@ def _failures(case: PolicyCase, decision: Decision) -> tuple[str, ...]:
         why = f" ({decision.message})" if decision.message else ""
         out.append(f"expected {want.behavior}, got {decision.behavior}{why}")
     rule = decision.rule
-    if want.rule is not None and (rule is None or want.rule not in (rule.text, rule.id)):
-        got = "no rule" if rule is None else f"{rule.text} ({rule.source})"
+    if want.rule is not None and (rule is None or want.rule not in _names(rule)):
+        got = "no rule (magistrate decided)" if rule is None else f"{rule.text} ({rule.source})"
         out.append(f"expected rule {want.rule!r} to decide, got {got}")
     if want.input is not None and dict(decision.input) != want.input:
         out.append(f"expected input {json.dumps(want.input)}, got {json.dumps(dict(decision.input), default=str)}")
@@ -188,12 +119,24 @@ def _failures(case: PolicyCase, decision: Decision) -> tuple[str, ...]:
     return tuple(out)
 
 
-async def run_case(policy: Policy, case: PolicyCase, *, base: str | Path = ".") -> CaseResult:
-    """Decide one case's call; relative cwds resolve against `base`."""
+async def run_case(policy: Policy, case: PolicyCase, *, base: str | Path = ".", where: str = "") -> CaseResult:
+    """Decide one case's call; a relative cwd resolves against `base` (the case file's folder)."""
     cwd = Path(base).absolute() / (case.cwd or ".")
-    context = CallContext(cwd=str(cwd.resolve()), permission_mode=case.mode, labels=dict(case.labels))
-    decision = await policy.decide(ToolCall(case.tool, dict(case.input)), context)
-    return CaseResult(case, decision, _failures(case, decision))
+    history = tuple(PriorDecision(p.tool, dict(p.input), p.behavior) for p in case.history)
+    context = CallContext(
+        session_id="policy-test" if history else "",
+        cwd=str(cwd.resolve()),
+        permission_mode=case.mode,
+        labels=dict(case.labels),
+        history=history,
+    )
+    call = ToolCall(case.tool, dict(case.input))
+    try:
+        decision = await policy.decide(call, context)
+    except Exception as exc:  # noqa: BLE001 - a policy object that raises fails its case, it does not end the run
+        error = f"{type(exc).__name__}: {exc}"
+        decision = Decision("deny", call.tool_input, message="the policy raised", error=error)
+    return CaseResult(case, decision, _failures(case, decision), where)
 
 
 async def run_cases(
@@ -203,27 +146,53 @@ async def run_cases(
     results: list[CaseResult] = []
     used: set[str] = set()
     for index, case in enumerate(cases):
-        result = await run_case(policy, case, base=base)
         label = f"{where}#{index + 1}" if where else f"#{index + 1}"
-        results.append(CaseResult(result.case, result.decision, result.failures, label))
+        result = await run_case(policy, case, base=base, where=label)
+        results.append(result)
         decision = result.decision
         used.update(r.id for r in (decision.rule, *decision.matched) if r is not None)
-    rules = _rules_of(policy)
+    rules = rules_of(policy)
     return PolicyTestReport(tuple(results), tuple(r for r in rules if r.id not in used), len(rules))
 
 
-def merge_reports(policy: Policy, reports: Sequence[PolicyTestReport]) -> PolicyTestReport:
+def merge_reports(policy: Policy, reports: Sequence[PolicyTestReport], *, name: str = "") -> PolicyTestReport:
     """One report over several case files of the same policy: a rule is covered if any file covered it."""
-    rules = _rules_of(policy)
+    rules = rules_of(policy)
     uncovered = {r.id for r in rules}
     for report in reports:
         uncovered &= {r.id for r in report.uncovered}
     results = tuple(r for report in reports for r in report.results)
-    return PolicyTestReport(results, tuple(r for r in rules if r.id in uncovered), len(rules))
+    return PolicyTestReport(results, tuple(r for r in rules if r.id in uncovered), len(rules), name)
+
+
+async def run_case_files(
+    paths: Iterable[str | Path], *, policy: str | Path | None = None, fallback: str | Path | None = None
+) -> list[PolicyTestReport]:
+    """Run the case files `paths` name (see `find_case_files`), one report per policy they test.
+
+    Each file tests `policy` when given, else the policy it names or is named after, else `fallback`
+    (`MAGISTRATE_POLICY`, for the command line). Raises PolicyError for a case file that cannot be read or
+    has no policy, and PolicyLoadError for a policy that does not load.
+    """
+    from magistrate.broker._policy_sources import load_policy
+
+    grouped: dict[Path, list[tuple[Path, Any]]] = {}
+    for file in find_case_files(paths):
+        cases = load_cases(file)
+        chosen = policy if policy is not None else policy_of(file, cases) or fallback
+        if chosen is None:
+            raise PolicyError(f'{file}: which policy does it test? name it ("policy": "policy.py"), or --policy')
+        grouped.setdefault(normal(chosen), []).append((file, cases))
+    reports: list[PolicyTestReport] = []
+    for policy_file, files in grouped.items():
+        loaded = load_policy(policy_file)
+        parts = [await run_cases(loaded, c.cases, base=f.parent, where=str(f)) for f, c in files]
+        reports.append(merge_reports(loaded, parts, name=str(policy_file)))
+    return reports
 
 
 def assert_decides(
-    policy: Policy,
+    policy: Policy | str | Path,
     tool: str,
     tool_input: Mapping[str, Any],
     behavior: Behavior,
@@ -234,25 +203,37 @@ def assert_decides(
     cwd: str | Path = ".",
     mode: PermissionMode = "default",
     labels: Mapping[str, str] | None = None,
+    history: Sequence[tuple[str, Mapping[str, Any], Behavior]] = (),
 ) -> Decision:
     """In a pytest test: decide one call and fail with every mismatch explained; returns the decision.
 
     ``assert_decides(policy, "Bash", {"command": "curl x"}, "deny", rule="Bash(curl:*)")``
+
+    `policy` is a policy or the path of one; `history` lists the session's earlier calls as
+    `(tool, input, behavior)`, oldest first. Call it from synchronous code (it runs its own event loop).
     """
-    case = PolicyCase(
-        tool=tool,
-        input=dict(tool_input),
-        cwd=str(cwd),
-        mode=mode,
-        labels=dict(labels or {}),
-        expect=Expectation(
-            behavior=behavior,
-            rule=rule,
-            input=None if updated_input is None else dict(updated_input),
-            message=message,
-        ),
+    if isinstance(policy, (str, Path)):
+        from magistrate.broker._policy_sources import load_policy
+
+        policy = load_policy(policy)
+    case = PolicyCase.model_validate(
+        {
+            "tool": tool,
+            "input": dict(tool_input),
+            "cwd": str(cwd),
+            "mode": mode,
+            "labels": dict(labels or {}),
+            "history": [{"tool": t, "input": dict(i), "behavior": b} for t, i, b in history],
+            "expect": Expectation(
+                behavior=behavior,
+                rule=rule,
+                input=None if updated_input is None else dict(updated_input),
+                message=message,
+            ),
+        }
     )
-    result = anyio.run(lambda: run_case(policy, case))
+    chosen = policy
+    result = anyio.run(lambda: run_case(chosen, case))
     if result.failures:
         raise AssertionError(f"{tool} {json.dumps(dict(tool_input), default=str)}: " + "; ".join(result.failures))
     return result.decision

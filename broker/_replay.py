@@ -7,13 +7,15 @@ candidate that denies a call early cannot know what the model would have done ne
 replay answers is "given exactly these sessions, which decisions would differ?".
 
 Inputs are the recorded ones, so a value the trail redacted is replayed as its keyed hash. The trail is
-only read (a reader's store, one snapshot) and is verified first; a trail that fails verification is
-replayed only when the caller says so (`unverified=True`), and the report says it was not verified.
+only read (a reader's store, one snapshot) and is verified first, and only the records the verification
+covered are replayed; a trail that fails verification (or that no key is at hand for) is replayed only when
+the caller says so (`unverified=True`), and the report says it was not verified.
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -23,7 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from magistrate.broker._call import CallContext, PriorDecision, ToolCall
-from magistrate.broker._decision import Behavior
+from magistrate.broker._decision import Behavior, Decision
 from magistrate.broker._defaults import HISTORY_LIMIT
 from magistrate.broker._interfaces import Policy
 from magistrate.broker._trail_errors import AuditError, TrailVerificationError
@@ -95,6 +97,17 @@ class ReplayReport:
     policy_version: str = ""
     by_kind: dict[str, int] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        """The summary as one object (the changes themselves are `change_lines`)."""
+        return {
+            "calls": self.calls,
+            "changed": len(self.changes),
+            "by_kind": {kind: self.by_kind.get(kind, 0) for kind in CHANGE_KINDS},
+            "verified": self.verified,
+            "verify_problem": self.verify_problem,
+            "policy_version": self.policy_version,
+        }
+
     def failing(self, kinds: Iterable[str] | None = None) -> tuple[ReplayChange, ...]:
         """The changes of the given kinds (`allow-to-deny`, ...); every change when `kinds` is None."""
         wanted = None if kinds is None else set(kinds)
@@ -105,10 +118,11 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
     """A time bound: RFC 3339 / ISO 8601 (`2026-11-25`, `2026-11-25T09:00:00Z`) or an age (`7d`, `12h`, `30m`)."""
     now = now or datetime.now(timezone.utc)
     units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
+    text = text.strip()
     if text[-1:] in units and text[:-1].isdigit():
         return now - timedelta(**{units[text[-1]]: int(text[:-1])})
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in {"Z", "z"} else text)
     except ValueError:
         raise ValueError(f"not a time: {text!r} (write 2026-11-25, 2026-11-25T09:00:00Z, 7d or 12h)") from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
@@ -138,30 +152,46 @@ def _recorded(seq: int, record: Any) -> RecordedCall:
     )
 
 
+def default_public_keys() -> list[Ed25519PublicKey]:
+    """The keys `magistrate audit verify` trusts by default: this user's trail key (`MAGISTRATE_TRAIL_KEY` or
+    the configuration directory's `trail.key`) and `MAGISTRATE_TRAIL_TRUSTED_KEYS`, those that exist."""
+    from magistrate.broker._config import Environment
+    from magistrate.broker._signing import load_public_key
+
+    env = Environment.read()
+    paths = [env.key_path, *(Path(p).expanduser() for p in env.trusted_keys)]
+    return [load_public_key(p) for p in paths if p.is_file()]
+
+
 def read_recorded_calls(
-    db: str | Path, public_keys: Iterable[Ed25519PublicKey] | None, *, unverified: bool = False
+    db: str | Path, public_keys: Iterable[Ed25519PublicKey], *, unverified: bool = False
 ) -> tuple[list[RecordedCall], str | None]:
     """Every decision record of the trail at `db`, oldest first, and why it is not verified (None: verified).
 
-    The one place replay reads the trail. `public_keys` None means no key is at hand: the trail cannot be
-    verified, which is an error unless `unverified`. Raises AuditError when the trail cannot be read.
+    The one place replay reads the trail. With no key the trail cannot be verified, which is an error unless
+    `unverified`. A verified trail is read up to the size that verified. Raises AuditError when the trail
+    cannot be read.
     """
     from magistrate.broker._audit_records import parse_record
     from magistrate.broker._trail_reader import TrailReader
 
+    keys = list(public_keys)
     with TrailReader.open(db) as trail:
         problem: str | None = None
-        if public_keys is None:
+        size: int | None = None
+        if not keys:
             problem = "no public key to verify the trail with"
         else:
             try:
-                trail.verify(public_keys)
+                size = trail.verify(keys).size
             except TrailVerificationError as exc:
                 problem = f"the trail does not verify: {exc}"
         if problem is not None and not unverified:
             raise AuditError(f"{problem}; replay it anyway with --unverified (unverified=True)")
         calls: list[RecordedCall] = []
         for stored in trail.scan():
+            if size is not None and stored.seq >= size:
+                break
             try:
                 record = parse_record(stored.body)
             except ValueError as exc:
@@ -171,11 +201,24 @@ def read_recorded_calls(
         return calls, problem
 
 
+def _aware(when: datetime | None) -> datetime | None:
+    """A time without a zone is UTC, as the trail's times are."""
+    return when.replace(tzinfo=timezone.utc) if when is not None and when.tzinfo is None else when
+
+
 def _in_range(call: RecordedCall, since: datetime | None, until: datetime | None) -> bool:
     if since is None and until is None:
         return True
     when = parse_when(call.time)
     return (since is None or when >= since) and (until is None or when < until)
+
+
+async def _decide(policy: Policy, call: ToolCall, context: CallContext) -> Decision:
+    """As the broker decides: a policy that raises gives a deny."""
+    try:
+        return await policy.decide(call, context)
+    except Exception as exc:  # noqa: BLE001 - fail closed, as the broker would
+        return Decision("deny", call.tool_input, message="the policy failed", error=f"{type(exc).__name__}: {exc}")
 
 
 async def replay_calls(
@@ -191,11 +234,13 @@ async def replay_calls(
     import fnmatch
 
     patterns = tuple(tools)
-    histories: dict[str, list[PriorDecision]] = {}
+    histories: dict[str, deque[PriorDecision]] = {}
     count = 0
     changes: list[ReplayChange] = []
     for call in calls:
-        past = histories.setdefault(call.session_id, [])
+        past = histories.get(call.session_id)
+        if past is None:
+            past = histories[call.session_id] = deque(maxlen=HISTORY_LIMIT)
         wanted = (
             (session is None or call.session_id == session)
             and (not patterns or any(fnmatch.fnmatchcase(call.tool_name, p) for p in patterns))
@@ -208,10 +253,10 @@ async def replay_calls(
                 additional_directories=call.context.additional_directories,
                 permission_mode=call.context.permission_mode,
                 labels=call.context.labels,
-                history=tuple(past[-HISTORY_LIMIT:]),
+                history=tuple(past),
                 agent_id=call.context.agent_id,
             )
-            decision = await policy.decide(ToolCall(call.tool_name, call.input, call.tool_use_id), context)
+            decision = await _decide(policy, ToolCall(call.tool_name, call.input, call.tool_use_id), context)
             count += 1
             if decision.behavior != call.behavior:
                 new_rule = None if decision.rule is None else decision.rule.text
@@ -235,30 +280,35 @@ async def replay_calls(
 
 
 async def replay_trail(
-    policy: Policy,
+    policy: Policy | str | Path,
     db: str | Path,
     *,
-    public_keys: Iterable[Ed25519PublicKey] | None,
+    public_keys: Iterable[Ed25519PublicKey] | None = None,
     unverified: bool = False,
     session: str | None = None,
     since: datetime | str | None = None,
     until: datetime | str | None = None,
     tools: Iterable[str] = (),
 ) -> ReplayReport:
-    """Replay the trail at `db` under `policy` (read-only); for notebooks and CI.
+    """Replay the trail at `db` under `policy` (a policy, or the path of one), read-only; for notebooks and CI.
 
-    Raises AuditError when the trail cannot be read, or does not verify and `unverified` is not set.
+    `public_keys` verify the trail (default: `default_public_keys()`). `session`, `since`, `until` (a
+    datetime, an ISO time or an age such as `7d`; `until` is exclusive) and `tools` (names or globs) choose
+    which calls are re-decided; every earlier call of a session still counts as its history. Raises
+    AuditError when the trail cannot be read or does not verify (unless `unverified`), PolicyLoadError when
+    the policy does not load, and ValueError for a time it cannot read.
     """
     import anyio.to_thread
 
-    start = parse_when(since) if isinstance(since, str) else since
-    end = parse_when(until) if isinstance(until, str) else until
-    keys = None if public_keys is None else list(public_keys)
+    if isinstance(policy, (str, Path)):
+        from magistrate.broker._policy_sources import load_policy
+
+        policy = load_policy(policy)
+    start, end = (_aware(parse_when(t) if isinstance(t, str) else t) for t in (since, until))
+    keys = default_public_keys() if public_keys is None else list(public_keys)
     calls, problem = await anyio.to_thread.run_sync(lambda: read_recorded_calls(db, keys, unverified=unverified))
     count, changes = await replay_calls(policy, calls, session=session, since=start, until=end, tools=tools)
-    by_kind: dict[str, int] = {}
-    for change in changes:
-        by_kind[change.kind] = by_kind.get(change.kind, 0) + 1
+    by_kind = {kind: n for kind in CHANGE_KINDS if (n := sum(c.kind == kind for c in changes))}
     version = str(getattr(policy, "version", ""))
     return ReplayReport(count, tuple(changes), problem is None, problem, version, by_kind)
 

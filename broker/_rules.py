@@ -21,6 +21,7 @@ from magistrate.broker._decision import RuleRef, RuleSource
 from magistrate.broker._domains import domain_error
 from magistrate.broker._paths import PathPattern, compile_path
 from magistrate.broker._policy_errors import RuleProblem
+from magistrate.broker._tool_names import KNOWN_TOOLS, closest
 
 ListName = Literal["allow", "ask", "deny"]
 
@@ -124,6 +125,9 @@ def _specifier(ref: RuleRef, tool: str, spec: str, *, list_name: ListName, root:
         return StringRule(ref, "name", tools, regex=_glob_regex(value))
     param, colon, value = spec.partition(":")
     if not colon or not param.isidentifier() or not value:
+        guess = None if tool in KNOWN_TOOLS else closest(tool, KNOWN_TOOLS)
+        if guess is not None:
+            return f"Claude Code has no tool {tool!r}: did you mean {guess!r}?"
         return f"{tool} rules take 'param:value' (deny and ask only)"
     if list_name == "allow":
         return "'param:value' rules are for deny and ask; an allow must name what it allows"

@@ -74,6 +74,17 @@ def _lines_of(text: str, list_name: str, rules: list[Any]) -> list[int | None]:
     return lines
 
 
+def key_line(text: str, key: str, *, within: str | None = None) -> int | None:
+    """1-based line of `"key":` in a settings file's text (inside the `"within"` object's text when given)."""
+    start = 0
+    if within is not None:
+        start = text.find(f'"{within}"')
+        if start < 0:
+            return None
+    found = text.find(json.dumps(key), start)
+    return None if found < 0 else text.count("\n", 0, found) + 1
+
+
 def read_settings(path: str | Path, *, home: Path | None = None) -> SettingsPermissions:
     """Read one settings file; problems are collected, never raised (a missing file is a problem too)."""
     file = Path(path).expanduser().absolute()
@@ -102,12 +113,16 @@ def read_settings(path: str | Path, *, home: Path | None = None) -> SettingsPerm
         return empty("a settings file holds a JSON object")
     permissions = data.get("permissions", {})
     if not isinstance(permissions, dict):
-        return empty("'permissions' must be an object")
+        return empty("'permissions' must be an object", key_line(text, "permissions"))
+
+    def at(key: str) -> RuleSource:
+        return RuleSource("settings", shown, key_line(text, key, within="permissions"))
+
     specs: list[RuleSpec] = []
     for list_name in _LISTS:
         rules = permissions.get(list_name, [])
         if not isinstance(rules, list):
-            problems.append(RuleProblem("", RuleSource("settings", shown), f"'permissions.{list_name}' must be a list"))
+            problems.append(RuleProblem("", at(list_name), f"'permissions.{list_name}' must be a list"))
             continue
         for rule, line in zip(rules, _lines_of(text, list_name, rules), strict=True):
             source = RuleSource("settings", shown, line)
@@ -117,12 +132,12 @@ def read_settings(path: str | Path, *, home: Path | None = None) -> SettingsPerm
             specs.append(RuleSpec(rule, list_name, source, root))
     dirs = permissions.get("additionalDirectories", [])
     if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
-        problems.append(RuleProblem("", RuleSource("settings", shown), "'additionalDirectories' must list paths"))
+        problems.append(RuleProblem("", at("additionalDirectories"), "'additionalDirectories' must list paths"))
         dirs = []
     resolved = tuple(str((Path(root) / Path(d).expanduser()).resolve()) for d in dirs)
     mode = permissions.get("defaultMode")
     if mode is not None and mode not in PERMISSION_MODES:
         modes = ", ".join(sorted(PERMISSION_MODES))
-        problems.append(RuleProblem("", RuleSource("settings", shown), f"'defaultMode' {mode!r} is not one of {modes}"))
+        problems.append(RuleProblem("", at("defaultMode"), f"'defaultMode' {mode!r} is not one of {modes}"))
         mode = None
     return SettingsPermissions(shown, tuple(specs), resolved, mode, tuple(problems), digest)

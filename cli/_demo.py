@@ -3,6 +3,9 @@
 Everything happens in a temporary workspace with its own HOME, keys, trail and databases, so the demo leaves
 nothing behind and needs no API key: the document store gets a sample contract, a review agent runs under a
 Python policy, every tool call is decided and recorded, and the trail is printed and verified at the end.
+`--keep` keeps the workspace, `--dir DIR` puts it in DIR (and keeps it): its `policy.py`, the policy's test
+cases (`policy.cases.json`), the trail (`trail.sqlite3`) and the trail's public key (`trail.pub`) are what
+`magistrate policy test` and `magistrate policy replay` work on.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ _BROKEN_PIPE = 141
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the workspace and print where it is")
+    parser.add_argument("--dir", metavar="DIR", help="run in DIR (new or empty) and keep it")
     parser.set_defaults(func=run)
 
 
@@ -41,7 +45,7 @@ def _short(value: Any, limit: int = 100) -> str:
 
 def _prepare(root: Path) -> dict[str, str]:
     """The workspace: private HOME and XDG dirs, the contract in the store and on disk, the policy file."""
-    from magistrate.cli._demo_assets import CONTRACT, CONTRACT_NAME, POLICY_SOURCE
+    from magistrate.cli._demo_assets import CASES, CONTRACT, CONTRACT_NAME, POLICY_SOURCE
     from magistrate.servers import open_documents
 
     home = root / "home"
@@ -60,7 +64,17 @@ def _prepare(root: Path) -> dict[str, str]:
         store.put(CONTRACT_NAME, CONTRACT, ["contract", "confidential"])
     (workspace / "contract.md").write_text(CONTRACT)
     (root / "policy.py").write_text(POLICY_SOURCE)
+    (root / "policy.cases.json").write_text(json.dumps(CASES, indent=2) + "\n")
     return env
+
+
+def _write_public_key(root: Path) -> None:
+    """The trail's public key beside it, so `--public-key trail.pub` verifies it from any HOME."""
+    from magistrate.broker import Environment, load_public_key, public_key_pem
+
+    key = Environment.read().key_path
+    if key.is_file():
+        (root / "trail.pub").write_text(public_key_pem(load_public_key(key)))
 
 
 async def _review(root: Path) -> None:
@@ -145,8 +159,16 @@ def run(args: argparse.Namespace) -> int:
     from magistrate.cli._main import main as cli_main
     from magistrate.sdk.scripted_model import ScriptedModel
 
-    # mkdtemp, not TemporaryDirectory: that one deletes itself when collected, `--keep` or not.
-    root = Path(tempfile.mkdtemp(prefix="magistrate-demo-"))
+    keep = bool(args.keep or args.dir)
+    if args.dir:
+        root = Path(args.dir).expanduser().absolute()
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            sys.stderr.write(f"magistrate demo: --dir {args.dir}: not a new or empty folder\n")
+            return 2
+        root.mkdir(parents=True, exist_ok=True)
+    else:
+        # mkdtemp, not TemporaryDirectory: that one deletes itself when collected, `--keep` or not.
+        root = Path(tempfile.mkdtemp(prefix="magistrate-demo-"))
     try:
         _prepare(root)
         from magistrate.cli._demo_assets import scenario
@@ -160,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
         _table(root / "trail.sqlite3")
         _say("\nVerifying the trail (magistrate audit verify):")
         code = cli_main(["audit", "verify", "--db", str(root / "trail.sqlite3")])
-        if args.keep:
+        _write_public_key(root)
+        if keep:
             _say(f"\nworkspace kept at {root}")
         return code
     except BrokenPipeError:
@@ -171,5 +194,5 @@ def run(args: argparse.Namespace) -> int:
             os.close(devnull)
         return _BROKEN_PIPE
     finally:
-        if not args.keep:
+        if not keep:
             shutil.rmtree(root, ignore_errors=True)

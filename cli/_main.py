@@ -16,7 +16,7 @@ from collections.abc import Sequence
 _GROUPS: dict[str, tuple[str, str]] = {
     "demo": ("magistrate.cli._demo", "Run a governed contract review on the scripted model and verify its trail."),
     "scripted-model": ("magistrate.cli._scripted_model", "Serve a scripted model (Anthropic Messages API) offline."),
-    "policy": ("magistrate.cli._policy", "Check a tool call against a policy, or lint a policy."),
+    "policy": ("magistrate.cli._policy", "Check a call against a policy; lint, test or replay a policy."),
     "audit": ("magistrate.cli._audit", "Verify, read and export the tamper-evident audit trail."),
     "serve": ("magistrate.cli._serve", "Run a bundled MCP server on its own (stdio or HTTP)."),
     "compliance": ("magistrate.cli._compliance", "Import frameworks into the compliance database; manage waivers."),

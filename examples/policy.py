@@ -33,13 +33,13 @@ policy = RulePolicy(
         "WebFetch(domain:developer.mozilla.org)",
         "WebFetch(domain:*.python.org)",
         # The team's document store, read-only tools only.
-        "mcp__documents__search",
+        "mcp__documents__search_documents",
         "mcp__documents__get_document",
     ],
     ask=[
         "Bash(git push:*)",
         "Bash(npm publish:*)",
-        "mcp__compliance",
+        "mcp__compliance_db",
     ],
     deny=[
         # Secrets: never read, whatever tool or command tries (Read denies also gate cat, cp, grep, ...).

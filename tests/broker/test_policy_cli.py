@@ -32,9 +32,10 @@ def quiet_tests(call):
 
 
 def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    """Exit 0 allow, 1 deny, 3 ask, each with one JSON decision; 2 with nothing on stdout."""
     code = main(["policy", "check", *args])
     out = capsys.readouterr().out
-    return code, json.loads(out) if code == 0 else {}
+    return code, json.loads(out) if code != 2 else {}
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def policy_file(tmp_path: Path) -> Path:
 
 def test_check_prints_one_json_decision(policy_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = check(capsys, "--policy", str(policy_file), "--tool", "Bash", "--input", '{"command": "git push"}')
-    assert code == 0
+    assert code == 3
     assert {"behavior", "updatedInput", "message", "rule", "source"} <= set(out)
     assert (out["behavior"], out["rule"], out["updatedInput"]) == ("ask", "Bash(git push:*)", None)
     assert out["source"] == f"{policy_file}:7"
@@ -127,7 +128,7 @@ def test_the_installed_command_runs(policy_file: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["behavior"] == "deny"
 
 
