@@ -149,6 +149,10 @@ class RulePolicy:
             (problems if isinstance(result, RuleProblem) else parsed).append(result)  # type: ignore[arg-type]
         if problems:
             raise PolicyLoadError(sorted(problems, key=lambda p: (p.source.path or "", p.source.line or 0)))
+        self.warnings: tuple[RuleProblem, ...] = tuple(
+            RuleProblem(r.ref.text, r.ref.source, r.warning, r.ref.list) for r in parsed if r.warning
+        )
+        """Rules that load but may not mean what they seem to (`Bash(touch :*)`); `policy lint` can show them."""
         self.default: Behavior = default
         self.default_mode = default_mode
         self.rule_timeout = rule_timeout
