@@ -288,7 +288,7 @@ def test_claude_code_policy_reads_the_settings_the_cli_reads(tmp_path: Path) -> 
     assert results["rm x"].rule.source.kind == "option"
     assert results["curl x"].rule is not None
     assert results["curl x"].rule.source.path == str(home / ".claude" / "settings.json")
-    assert decide(policy, "Bash", {"command": "whoami"}, cwd=cwd).behavior == "ask"
+    assert decide(policy, "Bash", {"command": "terraform apply"}, cwd=cwd).behavior == "ask"
     assert decide(policy, "Read", {"file_path": "src/a.py"}, cwd=cwd).behavior == "allow"
     assert decide(policy, "Read", {"file_path": "/etc/passwd"}, cwd=cwd).behavior == "ask"
 

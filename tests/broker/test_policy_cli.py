@@ -80,7 +80,7 @@ def test_project_settings_anchor_slash_rules_at_the_project_root(
     edit = json.dumps({"file_path": str(tmp_path / "locked" / "a"), "old_string": "a", "new_string": "b"})
     _, out = check(capsys, "--policy", str(settings), "--tool", "Edit", "--input", edit, "--cwd", str(tmp_path))
     assert (out["behavior"], out["source"]) == ("deny", f"{settings}:1")
-    _, out = check(capsys, "--policy", str(settings), "--tool", "Bash", "--input", '{"command": "whoami"}')
+    _, out = check(capsys, "--policy", str(settings), "--tool", "Bash", "--input", '{"command": "terraform apply"}')
     assert out["behavior"] == "ask"
 
 
