@@ -272,6 +272,8 @@ def test_claude_code_policy_reads_the_settings_the_cli_reads(tmp_path: Path) -> 
     (project / ".claude" / "settings.local.json").write_text(
         json.dumps({"permissions": {"ask": ["Bash(make deploy)"]}})
     )
+    # The project's allow list counts once the user has trusted the folder, as in the CLI.
+    (home / ".claude.json").write_text(json.dumps({"projects": {str(project): {"hasTrustDialogAccepted": True}}}))
     policy = claude_code_policy(project, ["Bash(ls:*)"], ["Bash(rm:*)"], home=home)
     cwd = str(project)
     results = {
