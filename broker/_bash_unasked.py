@@ -137,6 +137,16 @@ _FILE_COMMANDS: dict[str, _Check] = {
 }
 
 
+def _find_paths(args: Sequence[str]) -> list[str]:
+    """The folders `find` starts from: the words before its expression (the rest are tests and patterns)."""
+    out: list[str] = []
+    for arg in args:
+        if arg.startswith(("-", "(", "!", ")")):
+            break
+        out.append(arg)
+    return out
+
+
 def _path_words(args: Sequence[str]) -> list[str]:
     """Every word that may name a file: operands, and the values of options (`--file=x`, `-fx`)."""
     out: list[str] = []
@@ -220,6 +230,9 @@ def _command_ok(command: SimpleCommand, line: _Line, *, accept_edits: bool) -> b
         return False  # a glob in what a file command changes could reach anything in the workspace
     if name in _NO_FILES:
         if any(_opaque_word(w) for w in args):
+            return False
+    elif name == "find":
+        if not line.inside(_find_paths(args)) or any(_opaque_word(w) for w in args):
             return False
     elif not line.inside(_path_words(args), writes=file_check is not None, removes=name in _REMOVERS):
         return False

@@ -267,7 +267,8 @@ class RulePolicy:
 
         Checked against the CLI: in plan mode it refuses Edit and Write even under an allow rule.
         """
-        if session_mode == "plan" and facts.call.tool_name in EDIT_TOOLS:
+        mode = session_mode if session_mode != "default" or not self._cli_defaults else self.default_mode
+        if mode == "plan" and facts.call.tool_name in EDIT_TOOLS:
             return RuleRef("default", "mode: plan", RuleSource("default"), "default")
         return None
 

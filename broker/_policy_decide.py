@@ -123,7 +123,7 @@ async def decide(policy: RuleBook, call: ToolCall, context: CallContext, started
         return done("deny", ref, string_refs, f"Denied by rule {_describe(ref)}")
     refusal = policy.refused_by_mode(facts, context.permission_mode)
     if refusal is not None:
-        return done("deny", refusal, string_refs, f"No edits in {context.permission_mode} mode")
+        return done("deny", refusal, string_refs, "Nothing is edited in plan mode")
 
     outcomes, input_error = await _python(policy, call, context, rerun=False)
     python_refs = [o.rule.ref for o in outcomes if o.result is not None]
