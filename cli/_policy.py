@@ -2,7 +2,8 @@
 
 Scripts depend on the output, so it is stable: `check` prints one JSON object and exits 0 whatever the
 decision; a policy that does not load exits 2 with every problem on stderr, one per line. `lint` prints
-every problem and exits 1 if there is one.
+every problem and exits 1 if there is one; a rule that loads but may not mean what it seems to
+(`Bash(touch :*)`) is printed as a warning, and does not fail the lint.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def _lint(args: argparse.Namespace) -> int:
         count = len(exc.errors)
         print(f"{count} problem{'s' if count != 1 else ''}", file=sys.stderr)
         return 1
+    for warning in getattr(policy, "warnings", ()):
+        print(f"warning: {warning}")
     print(f"ok: {args.file} (version {policy.version[:16]})")
     return 0
 

@@ -118,6 +118,17 @@ def test_lint_accepts_a_good_policy(policy_file: Path, capsys: pytest.CaptureFix
     assert capsys.readouterr().out.startswith("ok: ")
 
 
+def test_lint_prints_a_rule_that_matches_nothing_as_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"permissions": {"allow": ["Bash(touch :*)", "Bash(ls:*)"]}}))
+    assert main(["policy", "lint", str(settings)]) == 0
+    warning, ok = capsys.readouterr().out.splitlines()
+    assert warning.startswith(f"warning: {settings}:1: rule 'Bash(touch :*)' in allow: the CLI matches nothing")
+    assert ok.startswith("ok: ")
+
+
 def test_the_installed_command_runs(policy_file: Path) -> None:
     args = ["policy", "check", "--policy", str(policy_file), "--tool", "Read", "--input", '{"file_path": ".env"}']
     done = subprocess.run(
