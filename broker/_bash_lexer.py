@@ -62,6 +62,8 @@ class Parsed:
     commands: list[SimpleCommand] = field(default_factory=list)
     nested: list[SimpleCommand] = field(default_factory=list)
     """Commands found inside substitutions, groups and here-documents, to be searched by deny rules."""
+    operators: list[str] = field(default_factory=list)
+    """The operators between the top-level commands (`&&`, `|`, `;`, ...), in order."""
     opaque: bool = False
     error: str | None = None
 
@@ -263,6 +265,7 @@ class _Lexer:
             op = next((o for o in _OPERATORS if text.startswith(o, self.i)), None) if c in "&|;\n" else None
             if op is not None:
                 self.end_command()
+                self.out.operators.append(op)
                 self.i += len(op)
                 if op == "\n" and self.heredocs:
                     self.skip_heredocs()
@@ -350,7 +353,7 @@ def _skip_double(text: str, j: int) -> int:
 
 def _parse_plain(text: str) -> Parsed | None:
     """The common case without quotes, escapes, expansions, redirections or groups: split, no state machine."""
-    out = Parsed()
+    out = Parsed(operators=_SIMPLE_OPERATORS.findall(text))
     for chunk in _SIMPLE_OPERATORS.split(text):
         words = chunk.split()
         if not words:

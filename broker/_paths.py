@@ -6,14 +6,20 @@ by path, `~/.claude` for user settings), `./p` and `p/q` are relative to the wor
 slash-free `p` matches at any depth. Globs are gitignore-like: `*` and `?` stay inside one path segment, `**`
 crosses segments. Matching ignores case, and paths are compared after `~` expansion and `..` resolution.
 
-Deny and ask fail closed where the CLI's meaning is narrow: a slash-free pattern, or a one-segment `X/**`,
-matches anywhere on the filesystem (not only under the working directory); a pattern naming a directory
-covers everything beneath it; and a path is denied when either its own spelling or the file a symlink
-points to matches. An allow must hold for both, and stays anchored.
+Deny and ask follow the CLI's gitignore reading of one-segment patterns and fail closed beyond it: a pattern
+of one segment, with or without `./` and a trailing `/` or `/**` (`.env`, `./.env`, `./src/**`, `*.key`),
+names a file or folder of that name at any depth (the CLI denies `a/b/src/x` and `a/b/.env` for those), and
+magistrate matches it anywhere on the filesystem, not only under the rule's root; a pattern naming a
+directory covers everything beneath it; and a path is denied when either its own spelling or the file a
+symlink points to matches. An allow must hold for both, and stays anchored.
+
+`sensitive` names the files the CLI never lets an allow rule or `acceptEdits` write without asking (shell
+start-up files, `.git`, `.claude`, editor and package-manager configuration); only `bypassPermissions` does.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import re
@@ -127,11 +133,13 @@ def compile_path(spec: str, *, deny_side: bool, source_root: str, home: str) -> 
         body = "**"
     anchored = spec.startswith(("/", "./", "~"))
     slash_free = "/" not in spec.rstrip("/") and not anchored
-    one_segment_dir = not anchored and len(body.split("/")) == 2 and body.endswith("/**")
+    # Checked against the CLI: `./src/**`, `./src/`, `./.env` and `./*.k` match at any depth, as `src/**` does.
+    relative = not spec.startswith(("/", "~"))
+    one_segment = relative and (body.count("/") == 0 or (body.count("/") == 1 and body.endswith("/**")))
     regex = _glob_to_regex(body)
     # A pattern naming a folder covers what is inside it; for allows only when the pattern says so (`/**`).
     tail = "(?:/.*)?" if deny_side else ""
-    if deny_side and (slash_free or one_segment_dir):
+    if deny_side and (slash_free or one_segment):
         core = f"{regex}{tail}"
         return PathPattern(
             spec, None, re.compile(f"(?:^|/){core}$", re.IGNORECASE), anywhere=True, core=core, fold_base=True
@@ -226,3 +234,28 @@ def literal_prefix(pattern: str) -> str:
 def inside(path: str, folders: tuple[str, ...]) -> bool:
     """Is the absolute `path` one of `folders` or beneath one of them?"""
     return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
+
+
+# The CLI's list (2.1.330): writing these asks even under an allow rule or in acceptEdits, case-insensitively.
+_SENSITIVE_NAMES = frozenset(
+    {
+        ".gitconfig", ".gitmodules", ".bashrc", ".bash_profile", ".zshrc", ".zprofile", ".profile", ".zshenv",
+        ".zlogin", ".zlogout", ".bash_login", ".bash_aliases", ".bash_logout", ".envrc", ".ripgreprc", ".mcp.json",
+        ".claude.json", ".npmrc", ".yarnrc", ".yarnrc.yml", ".pnp.cjs", ".pnp.loader.mjs", ".pnp.js",
+        ".pnp.data.json", ".pnpmfile.cjs", "bunfig.toml", ".bunfig.toml", ".bazelrc", ".bazelversion",
+        ".bazeliskrc", ".pre-commit-config.yaml", "lefthook.yml", ".lefthook.yml", "lefthook.yaml",
+        ".lefthook.yaml", "gradle-wrapper.properties", "maven-wrapper.properties", ".devcontainer.json",
+        "pyrightconfig.json",
+    }
+)  # fmt: skip
+_SENSITIVE_FOLDERS = frozenset(
+    {".git", ".vscode", ".idea", ".claude", ".husky", ".cargo", ".devcontainer", ".yarn", ".mvn"}
+)
+
+
+def sensitive(path: str) -> bool:
+    """Is writing the absolute `path` something the CLI always asks about (outside `bypassPermissions`)?"""
+    parts = path.lower().split("/")
+    if parts[-1] in _SENSITIVE_NAMES or any(part in _SENSITIVE_FOLDERS for part in parts):
+        return True
+    return any(a == ".config" and b == "git" for a, b in itertools.pairwise(parts))

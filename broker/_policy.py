@@ -11,7 +11,12 @@ How the parts combine (the same for every source):
 5. Nothing matched: the policy's default (`deny` unless declared; settings-only policies default to `ask`,
    as the CLI would prompt, adjusted by the settings' `defaultMode`).
 
-The session's `dontAsk` mode turns a final ask into a deny; no mode widens a policy.
+The session's `dontAsk` mode turns a final ask into a deny, and `plan` mode denies every editing tool before
+any allow is read (as the CLI does); no mode widens a policy written for magistrate. A policy standing in
+for the CLI (`claude_code_policy`, a settings file) follows the modes as the CLI does: with nothing matched,
+reading and read-only commands inside the working directories run unasked in every mode, `acceptEdits` adds
+edits and file commands there (never on a sensitive file), `bypassPermissions` allows everything, and
+`dontAsk` denies the rest.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from magistrate.broker._bash_unasked import runs_unasked
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Behavior, Decision, RuleRef, RuleSource
-from magistrate.broker._paths import inside
+from magistrate.broker._paths import inside, sensitive
 from magistrate.broker._policy_errors import PolicyLoadError, RuleProblem
 from magistrate.broker._policy_lines import keyword_line, python_rule_specs
 from magistrate.broker._python_rules import PythonRule, RuleFunction, make_rule
@@ -168,6 +174,10 @@ class RulePolicy:
             (problems if isinstance(result, RuleProblem) else parsed).append(result)  # type: ignore[arg-type]
         if problems:
             raise PolicyLoadError(sorted(problems, key=lambda p: (p.source.path or "", p.source.line or 0)))
+        self.warnings: tuple[RuleProblem, ...] = tuple(
+            RuleProblem(r.ref.text, r.ref.source, r.warning, r.ref.list) for r in parsed if r.warning
+        )
+        """Rules that load but may not mean what they seem to (`Bash(touch :*)`); `policy lint` can show them."""
         self.default: Behavior = default
         self.default_mode = default_mode
         self.rule_timeout = rule_timeout
@@ -273,6 +283,16 @@ class RulePolicy:
     def rule_set(self) -> RuleSet:
         return self._rules
 
+    def refused_by_mode(self, facts: CallFacts, session_mode: str) -> RuleRef | None:
+        """A refusal the session's mode makes before any allow is read: `plan` mode edits nothing.
+
+        Checked against the CLI: in plan mode it refuses Edit and Write even under an allow rule.
+        """
+        mode = session_mode if session_mode != "default" or not self._cli_defaults else self.default_mode
+        if mode == "plan" and facts.call.tool_name in EDIT_TOOLS:
+            return RuleRef("default", "mode: plan", RuleSource("default"), "default")
+        return None
+
     def default_for(self, facts: CallFacts, session_mode: str = "default") -> tuple[Behavior, RuleRef]:
         """What happens when nothing matched, after the settings' `defaultMode`.
 
@@ -280,16 +300,35 @@ class RulePolicy:
         session's permission mode, as the CLI does; a policy written for magistrate never widens with it.
         """
         mode = self.default_mode
-        if self._cli_defaults and session_mode in {"acceptEdits", "bypassPermissions", "dontAsk"}:
+        if self._cli_defaults and session_mode in {"acceptEdits", "bypassPermissions", "dontAsk", "plan"}:
             mode = session_mode
         if mode == "bypassPermissions":
-            return "allow", RuleRef("default", "mode: bypassPermissions", RuleSource("default"), "default")
-        if mode == "dontAsk":
-            return "deny", RuleRef("default", "mode: dontAsk", RuleSource("default"), "default")
+            return "allow", _mode_ref("mode: bypassPermissions")
         tool = facts.call.tool_name
-        if (mode == "acceptEdits" and tool in EDIT_TOOLS) or (self._cli_defaults and tool in READ_TOOLS):
-            paths = facts.paths
-            if paths and all(inside(p, facts.working_dirs) for names in paths for p in names):
-                text = "mode: acceptEdits" if tool in EDIT_TOOLS else "default: reading inside the working directories"
-                return "allow", RuleRef("default", text, RuleSource("default"), "default")
+        edits = mode == "acceptEdits"
+        if self._cli_defaults and tool in READ_TOOLS and self._all_inside(facts):
+            return "allow", _mode_ref("default: reading inside the working directories")
+        command = facts.call.tool_input.get("command")
+        if self._cli_defaults and tool == "Bash" and isinstance(command, str):
+            dirs = tuple(facts.working_dirs)
+            if runs_unasked(command, cwd=facts.cwd, home=self._home, working_dirs=dirs):
+                return "allow", _mode_ref("default: a read-only command inside the working directories")
+            if edits and runs_unasked(command, cwd=facts.cwd, home=self._home, working_dirs=dirs, accept_edits=True):
+                return "allow", _mode_ref("mode: acceptEdits")
+        if edits and tool in EDIT_TOOLS and self._all_inside(facts, writes=True):
+            return "allow", _mode_ref("mode: acceptEdits")
+        if mode == "dontAsk":
+            return "deny", _mode_ref("mode: dontAsk")
         return self.default, self._default_ref
+
+    @staticmethod
+    def _all_inside(facts: CallFacts, *, writes: bool = False) -> bool:
+        paths = facts.paths
+        names = [p for spellings in paths for p in spellings]
+        if not names or not all(inside(p, facts.working_dirs) for p in names):
+            return False
+        return not (writes and any(sensitive(p) for p in names))
+
+
+def _mode_ref(text: str) -> RuleRef:
+    return RuleRef("default", text, RuleSource("default"), "default")

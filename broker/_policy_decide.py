@@ -38,6 +38,8 @@ class RuleBook(Protocol):
 
     def default_for(self, facts: CallFacts, session_mode: str = "default") -> tuple[Behavior, RuleRef]: ...
 
+    def refused_by_mode(self, facts: CallFacts, session_mode: str) -> RuleRef | None: ...
+
 
 def _describe(ref: RuleRef) -> str:
     return f"{ref.text} ({ref.source})"
@@ -119,6 +121,9 @@ async def decide(policy: RuleBook, call: ToolCall, context: CallContext, started
     if strings.deny:
         ref = strings.deny[0].ref
         return done("deny", ref, string_refs, f"Denied by rule {_describe(ref)}")
+    refusal = policy.refused_by_mode(facts, context.permission_mode)
+    if refusal is not None:
+        return done("deny", refusal, string_refs, "Nothing is edited in plan mode")
 
     outcomes, input_error = await _python(policy, call, context, rerun=False)
     python_refs = [o.rule.ref for o in outcomes if o.result is not None]

@@ -13,12 +13,17 @@ import importlib.util
 import sys
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from magistrate.broker._decision import RuleSource
 from magistrate.broker._interfaces import Policy
+from magistrate.broker._log import get_logger
 from magistrate.broker._policy_errors import PolicyLoadError, RuleProblem
 from magistrate.broker._settings import RuleSpec, SettingsPermissions, read_settings
+from magistrate.broker._trust import tracked_by_git, workspace_trusted
+
+_log = get_logger(__name__)
 
 
 def _settings_policy(parts: Sequence[SettingsPermissions], extra: Sequence[RuleSpec], home: str | None) -> Policy:
@@ -40,6 +45,21 @@ def _settings_policy(parts: Sequence[SettingsPermissions], extra: Sequence[RuleS
         cli_defaults=True,
         settings_files=[part.path for part in parts],
     )
+
+
+def _untrusted(part: SettingsPermissions) -> SettingsPermissions:
+    """A project file in a folder not trusted: its deny and ask rules hold, nothing it allows counts."""
+    ignored = [s for s in part.specs if s.list == "allow"]
+    if ignored or part.additional_directories:
+        _log.info(
+            "project settings ignored in an untrusted workspace",
+            file=part.path,
+            allow=len(ignored),
+            additional_directories=len(part.additional_directories),
+        )
+    mode = None if part.default_mode == "bypassPermissions" else part.default_mode
+    specs = tuple(s for s in part.specs if s.list != "allow")
+    return replace(part, specs=specs, additional_directories=(), default_mode=mode)
 
 
 def _load_module(file: Path) -> Policy:
@@ -97,16 +117,26 @@ def claude_code_policy(
 
     Reads `~/.claude/settings.json`, `<cwd>/.claude/settings.json`, `<cwd>/.claude/settings.local.json`
     (those that exist), then `settings_files` (like the CLI's `--settings`), plus the `allowed_tools` and
-    `disallowed_tools` options. Nothing matched means ask, as the CLI would prompt.
+    `disallowed_tools` options. Nothing matched means ask, as the CLI would prompt. As in the CLI, the
+    project's own files widen nothing in a folder the user has not trusted (see `_trust`).
     """
     home_dir = Path(home).expanduser() if home else Path.home()
     project = Path(cwd).expanduser().absolute()
-    candidates = [
-        home_dir / ".claude" / "settings.json",
-        project / ".claude" / "settings.json",
-        project / ".claude" / "settings.local.json",
-    ]
-    parts = [read_settings(p, home=home_dir) for p in candidates if p.is_file()]
+    user = home_dir / ".claude" / "settings.json"
+    parts = [read_settings(user, home=home_dir)] if user.is_file() else []
+    trusted: bool | None = None
+    for name in ("settings.json", "settings.local.json"):
+        file = project / ".claude" / name
+        if not file.is_file():
+            continue
+        part = read_settings(file, home=home_dir)
+        if trusted is None:
+            trusted = workspace_trusted(project, home_dir)
+        if not trusted and (name == "settings.json" or tracked_by_git(project, f".claude/{name}")):
+            part = _untrusted(part)
+        elif part.default_mode == "bypassPermissions":
+            part = replace(part, default_mode=None)
+        parts.append(part)
     parts.extend(read_settings(Path(p), home=home_dir) for p in settings_files)
     options: list[RuleSpec] = []
     for list_name, rules in (("deny", disallowed_tools), ("allow", allowed_tools)):

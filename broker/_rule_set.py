@@ -3,7 +3,9 @@
 Rules are indexed by the tool they apply to (and Bash rules by their first word), and what a rule asks
 about a call (the Bash analysis, the files it names, the hosts a URL reaches) is computed once per call and
 only when a rule asks. Deny and ask rules match when any form of the call matches; an allow must cover the
-whole call: every top-level part of a Bash line, every spelling of a path, every host a URL may reach.
+whole call: every top-level part of a Bash line (or the whole line, for a compound allow), every spelling of
+a path, every host a URL may reach. As in the CLI, no allow rule covers writing a sensitive file (`.git/`,
+`.claude/`, `.bashrc`, ...): that always asks, unless a mode or a Python rule says otherwise.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import NamedTuple
 from magistrate.broker._bash import BashAnalysis, analyse
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._domains import hosts_of
-from magistrate.broker._paths import inside, literal_prefix, resolve
-from magistrate.broker._rules import ListName, StringRule
+from magistrate.broker._paths import inside, literal_prefix, resolve, sensitive
+from magistrate.broker._rules import EDIT_TOOLS, ListName, StringRule
 
 _PATH_FIELDS = {"file_path": ("Read", "Write", "Edit", "MultiEdit"), "notebook_path": ("NotebookEdit", "NotebookRead")}
 _TOOL_PATH_FIELD = {tool: name for name, tools in _PATH_FIELDS.items() for tool in tools}
@@ -117,12 +119,14 @@ class CallFacts:
         return found
 
     def bash_paths(self, family: str) -> tuple[tuple[str, ...], ...]:
-        """Resolved spellings of the files a Bash line reads (`read`) or changes (`edit`)."""
+        """Resolved spellings of the files a Bash line reads (`read`: every path it names) or changes (`edit`)."""
         cached = self._bash_paths.get(family)
         if cached is not None:
             return cached
         analysis = self.bash
-        words = () if analysis is None else analysis.read_paths if family == "read" else analysis.write_paths
+        words: tuple[str, ...] = ()
+        if analysis is not None:
+            words = (*analysis.read_paths, *analysis.write_paths) if family == "read" else analysis.write_paths
         out: list[tuple[str, ...]] = []
         bases = [self.cwd]
         if analysis is not None:
@@ -177,6 +181,9 @@ def hits(rule: StringRule, facts: CallFacts) -> bool:
     call = facts.call
     if kind == "tool":
         return True
+    if kind == "tool_glob":
+        assert rule.regex is not None
+        return call.tool_name in rule.tools or rule.regex.fullmatch(call.tool_name) is not None
     if kind == "bash":
         analysis = facts.bash
         return analysis is not None and any(_bash_form_matches(rule, form) for form in analysis.deny_forms)
@@ -298,6 +305,8 @@ class _ListIndex:
     domains: _DomainGroup = field(default_factory=_DomainGroup)
     bash_by_first: dict[str, list[StringRule]] = field(default_factory=dict)
     bash_other: list[StringRule] = field(default_factory=list)
+    bash_compound: list[StringRule] = field(default_factory=list)
+    tool_globs: list[StringRule] = field(default_factory=list)
 
 
 class RuleSet:
@@ -308,6 +317,13 @@ class RuleSet:
         self._lists: dict[ListName, _ListIndex] = {"allow": _ListIndex(), "ask": _ListIndex(), "deny": _ListIndex()}
         for rule in self.rules:
             index = self._lists[rule.ref.list]  # type: ignore[index]
+            if rule.kind == "tool_glob":
+                index.tool_globs.append(rule)
+                continue
+            if rule.kind == "bash" and rule.bash_mode in {"compound", "never"}:
+                if rule.bash_mode == "compound":
+                    index.bash_compound.append(rule)
+                continue
             for tool in rule.tools:
                 if rule.kind == "domain":
                     index.domains.add(rule)
@@ -324,6 +340,7 @@ class RuleSet:
     def _matching(self, list_name: ListName, facts: CallFacts) -> list[StringRule]:
         index = self._lists[list_name]
         found = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts)]
+        found.extend(r for r in index.tool_globs if hits(r, facts))
         if facts.key == "WebFetch":
             if index.domains.plain or index.domains.wildcard:
                 if facts.hosts is None:
@@ -340,6 +357,9 @@ class RuleSet:
             group = index.paths.get((facts.key, None))
             if group is not None:
                 found.extend(group.matching(facts.cwd, facts.paths, deny_side=True))
+        if facts.key == "Bash" and index.bash_compound and facts.bash is not None:
+            forms = set(facts.bash.deny_forms)
+            found.extend(r for r in index.bash_compound if all(part in forms for part in r.bash_parts))
         if facts.key == "Bash" and (index.bash_other or index.bash_by_first) and facts.bash is not None:
             found.extend(r for r in index.bash_other if hits(r, facts))
             seen: set[int] = set()
@@ -352,19 +372,28 @@ class RuleSet:
 
     def _allowing(self, facts: CallFacts) -> list[StringRule]:
         index = self._lists["allow"]
+        if facts.key in EDIT_TOOLS and any(sensitive(p) for names in facts.paths for p in names):
+            return []
+        if facts.key == "Bash" and any(sensitive(p) for names in facts.bash_paths("edit") for p in names):
+            return []
         whole = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts)]
         group = index.paths.get((facts.key, None))
         if group is not None and facts.key != "Bash":
             whole.extend(group.matching(facts.cwd, facts.paths, deny_side=False))
         if facts.key == "WebFetch" and (index.domains.plain or index.domains.wildcard):
             whole.extend(index.domains.matching(facts.hosts, deny_side=False))
-        if whole or facts.key != "Bash" or not (index.bash_by_first or index.bash_other):
+        if whole or facts.key != "Bash" or not (index.bash_by_first or index.bash_other or index.bash_compound):
             return whole
         analysis = facts.bash
         if analysis is None or not analysis.allow_forms:
             return []
         if not all(inside(p, facts.working_dirs) for names in facts.bash_paths("edit") for p in names):
             return []
+        if index.bash_compound:
+            line = str(facts.call.tool_input.get("command", "")).strip()
+            exact = next((r for r in index.bash_compound if r.bash_text == line), None)
+            if exact is not None:
+                return [exact]
         covering: list[StringRule] = []
         for form, text in zip(analysis.allow_forms, analysis.allow_texts, strict=True):
             candidates = [*index.bash_by_first.get(form[0], ()), *index.bash_other]

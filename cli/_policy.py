@@ -5,7 +5,8 @@ Scripts depend on the output and the exit codes, so they are stable:
 - `check` prints one JSON object and exits by the decision: 0 allow, 1 deny, 3 ask (`--no-exit-code`: 0
   whatever the decision). A bad argument or a policy that does not load exits 2 with every problem on
   stderr, one per line.
-- `lint` prints every problem (`file:line: ...`) and exits 1 if there is one, 0 when there is none.
+- `lint` prints every problem (`file:line: ...`) and exits 1 if there is one, 0 when there is none; a rule
+  that loads but may not mean what it seems to (`Bash(touch :*)`) is printed as a warning, and does not fail.
 - `test` and `replay` live in `_policy_test` and `_policy_replay`.
 
 `--policy` defaults to `MAGISTRATE_POLICY` for `check`, `lint` and `test`.
@@ -127,6 +128,8 @@ def _lint(args: argparse.Namespace) -> int:
     if count:
         sys.stderr.write(f"{count} problem{'s' if count != 1 else ''}\n")
         return 1
+    for warning in getattr(report.policy, "warnings", ()):
+        sys.stdout.write(f"warning: {warning}\n")
     version = str(getattr(report.policy, "version", ""))[:16]
     sys.stdout.write(f"ok: {chosen} (version {version})\n")
     return 0

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from magistrate.sdk._errors import OptionsError
+from magistrate.sdk._errors import OptionsError, WorkingDirectoryError
 from magistrate.sdk._options import ClaudeCodeOptions
 
 # Flags magistrate sets itself because the control protocol depends on them.
@@ -31,7 +31,8 @@ def _check_dir(value: str | Path, option: str) -> str:
     path = Path(value).expanduser()
     if not path.is_dir():
         reason = "is not a directory" if path.exists() else "does not exist"
-        raise OptionsError(f"{option}={str(value)!r}: the directory {reason}", option=option)
+        message = f"{option}={str(value)!r}: the directory {reason}"
+        raise WorkingDirectoryError(message) if option == "cwd" else OptionsError(message, option=option)
     return str(path.resolve())
 
 

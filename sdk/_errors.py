@@ -2,7 +2,9 @@
 
 `ClaudeSDKError` keeps the official SDK's root so `except ClaudeSDKError` code works unchanged, and it sits
 under `MagistrateError` so one `except` catches everything the project raises. See the tree in
-`magistrate.broker._errors`.
+`magistrate.broker._errors`. Where magistrate names a problem more precisely than the official SDK (an
+`OptionsError`), the error is also the class the official SDK raises there, so code written for it still
+catches it: an option the CLI refuses is a `ProcessError` too, a missing `cwd` a `CLIConnectionError`.
 """
 
 from __future__ import annotations
@@ -73,3 +75,22 @@ class OptionsError(ClaudeSDKError):
     def __init__(self, message: str, option: str | None = None) -> None:
         self.option = option
         super().__init__(message)
+
+
+class RefusedOptionError(OptionsError, ProcessError):
+    """The CLI exited refusing an option (a flag it does not know, a mode it will not run in): the official SDK
+    raises a `ProcessError` here."""
+
+    def __init__(self, message: str, option: str | None, exit_code: int | None, stderr: str | None) -> None:
+        self.option = option
+        self.exit_code = exit_code
+        self.stderr = stderr
+        ClaudeSDKError.__init__(self, message)
+
+
+class WorkingDirectoryError(OptionsError, CLIConnectionError):
+    """`cwd` is not a directory: the official SDK raises a `CLIConnectionError` here."""
+
+    def __init__(self, message: str, option: str | None = "cwd") -> None:
+        self.option = option
+        ClaudeSDKError.__init__(self, message)

@@ -23,8 +23,8 @@ from magistrate.sdk._errors import (
     CLIConnectionError,
     CLIJSONDecodeError,
     ControlTimeoutError,
-    OptionsError,
     ProcessError,
+    RefusedOptionError,
 )
 from magistrate.sdk._framer import LineTooLongError
 from magistrate.sdk._process import CLIProcess
@@ -48,14 +48,19 @@ def _diagnose(stderr: str, exit_code: int | None) -> Exception:
     """Turn a CLI that exited on its own into the most useful typed error."""
     if "unknown option" in stderr:
         option = stderr.split("unknown option", 1)[1].strip().strip("'\"").split("'")[0]
-        return OptionsError(
-            f"the CLI does not take the option {option!r} (check extra_args); it said: {stderr.strip()}", option=option
+        return RefusedOptionError(
+            f"the CLI does not take the option {option!r} (check extra_args); it said: {stderr.strip()}",
+            option=option,
+            exit_code=exit_code,
+            stderr=stderr,
         )
     if "bypassPermissions" in stderr or "dangerously-skip-permissions" in stderr:
-        return OptionsError(
+        return RefusedOptionError(
             "the CLI refused permission_mode='bypassPermissions': as root it requires IS_SANDBOX=1 in "
             f"ClaudeCodeOptions.env; it said: {stderr.strip()}",
             option="permission_mode",
+            exit_code=exit_code,
+            stderr=stderr,
         )
     return ProcessError("Command failed", exit_code=exit_code, stderr=stderr)
 

@@ -1,28 +1,41 @@
-"""magistrate's reading of rule strings, checked against the real Claude Code CLI (2.1.330) on the scripted model.
+"""Rule strings, modes and defaults as magistrate reads them, checked against the real Claude Code CLI (2.1.330).
 
-Each batch gives the CLI a rule set (`--allowedTools`, `--disallowedTools`, `--settings`) and one assistant turn
-holding many tool calls, then compares what the CLI ran with what `claude_code_policy` (the same rules) decides.
-In `claude -p` nobody can answer a prompt, so the CLI refuses both deny and ask; it runs only what its rules
-allow. Every case below was verified against CLI 2.1.330 in this way; `cli_runs` records what the CLI did.
-The cases where the CLI runs a command that magistrate denies are the CLI's known leniencies (`bash -c`,
-`sh -c`, `eval`, `find -exec` behind a deny; subdomains behind a plain domain deny), marked `stricter`.
+Each batch gives the CLI a rule set (`--allowedTools`, `--disallowedTools`, `--settings`, the project's
+`.claude/settings*.json`, the user's `~/.claude/settings.json`, a trust record in `~/.claude.json`, a permission
+mode) and one assistant turn holding many tool calls, then compares what the CLI ran with what
+`claude_code_policy` (the same rules, no policy of magistrate's own) decides. In `claude -p` nobody can answer a
+prompt, so the CLI refuses both deny and ask; it runs only what its rules, its modes and its own defaults allow.
+
+How each case was observed, and how to observe it again when the pinned CLI is upgraded: the test itself is
+the observation. It runs the real CLI offline (the scripted model behind ANTHROPIC_BASE_URL, a throwaway HOME,
+CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1, IS_SANDBOX=1 where bypassPermissions needs it as root) and
+`cli_runs` records what CLI 2.1.330 did: the call was not in the result's `permission_denials` and its tool
+was there. After an upgrade, `./dev test tests/broker/test_cli_agreement.py`: a failing `CLI:` assertion is a
+case where the CLI changed (observe it, then fix `cli_runs` and magistrate together); a failing `magistrate:`
+one is a change on magistrate's side. Every batch here was first tried by hand the same way.
+
+The cases where the CLI runs a call that magistrate does not allow are marked `stricter`: the CLI's known
+leniencies (`bash -c`, `sh -c`, `eval`, `find -exec` behind a deny; subdomains behind a plain domain deny;
+`Bash(x :*)` in a deny, which the CLI matches to nothing), and magistrate's narrower defaults (a read-only
+command with `$VAR`, `sed`, an outside read in plan mode). Whatever magistrate allows, the CLI ran.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
 
 from magistrate.broker import CallContext, PermissionMode, PolicyLoadError, ToolCall, claude_code_policy
 from magistrate.sdk.scripted_model import ScriptedModel
-from tests._harness import CliToolCall, run_cli
+from tests._harness import CliRun, CliToolCall, run_cli
 
 SERVER = """
 from mcp.server.mcpserver import MCPServer
@@ -56,6 +69,16 @@ class Batch:
     files: bool = False
     mcp: bool = False
     mode: PermissionMode = "default"
+    project: dict[str, Any] | None = None
+    """The project's `.claude/settings.json`."""
+    local: dict[str, Any] | None = None
+    """The project's `.claude/settings.local.json`."""
+    user: dict[str, Any] | None = None
+    """The user's `~/.claude/settings.json`."""
+    trusted: Literal["", "cwd", "parent"] = ""
+    """Where `~/.claude.json` records an accepted trust dialog: nowhere, the project, or its parent."""
+    git: bool = False
+    """The project is a git repository with every file committed (its settings files tracked)."""
 
 
 def bash(command: str, cli_runs: bool, magistrate: str | None = None, *, stricter: bool = False) -> Case:
@@ -73,6 +96,27 @@ def write(path: str, cli_runs: bool, magistrate: str) -> Case:
 
 def fetch(url: str, cli_runs: bool, magistrate: str) -> Case:
     return Case("WebFetch", {"url": url, "prompt": "p"}, cli_runs, magistrate)
+
+
+def edit(path: str, cli_runs: bool, magistrate: str) -> Case:
+    return Case("Edit", {"file_path": path, "old_string": "a", "new_string": "b"}, cli_runs, magistrate)
+
+
+def echo(cli_runs: bool, magistrate: str) -> Case:
+    return Case("mcp__srv__echo", {"text": "a"}, cli_runs, magistrate)
+
+
+def secret(cli_runs: bool, magistrate: str) -> Case:
+    return Case("mcp__srv__secret", {}, cli_runs, magistrate)
+
+
+def unasked(command: str) -> Case:
+    """A command the CLI runs by itself with no rule, and so does magistrate's stand-in for it."""
+    return bash(command, True, "allow")
+
+
+def asked(command: str) -> Case:
+    return bash(command, False, "ask")
 
 
 BATCHES: dict[str, Batch] = {
@@ -291,6 +335,367 @@ BATCHES: dict[str, Batch] = {
     ),
 }
 
+# -- section 3 of issue 10: the rule semantics the CLI has ----------------------------------------------
+BATCHES.update(
+    {
+        "one-segment-denies-at-any-depth": Batch(
+            allow=("Bash", "Edit", "Read"),
+            deny=("Read(./src/**)", "Read(./.env)", "Read(/s2/**)", "Read(./a4/s4/**)", "Read(./s5/*)"),
+            files=True,
+            cases=(
+                read("src/x.txt", False, "deny"),
+                read("a/src/x.txt", False, "deny"),
+                read("a/b/src/x.txt", False, "deny"),
+                read("x/src", False, "deny"),
+                read("a/.env", False, "deny"),
+                read("a/b/.env", False, "deny"),
+                read("a/srcx/y.txt", True, "allow"),
+                read("a/b/.envrc", True, "allow"),
+                # Anchored: a leading `/` (the project root here), two segments, a glob below the folder.
+                read("a/s2/x", True, "allow"),
+                read("s2/x", False, "deny"),
+                read("b/a4/s4/x", True, "allow"),
+                read("a/s5/x", True, "allow"),
+                read("s5/d/x", False, "deny"),
+                # A Read deny also stops editing, writing and a shell command reading the same paths.
+                edit("src/x.txt", False, "deny"),
+                edit("a/src/x.txt", False, "deny"),
+                write("a/src/new.txt", False, "deny"),
+                write("a/b/.env", False, "deny"),
+                bash("cat a/src/x.txt", False, "deny"),
+                bash("cat a/b/.env", False, "deny"),
+                bash("ls a/src", False, "deny"),
+                bash("cat a/srcx/y.txt", True, "allow"),
+                bash("touch a/src/new2", True, "deny", stricter=True),
+            ),
+        ),
+        "one-segment-ask-and-edit-deny": Batch(
+            allow=("Read", "Bash", "Edit", "Write"),
+            deny=("Edit(./lk/**)", "Edit(./.cfg)"),
+            ask=("Read(./src/**)",),
+            files=True,
+            cases=(
+                read("a/src/x", False, "ask"),
+                # A Read ask asks for reading only (magistrate also asks for a shell command that reads there).
+                edit("a/src/x", True, "allow"),
+                write("a/src/n", True, "allow"),
+                bash("cat a/src/x", True, "ask", stricter=True),
+                edit("a/lk/x", False, "deny"),
+                write("a/lk/n", False, "deny"),
+                write("a/b/.cfg", False, "deny"),
+                bash("touch a/lk/t", False, "deny"),
+                bash("touch a/b/.cfg", False, "deny"),
+                read("a/lk/x", True, "allow"),
+                bash("cat a/lk/x", True, "allow"),
+            ),
+        ),
+        "tool-globs-deny-by-prefix": Batch(
+            allow=("mcp__srv", "Bash", "Read"),
+            deny=("mcp__s*", "Bas*"),
+            mcp=True,
+            files=True,
+            cases=(
+                echo(False, "deny"),
+                secret(False, "deny"),
+                bash("mytool a", False, "deny"),
+                read("ok.txt", True, "allow"),
+            ),
+        ),
+        "tool-glob-mcp-star-removes-every-mcp-tool": Batch(
+            allow=("mcp__srv", "Bash"),
+            deny=("mcp__*",),
+            mcp=True,
+            cases=(echo(False, "deny"), secret(False, "deny"), bash("mytool a", True, "allow")),
+        ),
+        "tool-glob-inside-a-name": Batch(
+            allow=("mcp__srv", "Bash", "Read"),
+            deny=("mcp__*__echo", "Rea*"),
+            mcp=True,
+            files=True,
+            cases=(
+                echo(False, "deny"),
+                secret(True, "allow"),
+                read("ok.txt", False, "deny"),
+                bash("mytool a", True, "allow"),
+            ),
+        ),
+        "tool-globs-ask": Batch(
+            allow=("mcp__srv", "Bash", "Read"),
+            ask=("Bas*", "mcp__s*"),
+            mcp=True,
+            files=True,
+            cases=(echo(False, "ask"), bash("mytool a", False, "ask"), read("ok.txt", True, "allow")),
+        ),
+        "compound-allow-is-the-whole-line": Batch(
+            allow=("Bash(mytool a && othertool b)", "Bash(mytool s; othertool t)", "Bash(mytool c || othertool d)"),
+            cases=(
+                bash("mytool a && othertool b", True),
+                bash(" mytool a && othertool b", True),
+                # The CLI also allows other spacing around && and ||; magistrate only the line as written.
+                bash("mytool a&&othertool b", True, "ask", stricter=True),
+                bash("mytool a", False),
+                bash("othertool b", False),
+                bash("othertool b && mytool a", False),
+                bash("mytool a && othertool b && mytool a", False),
+                bash("mytool a || othertool b", False),
+                bash("mytool s; othertool t", True),
+                bash("mytool s ; othertool t", False),
+                bash("mytool c || othertool d", True),
+            ),
+        ),
+        "compound-deny-and-ask": Batch(
+            allow=("Bash",),
+            deny=("Bash(mytool a && othertool b)", "Bash(mytool p | othertool q)"),
+            ask=("Bash(thirdtool c; mytool d)",),
+            cases=(
+                bash("mytool a && othertool b", False, "deny"),
+                bash("mytool a&&othertool b", False, "deny"),
+                bash("mytool a", True, "allow"),
+                bash("othertool b && mytool a", True, "deny", stricter=True),
+                bash("mytool p | othertool q", False, "deny"),
+                bash("mytool p", True, "allow"),
+                bash("thirdtool c; mytool d", True, "ask", stricter=True),
+                bash("thirdtool c", True, "allow"),
+            ),
+        ),
+        "space-before-prefix-star-allows-nothing": Batch(
+            allow=("Bash(mytool :*)", "Bash(touch :*)"),
+            cases=(bash("mytool a", False), bash("mytool", False), bash("mytool :x", False), bash("touch m1", False)),
+        ),
+        "space-before-prefix-star-in-deny-and-ask": Batch(
+            allow=("Bash",),
+            deny=("Bash(othertool :*)",),
+            ask=("Bash(thirdtool :*)",),
+            cases=(
+                bash("othertool a", True, "deny", stricter=True),
+                bash("othertool", True, "deny", stricter=True),
+                bash("thirdtool a", True, "ask", stricter=True),
+                bash("mytool a", True, "allow"),
+            ),
+        ),
+        "sensitive-files-ask-under-any-allow": Batch(
+            allow=("Write", "Bash", "Edit(./.claude/**)", "Edit(./.bashrc)"),
+            files=True,
+            cases=(
+                write("a.txt", True, "allow"),
+                bash("mytool a", True, "allow"),
+                write(".claude/x.json", False, "ask"),
+                write(".git/config", False, "ask"),
+                write(".bashrc", False, "ask"),
+                write("sub/.vscode/s.json", False, "ask"),
+                write(".GIT/y", False, "ask"),
+                edit(".claude/k", False, "ask"),
+                bash("touch .git/q", False, "ask"),
+                bash("touch .husky/q", False, "ask"),
+                bash("mytool > .claude/r", False, "ask"),
+            ),
+        ),
+    }
+)
+
+# -- the default policy is the CLI's: read-only commands, workspace trust, modes ----------------------
+_READ_ONLY = (
+    "ls", "ls -la", "ls sub", "pwd", "cat ok.txt", "cat sub/.env", "head -1 ok.txt", "tail ok.txt", "wc -l ok.txt",
+    "grep a ok.txt", "echo hi", "cat ok.txt | wc -l", "ls && pwd", "which ls", "date", "whoami", "stat ok.txt",
+    "file ok.txt", "sort ok.txt", "find .", "find . -name '*.txt'", "rg a", "diff ok.txt b.ts", "du -sh .", "df -h",
+    "git status", "git log", "git diff", "true", "printf x", "type ls", "id", "uname -a", "hostname",
+    "basename /a/b", "dirname /a/b", "realpath ok.txt", "readlink ok.txt", "cut -c1 ok.txt", "tr a b < ok.txt",
+    "od ok.txt", "md5sum ok.txt", "sha256sum ok.txt", "nl ok.txt", "rev ok.txt", "strings ok.txt", "cat -n ok.txt",
+    "sleep 0", "test -f ok.txt", "[ -f ok.txt ]", "ps", "ls 2>/dev/null",
+)  # fmt: skip
+_NOT_READ_ONLY = (
+    "ls /", "ls ..", "ls ~", "cat ../other/x.txt", "cat escape.txt", "ls > out.txt", "env", "uniq ok.txt",
+    "awk '{print}' ok.txt", "xxd ok.txt", "less ok.txt", "find . -delete", "sed -i s/a/b/ ok.txt", "ls $(pwd)",
+    "mytool a", "touch new.txt", "mkdir d", "cat ok.txt > copy.txt",
+)  # fmt: skip
+BATCHES.update(
+    {
+        "read-only-commands-run-unasked": Batch(
+            files=True,
+            cases=(
+                *(unasked(c) for c in _READ_ONLY),
+                *(asked(c) for c in _NOT_READ_ONLY),
+                # Read-only to the CLI, but magistrate cannot see through the expansion or does not list the command.
+                bash("echo $HOME", True, "ask", stricter=True),
+                bash("sed -n 1p ok.txt", True, "ask", stricter=True),
+                bash("node -v", True, "ask", stricter=True),
+                unasked("cd sub && ls"),  # last: the CLI's shell stays in the folder it moved to
+            ),
+        ),
+        "workspace-untrusted": Batch(
+            project={
+                "permissions": {
+                    "allow": ["Bash(mytool:*)"],
+                    "deny": ["Bash(othertool:*)"],
+                    "ask": ["Bash(thirdtool:*)"],
+                    "additionalDirectories": ["../other"],
+                }
+            },
+            local={"permissions": {"allow": ["Edit"]}},
+            files=True,
+            cases=(
+                bash("mytool a", False, "ask"),
+                bash("othertool b", False, "deny"),
+                bash("thirdtool c", False, "ask"),
+                read("../other/x.txt", False, "ask"),
+                # An untracked settings.local.json is the user's own: its allow counts.
+                edit("ok.txt", True, "allow"),
+            ),
+        ),
+        "workspace-trusted": Batch(
+            project={
+                "permissions": {
+                    "allow": ["Bash(mytool:*)"],
+                    "deny": ["Bash(othertool:*)"],
+                    "additionalDirectories": ["../other"],
+                }
+            },
+            trusted="cwd",
+            files=True,
+            cases=(
+                bash("mytool a", True, "allow"),
+                bash("othertool b", False, "deny"),
+                read("../other/x.txt", True, "allow"),
+            ),
+        ),
+        "workspace-trust-of-a-parent-does-not-count": Batch(
+            project={"permissions": {"allow": ["Bash(mytool:*)"]}},
+            trusted="parent",
+            cases=(bash("mytool a", False, "ask"),),
+        ),
+        "workspace-untrusted-tracked-local-settings": Batch(
+            local={"permissions": {"allow": ["Bash(mytool:*)"]}},
+            git=True,
+            cases=(bash("mytool a", False, "ask"),),
+        ),
+        "workspace-project-never-sets-bypass": Batch(
+            project={"permissions": {"defaultMode": "bypassPermissions"}},
+            trusted="cwd",
+            cases=(bash("mytool a", False, "ask"), write("a.txt", False, "ask")),
+        ),
+        "workspace-untrusted-project-modes-count": Batch(
+            project={"permissions": {"defaultMode": "plan"}},
+            files=True,
+            cases=(
+                write("a.txt", False, "deny"),
+                edit("ok.txt", False, "deny"),
+                bash("mytool a", False),
+                unasked("ls"),
+            ),
+        ),
+        "workspace-untrusted-dont-ask-counts": Batch(
+            project={"permissions": {"defaultMode": "dontAsk"}},
+            cases=(bash("mytool a", False, "deny"), unasked("ls")),
+        ),
+        "user-settings-may-set-bypass": Batch(
+            user={"permissions": {"defaultMode": "bypassPermissions"}},
+            cases=(bash("mytool a", True, "allow"), write("a.txt", True, "allow")),
+        ),
+        "mode-default": Batch(
+            files=True,
+            cases=(
+                write("a.txt", False, "ask"),
+                write("../outside.txt", False, "ask"),
+                edit("ok.txt", False, "ask"),
+                read("ok.txt", True, "allow"),
+                read("../other/x.txt", False, "ask"),
+                unasked("ls"),
+                asked("mytool a"),
+                asked("touch new.txt"),
+                asked("mkdir d"),
+                asked("rm r1.txt"),
+                asked("echo x > out.txt"),
+            ),
+        ),
+        "mode-accept-edits": Batch(
+            mode="acceptEdits",
+            files=True,
+            cases=(
+                write("a.txt", True, "allow"),
+                write("../outside.txt", False, "ask"),
+                edit("ok.txt", True, "allow"),
+                read("../other/x.txt", False, "ask"),
+                write(".claude/settings.json", False, "ask"),
+                write(".git/config", False, "ask"),
+                write(".bashrc", False, "ask"),
+                unasked("ls"),
+                asked("mytool a"),
+                bash("touch new.txt", True, "allow"),
+                bash("mkdir -p a/b", True, "allow"),
+                bash("rm r1.txt", True, "allow"),
+                bash("mv m1.txt m2.txt", True, "allow"),
+                bash("cp c1.txt c2.txt", True, "allow"),
+                bash("rmdir e", True, "allow"),
+                bash("echo x >> app.txt", True, "allow"),
+                bash("mkdir z && touch z/q", True, "allow"),
+                asked("sed -i s/a/b/ s.txt"),
+                asked("touch ../outside2.txt"),
+                asked("cp -r sub sub4"),
+                asked("rm -rf ."),
+                asked("ln -s ok.txt l.txt"),
+                asked("chmod +x ok.txt"),
+                asked("touch .git/y"),
+                asked("mytool a > out2.txt"),
+                asked("touch a.txt && mytool a"),
+            ),
+        ),
+        "mode-plan": Batch(
+            mode="plan",
+            files=True,
+            cases=(
+                write("a.txt", False, "deny"),
+                edit("ok.txt", False, "deny"),
+                read("ok.txt", True, "allow"),
+                # The CLI reads anywhere in plan mode; magistrate keeps asking outside the working directories.
+                Case("Read", {"file_path": "../other/x.txt"}, True, "ask", stricter=True),
+                unasked("ls"),
+                # Offline, the CLI's plan mode refuses the rest ("auto mode is unavailable").
+                asked("mytool a"),
+                asked("touch new.txt"),
+                asked("cat ../other/x.txt"),
+            ),
+        ),
+        "mode-plan-refuses-edits-under-an-allow": Batch(
+            mode="plan",
+            allow=("Edit", "Write", "Bash(mytool:*)", "Bash(touch:*)"),
+            files=True,
+            cases=(
+                write("a.txt", False, "deny"),
+                edit("ok.txt", False, "deny"),
+                bash("mytool a", True, "allow"),
+                bash("touch t.txt", True, "allow"),
+            ),
+        ),
+        "mode-bypass-permissions": Batch(
+            mode="bypassPermissions",
+            files=True,
+            cases=(
+                write("a.txt", True, "allow"),
+                write("../outside.txt", True, "allow"),
+                edit("ok.txt", True, "allow"),
+                read("../other/x.txt", True, "allow"),
+                write(".git/config", True, "allow"),
+                write(".claude/x.json", True, "allow"),
+                bash("mytool a", True, "allow"),
+                bash("touch .git/q", True, "allow"),
+                bash("echo x > out.txt", True, "allow"),
+            ),
+        ),
+        "mode-dont-ask": Batch(
+            mode="dontAsk",
+            files=True,
+            cases=(
+                write("a.txt", False, "deny"),
+                read("ok.txt", True, "allow"),
+                read("../other/x.txt", False, "deny"),
+                bash("ls", True, "allow"),
+                bash("mytool a", False, "deny"),
+                bash("touch new.txt", False, "deny"),
+            ),
+        ),
+    }
+)
+
 
 def _ran(result: CliToolCall) -> bool:
     """The CLI let the call run: not refused, and the tool was there (a bare deny removes the tool)."""
@@ -299,8 +704,9 @@ def _ran(result: CliToolCall) -> bool:
 
 def _project(root: Path, *, files: bool) -> tuple[Path, Path, Path]:
     home, cwd, bindir = root / "home", root / "proj", root / "bin"
-    for folder in (home, cwd, bindir):
+    for folder in (home, cwd, bindir, root / "other"):
         folder.mkdir()
+    (root / "other" / "x.txt").write_text("a\n")
     for name in ("mytool", "othertool", "thirdtool"):
         script = bindir / name
         script.write_text('#!/bin/sh\necho ran "$@"\n')
@@ -317,11 +723,56 @@ def _project(root: Path, *, files: bool) -> tuple[Path, Path, Path]:
             "b.ts",
             "locked/f",
             "wlocked/b.txt",
+            "src/x.txt",
+            "a/src/x.txt",
+            "a/b/src/x.txt",
+            "x/src",
+            "a/.env",
+            "a/b/.env",
+            "a/srcx/y.txt",
+            "a/b/.envrc",
+            "s2/x",
+            "a/s2/x",
+            "b/a4/s4/x",
+            "s5/x",
+            "a/s5/x",
+            "s5/d/x",
+            "a/src/x",
+            "lk/x",
+            "a/lk/x",
+            "a/b/.cfg",
+            ".claude/k",
+            "sub/b.txt",
+            "r1.txt",
+            "m1.txt",
+            "c1.txt",
+            "s.txt",
+            "e/.keep",
         ):
             (cwd / rel).parent.mkdir(parents=True, exist_ok=True)
             (cwd / rel).write_text("a\n")
         (cwd / "link.txt").symlink_to(cwd / ".env")
+        (cwd / "escape.txt").symlink_to(root / "other" / "x.txt")
     return home, cwd, bindir
+
+
+def _settle(batch: Batch, home: Path, cwd: Path, root: Path) -> None:
+    """Write the batch's settings files and trust record, and make the project a repository if asked."""
+    for folder, name, content in (
+        (cwd / ".claude", "settings.json", batch.project),
+        (cwd / ".claude", "settings.local.json", batch.local),
+        (home / ".claude", "settings.json", batch.user),
+    ):
+        if content is not None:
+            folder.mkdir(exist_ok=True)
+            (folder / name).write_text(json.dumps(content))
+    if batch.trusted:
+        where = str(cwd if batch.trusted == "cwd" else root)
+        (home / ".claude.json").write_text(json.dumps({"projects": {where: {"hasTrustDialogAccepted": True}}}))
+    if batch.git:
+        git = ["git", "-c", "user.email=m@example.com", "-c", "user.name=m"]
+        for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "project"]):
+            subprocess.run([*git, *step], cwd=cwd, check=True, capture_output=True)
 
 
 @pytest.mark.parametrize("name", list(BATCHES))
@@ -339,6 +790,7 @@ def test_cli_and_magistrate_agree(name: str, claude_cli: Path, tmp_path: Path) -
         settings.write_text(json.dumps({"permissions": {"ask": list(batch.ask)}}))
         args += ["--settings", str(settings)]
         settings_files.append(settings)
+    _settle(batch, home, cwd, tmp_path)
     if batch.mcp:
         server = tmp_path / "server.py"
         server.write_text(SERVER)
@@ -348,6 +800,7 @@ def test_cli_and_magistrate_agree(name: str, claude_cli: Path, tmp_path: Path) -
     env = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
     if batch.mode != "default":
         args += ["--permission-mode", batch.mode]
+    if batch.mode != "default" or batch.user:
         env["IS_SANDBOX"] = "1"  # bypassPermissions is refused to root outside a sandbox
     calls = [{"name": c.tool, "input": c.input} for c in batch.cases]
     with ScriptedModel({"default": {"turns": [{"tool_calls": calls}, "done"]}}) as model:
@@ -391,6 +844,51 @@ def test_invalid_rules_the_cli_skips_or_widens_are_refused(
     with pytest.raises(PolicyLoadError) as caught:
         claude_code_policy(cwd, invalid, home=home)
     assert sorted(e.rule for e in caught.value.errors) == sorted(invalid)
+
+
+def _run_calls(
+    claude_cli: Path, tmp_path: Path, commands: list[str], args: list[str]
+) -> tuple[list[bool], Path, Path, CliRun]:
+    home, cwd, bindir = _project(tmp_path, files=False)
+    calls = [{"name": "Bash", "input": {"command": c}} for c in commands]
+    with ScriptedModel({"default": {"turns": [{"tool_calls": calls}, "done"]}}) as model:
+        env = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+        run = run_cli("go", model=model, home=home, cwd=cwd, args=args, env=env, claude=claude_cli)
+    return [_ran(c) for c in run.calls()], home, cwd, run
+
+
+def test_invalid_denies_the_cli_skips_are_refused(claude_cli: Path, tmp_path: Path) -> None:
+    """A lowercase tool glob matches nothing in the CLI, and one with parentheses is ignored: magistrate refuses."""
+    invalid = ("bas*", "Bas*(mytool:*)")
+    ran, home, cwd, _ = _run_calls(
+        claude_cli, tmp_path, ["mytool a"], ["--allowedTools", "Bash", "--disallowedTools", ",".join(invalid)]
+    )
+    assert ran == [True]
+    with pytest.raises(PolicyLoadError) as caught:
+        claude_code_policy(cwd, ["Bash"], invalid, home=home)
+    assert sorted(e.rule for e in caught.value.errors) == sorted(invalid)
+
+
+def test_compound_allows_the_cli_never_matches_are_refused(claude_cli: Path, tmp_path: Path) -> None:
+    """A compound allow with a pipe or a redirection never runs its own line; a compound prefix (which the CLI
+    matches only as its exact text, `mytool u && othertool`) is refused too, as a rule that misleads."""
+    invalid = ("Bash(mytool p | othertool q)", "Bash(thirdtool r > out.txt)", "Bash(mytool u && othertool:*)")
+    lines = ["mytool p | othertool q", "thirdtool r > out.txt", "mytool u && othertool v"]
+    ran, home, cwd, _ = _run_calls(claude_cli, tmp_path, lines, ["--allowedTools", ",".join(invalid)])
+    assert ran == [False, False, False]
+    with pytest.raises(PolicyLoadError) as caught:
+        claude_code_policy(cwd, invalid, home=home)
+    assert sorted(e.rule for e in caught.value.errors) == sorted(invalid)
+
+
+def test_a_star_deny_removes_every_tool(claude_cli: Path, tmp_path: Path) -> None:
+    """`*` in a deny leaves the CLI no tool at all (the model is offered none); magistrate denies every call."""
+    _, home, cwd, run = _run_calls(claude_cli, tmp_path, ["mytool a"], ["--disallowedTools", "*"])
+    assert run.of_type("system", "init")[0]["tools"] == []
+    policy = claude_code_policy(cwd, (), ("*",), home=home)
+    context = CallContext(cwd=str(cwd))
+    for call in (ToolCall("Bash", {"command": "ls"}), ToolCall("Read", {"file_path": "a"}), ToolCall("mcp__s__t", {})):
+        assert anyio.run(policy.decide, call, context).behavior == "deny"
 
 
 def test_file_rule_anchors(claude_cli: Path, tmp_path: Path) -> None:

@@ -272,6 +272,8 @@ def test_claude_code_policy_reads_the_settings_the_cli_reads(tmp_path: Path) -> 
     (project / ".claude" / "settings.local.json").write_text(
         json.dumps({"permissions": {"ask": ["Bash(make deploy)"]}})
     )
+    # The project's allow list counts once the user has trusted the folder, as in the CLI.
+    (home / ".claude.json").write_text(json.dumps({"projects": {str(project): {"hasTrustDialogAccepted": True}}}))
     policy = claude_code_policy(project, ["Bash(ls:*)"], ["Bash(rm:*)"], home=home)
     cwd = str(project)
     results = {
@@ -288,7 +290,7 @@ def test_claude_code_policy_reads_the_settings_the_cli_reads(tmp_path: Path) -> 
     assert results["rm x"].rule.source.kind == "option"
     assert results["curl x"].rule is not None
     assert results["curl x"].rule.source.path == str(home / ".claude" / "settings.json")
-    assert decide(policy, "Bash", {"command": "whoami"}, cwd=cwd).behavior == "ask"
+    assert decide(policy, "Bash", {"command": "terraform apply"}, cwd=cwd).behavior == "ask"
     assert decide(policy, "Read", {"file_path": "src/a.py"}, cwd=cwd).behavior == "allow"
     assert decide(policy, "Read", {"file_path": "/etc/passwd"}, cwd=cwd).behavior == "ask"
 

@@ -81,7 +81,7 @@ def test_project_settings_anchor_slash_rules_at_the_project_root(
     edit = json.dumps({"file_path": str(tmp_path / "locked" / "a"), "old_string": "a", "new_string": "b"})
     _, out = check(capsys, "--policy", str(settings), "--tool", "Edit", "--input", edit, "--cwd", str(tmp_path))
     assert (out["behavior"], out["source"]) == ("deny", f"{settings}:1")
-    _, out = check(capsys, "--policy", str(settings), "--tool", "Bash", "--input", '{"command": "whoami"}')
+    _, out = check(capsys, "--policy", str(settings), "--tool", "Bash", "--input", '{"command": "terraform apply"}')
     assert out["behavior"] == "ask"
 
 
@@ -117,6 +117,17 @@ def test_lint_reports_a_module_that_raises_with_its_line(tmp_path: Path, capsys:
 def test_lint_accepts_a_good_policy(policy_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["policy", "lint", str(policy_file)]) == 0
     assert capsys.readouterr().out.startswith("ok: ")
+
+
+def test_lint_prints_a_rule_that_matches_nothing_as_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"permissions": {"allow": ["Bash(touch :*)", "Bash(ls:*)"]}}))
+    assert main(["policy", "lint", str(settings)]) == 0
+    warning, ok = capsys.readouterr().out.splitlines()
+    assert warning.startswith(f"warning: {settings}:1: rule 'Bash(touch :*)' in allow: the CLI matches nothing")
+    assert ok.startswith("ok: ")
 
 
 def test_the_installed_command_runs(policy_file: Path) -> None:

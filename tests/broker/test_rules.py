@@ -30,16 +30,20 @@ def bash(policy: RulePolicy, command: str) -> str:
         ("Bash()", "empty parentheses"),
         ("Bash(npm test", "missing ')'"),
         ("Bash(npm:* test)", "may only end"),
-        ("Bash(a && b)", "one simple command"),
+        ("Bash(a | b)", "never matches a compound allow"),
+        ("Bash(a && b:*)", "no prefix or glob"),
+        ("Bash(a && b > f)", "redirection"),
+        ("Bash(a $(b))", "no substitutions"),
         ("Bash(echo > f)", "redirection"),
         ("WebFetch(https://example.com)", "a URL where a domain belongs"),
         ("WebFetch(example.com)", "domain:host"),
         ("WebFetch(domain:)", "empty domain"),
         ("Read(./src:*)", "':*' belongs to Bash"),
         ("mcp__srv(x)", "no parentheses"),
-        ("mcp__*", "must be named"),
-        ("Bash*", "cannot be a glob"),
-        ("*", "cannot be a glob"),
+        ("mcp__*", "skips a tool-name glob in an allow"),
+        ("Bash*", "skips a tool-name glob in an allow"),
+        ("*", "skips a tool-name glob in an allow"),
+        ("Bas*(ls)", "no parentheses"),
         ("Write(./src/**)", "ignores Write"),
         ("WebSearch(query:x)", "deny and ask"),
         (" Bash", "whitespace"),
@@ -58,10 +62,10 @@ def test_every_problem_is_reported_at_once_with_file_and_line() -> None:
     with pytest.raises(PolicyLoadError) as caught:
         RulePolicy(
             allow=["Bash(npm test)", "bash"],
-            deny=["Bash(:*)", "Read(.env)", "mcp__*"],
+            deny=["Bash(:*)", "Read(.env)", "mcp__*(x)"],
         )
     errors = caught.value.errors
-    assert [e.rule for e in errors] == ["bash", "Bash(:*)", "mcp__*"]
+    assert [e.rule for e in errors] == ["bash", "Bash(:*)", "mcp__*(x)"]
     assert all(e.source.path == __file__ for e in errors)
     allow_line = next(i for i, text in enumerate(SOURCE, 1) if 'allow=["Bash(npm test)", "bash"]' in text)
     assert [e.source.line for e in errors] == [allow_line, allow_line + 1, allow_line + 1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from magistrate.sdk import ClaudeCodeOptions, OptionsError, create_sdk_mcp_server
+from magistrate.sdk import ClaudeCodeOptions, CLIConnectionError, OptionsError, create_sdk_mcp_server
 from magistrate.sdk._command import build_argv, resolve_cwd
 
 
@@ -74,11 +74,20 @@ def test_a_missing_cwd_is_named() -> None:
     with pytest.raises(OptionsError, match=r"cwd='/project/root': the directory does not exist") as caught:
         resolve_cwd(ClaudeCodeOptions(cwd="/project/root"))
     assert caught.value.option == "cwd"
+    assert isinstance(caught.value, CLIConnectionError)  # what the official SDK raises for it
+
+
+def test_a_cwd_that_is_a_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("")
+    with pytest.raises(CLIConnectionError, match="is not a directory") as caught:
+        resolve_cwd(ClaudeCodeOptions(cwd=tmp_path / "f"))
+    assert isinstance(caught.value, OptionsError)
 
 
 def test_a_missing_added_directory_is_named() -> None:
-    with pytest.raises(OptionsError, match="add_dirs='/shared/libs'"):
+    with pytest.raises(OptionsError, match="add_dirs='/shared/libs'") as caught:
         build_argv("claude", ClaudeCodeOptions(add_dirs=["/shared/libs"]))
+    assert not isinstance(caught.value, CLIConnectionError)
 
 
 def test_in_process_servers_are_passed_without_their_instance() -> None:

@@ -120,6 +120,11 @@ async def test_an_unknown_option_is_an_options_error_naming_it(tmp_path: Path) -
     with pytest.raises(OptionsError, match="--timeout") as caught:
         await _collect(options)
     assert caught.value.option == "--timeout"
+    # Code written for the official SDK catches the failed CLI as a ProcessError, with its exit code and output.
+    assert isinstance(caught.value, ProcessError)
+    assert caught.value.exit_code == 1
+    assert "unknown option '--timeout'" in (caught.value.stderr or "")
+    assert str(caught.value).startswith("the CLI does not take the option '--timeout' (check extra_args)")
 
 
 @pytest.mark.anyio
@@ -153,3 +158,14 @@ async def test_closing_fails_pending_requests_instead_of_hanging(tmp_path: Path)
         async with ClaudeSDKClient(options) as client:
             with pytest.raises(Exception, match="exited"):
                 await client.interrupt()
+
+
+def test_a_refused_bypass_mode_is_an_options_error_and_a_process_error() -> None:
+    from magistrate.sdk._session import _diagnose
+
+    stderr = "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons\n"
+    error = _diagnose(stderr, 1)
+    assert isinstance(error, OptionsError)
+    assert isinstance(error, ProcessError)
+    assert (error.option, error.exit_code, error.stderr) == ("permission_mode", 1, stderr)
+    assert "IS_SANDBOX=1" in str(error)
