@@ -87,6 +87,11 @@ def _domain_covers(a: StringRule, b: StringRule) -> bool:
 
 
 def _bash_covers(a: StringRule, b: StringRule) -> bool:
+    if "never" in (a.bash_mode, b.bash_mode):
+        return False  # a rule that matches nothing shadows nothing; it is reported as a warning of its own
+    if "compound" in (a.bash_mode, b.bash_mode):
+        # A whole compound line matches exactly itself; anything subtler errs towards silence.
+        return a.bash_mode == b.bash_mode == "compound" and a.bash_text == b.bash_text
     if a.bash_mode == "any":
         return True
     if b.bash_mode == "any":
