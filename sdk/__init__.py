@@ -12,6 +12,8 @@ from magistrate.sdk._errors import (
     MessageParseError,
     OptionsError,
     ProcessError,
+    RefusedOptionError,
+    WorkingDirectoryError,
 )
 from magistrate.sdk._options import (
     ClaudeCodeOptions,
@@ -82,6 +84,7 @@ __all__ = [
     "PermissionRuleValue",
     "PermissionUpdate",
     "ProcessError",
+    "RefusedOptionError",
     "ResultMessage",
     "SdkMcpTool",
     "StreamEvent",
@@ -92,6 +95,7 @@ __all__ = [
     "ToolResultBlock",
     "ToolUseBlock",
     "UserMessage",
+    "WorkingDirectoryError",
     "create_sdk_mcp_server",
     "query",
     "tool",

@@ -109,4 +109,6 @@ def test_advanced_configuration_names_the_directory_that_does_not_exist(tmp_path
         )
         assert model.message_requests() == []
     assert done.returncode != 0
-    assert "magistrate.sdk.OptionsError: cwd='/project/root': the directory does not exist" in done.stderr
+    # An OptionsError that is also the CLIConnectionError the official SDK raises for a missing cwd.
+    expected = "magistrate.sdk.WorkingDirectoryError: cwd='/project/root': the directory does not exist"
+    assert expected in done.stderr
