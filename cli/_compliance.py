@@ -47,7 +47,8 @@ def _import(args: argparse.Namespace) -> int:
         sys.stderr.write("\n".join(problems) + "\n")
         return 1
     try:
-        count = open_compliance(args.db).import_frameworks(frameworks)
+        with open_compliance(args.db) as repo:
+            count = repo.import_frameworks(frameworks)
     except ServerError as exc:
         sys.stderr.write(f"magistrate compliance import: {exc}; nothing imported\n")
         return 1
@@ -59,7 +60,9 @@ def _import(args: argparse.Namespace) -> int:
 def _frameworks(args: argparse.Namespace) -> int:
     from magistrate.servers import open_compliance
 
-    for fw in open_compliance(args.db).frameworks():
+    with open_compliance(args.db) as repo:
+        frameworks = repo.frameworks()
+    for fw in frameworks:
         sys.stdout.write(f"{fw.id}\t{fw.requirements}\t{fw.name}\n")
     return 0
 
@@ -75,9 +78,8 @@ def _waive(args: argparse.Namespace) -> int:
     until = until if until.tzinfo else until.replace(tzinfo=timezone.utc)
     expires = until.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
-        waiver = open_compliance(args.db).add_waiver(
-            args.requirement_id, args.reason, args.approved_by, expires, args.document
-        )
+        with open_compliance(args.db) as repo:
+            waiver = repo.add_waiver(args.requirement_id, args.reason, args.approved_by, expires, args.document)
     except ServerError as exc:
         sys.stderr.write(f"magistrate compliance waive: {exc}\n")
         return 1

@@ -56,8 +56,8 @@ def _prepare(root: Path) -> dict[str, str]:
         "MAGISTRATE_COMPLIANCE_DB": str(root / "compliance.sqlite3"),
     }
     os.environ.update(env)
-    store = open_documents(env["MAGISTRATE_DOCUMENTS_DB"])
-    store.put(CONTRACT_NAME, CONTRACT, ["contract", "confidential"])
+    with open_documents(env["MAGISTRATE_DOCUMENTS_DB"]) as store:
+        store.put(CONTRACT_NAME, CONTRACT, ["contract", "confidential"])
     (workspace / "contract.md").write_text(CONTRACT)
     (root / "policy.py").write_text(POLICY_SOURCE)
     return env

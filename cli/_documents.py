@@ -53,21 +53,23 @@ def _add(args: argparse.Namespace) -> int:
     if problems:
         sys.stderr.write("\n".join(problems) + "\nnothing added\n")
         return 1
-    store = open_documents(args.db)
-    for doc in ready:
-        try:
-            info, created = store.put(doc.name, doc.content, doc.labels)
-        except ServerError as exc:
-            sys.stderr.write(f"{doc.name}: {exc}\n")
-            return 1
-        state = "added" if created else "unchanged"
-        sys.stdout.write(f"{state}\t{info.name}@{info.version}\t{info.sha256}\t{','.join(info.labels)}\n")
+    with open_documents(args.db) as store:
+        for doc in ready:
+            try:
+                info, created = store.put(doc.name, doc.content, doc.labels)
+            except ServerError as exc:
+                sys.stderr.write(f"{doc.name}: {exc}\n")
+                return 1
+            state = "added" if created else "unchanged"
+            sys.stdout.write(f"{state}\t{info.name}@{info.version}\t{info.sha256}\t{','.join(info.labels)}\n")
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
     from magistrate.servers import open_documents
 
-    for info in open_documents(args.db).list_documents(args.prefix, args.label, 1000):
+    with open_documents(args.db) as store:
+        listed = store.list_documents(args.prefix, args.label, 1000)
+    for info in listed:
         sys.stdout.write(f"{info.name}@{info.version}\t{info.size}\t{info.sha256}\t{','.join(info.labels)}\n")
     return 0

@@ -29,12 +29,12 @@ def open_compliance(db: str | None = None, *, seed: bool = True) -> ComplianceRe
     database = open_database(db or default_location("compliance"))
     try:
         repo = ComplianceRepository(database)
+        if seed and repo.is_empty():
+            count = repo.import_frameworks(sample_frameworks())
+            _log.info("compliance_seeded", requirements=count, location=repo.db.location)
     except BaseException:
-        database.close()  # a refused database (unknown schema version) leaves no connection behind
+        database.close()  # a refused database (unknown schema version, a failed seed) leaves no connection behind
         raise
-    if seed and repo.is_empty():
-        count = repo.import_frameworks(sample_frameworks())
-        _log.info("compliance_seeded", requirements=count, location=repo.db.location)
     return repo
 
 

@@ -46,6 +46,16 @@ class ComplianceRepository:
         self.db = db
         ensure_schema(db, "compliance", SCHEMA_VERSION, SQLITE if db.dialect == "sqlite" else POSTGRES)
 
+    def close(self) -> None:
+        """Close the database connection; `with open_...() as store:` does this on leaving the block."""
+        self.db.close()
+
+    def __enter__(self) -> ComplianceRepository:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # --- frameworks and requirements ---------------------------------------------------------------------
 
     def is_empty(self) -> bool:

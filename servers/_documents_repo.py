@@ -66,6 +66,16 @@ class DocumentStore:
         self.db = db
         ensure_schema(db, "documents", SCHEMA_VERSION, _SQLITE if db.dialect == "sqlite" else _POSTGRES)
 
+    def close(self) -> None:
+        """Close the database connection; `with open_...() as store:` does this on leaving the block."""
+        self.db.close()
+
+    def __enter__(self) -> DocumentStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def labels(self, name: str) -> frozenset[str]:
         """The labels of a document's latest version (kept after a delete); empty for an unknown name.
 
