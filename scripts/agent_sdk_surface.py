@@ -73,7 +73,9 @@ def _parameters(func: Any) -> list[str]:
 
 def describe(value: Any) -> dict[str, Any]:
     """The kind of one public value, with the details that make two implementations interchangeable."""
-    if isinstance(value, type):
+    # On Python 3.10 a parameterised alias (`Callable[[str], Awaitable[X]]`) passes isinstance(value, type);
+    # it has an origin, which no class has, so it is described as the alias it is on every version.
+    if isinstance(value, type) and typing.get_origin(value) is None:
         if is_typeddict(value):
             return {"kind": "typeddict", "keys": _typeddict_keys(value)}
         if dataclasses.is_dataclass(value):

@@ -33,7 +33,7 @@ def open_compliance(db: str | None = None, *, seed: bool = True) -> ComplianceRe
             count = repo.import_frameworks(sample_frameworks())
             _log.info("compliance_seeded", requirements=count, location=database.shown)
     except BaseException:
-        database.close()  # a refused database (unknown schema version) leaves no connection behind
+        database.close()  # a refused database (unknown schema version, a failed seed) leaves no connection behind
         raise
     return repo
 

@@ -71,8 +71,9 @@ def test_pre_tool_use_is_decided_with_the_hooks_context() -> None:
     session = _session(governor)
 
     async def main() -> tuple[dict[str, Any], dict[str, Any]]:
-        allowed = await session.answer(_event(tool_use_id="t1", session_id="s1", cwd="/repo", agent_id="a1"))
-        denied = await session.answer(_event(tool_use_id="t2", tool_input={"command": "rm -rf /"}))
+        with anyio.fail_after(10):
+            allowed = await session.answer(_event(tool_use_id="t1", session_id="s1", cwd="/repo", agent_id="a1"))
+            denied = await session.answer(_event(tool_use_id="t2", tool_input={"command": "rm -rf /"}))
         return allowed, denied
 
     allowed, denied = anyio.run(main)
@@ -89,7 +90,12 @@ def test_pre_tool_use_is_decided_with_the_hooks_context() -> None:
 
 def test_a_failing_governor_is_a_deny() -> None:
     session = _session(RecordingGovernor(RulePolicy(default="allow"), fail=True))
-    answer = anyio.run(session.answer, _event())
+
+    async def main() -> dict[str, Any]:
+        with anyio.fail_after(10):
+            return await session.answer(_event())
+
+    answer = anyio.run(main)
     assert answer["hookSpecificOutput"]["permissionDecision"] == "deny"
     assert "RuntimeError" in answer["hookSpecificOutput"]["permissionDecisionReason"]
 
@@ -99,13 +105,15 @@ def test_outcomes_are_written_after_the_answer_and_unrun_calls_at_close() -> Non
     session = _session(governor)
 
     async def main() -> list[ToolOutcome]:
-        for tool_use_id in ("t1", "t2", "t3"):
-            await session.answer(_event(tool_use_id=tool_use_id, session_id="s1"))
-        assert await session.answer(_event(hook_event_name="PostToolUse", tool_use_id="t1", tool_response="ok")) == {}
-        failure = _event(hook_event_name="PostToolUseFailure", tool_use_id="t2", error="x" * 5000)
-        assert await session.answer(failure) == {}
-        assert governor.outcomes == []  # queued: the CLI does not wait for them
-        await session.close()
+        with anyio.fail_after(10):
+            for tool_use_id in ("t1", "t2", "t3"):
+                await session.answer(_event(tool_use_id=tool_use_id, session_id="s1"))
+            post = _event(hook_event_name="PostToolUse", tool_use_id="t1", tool_response="ok")
+            assert await session.answer(post) == {}
+            failure = _event(hook_event_name="PostToolUseFailure", tool_use_id="t2", error="x" * 5000)
+            assert await session.answer(failure) == {}
+            assert governor.outcomes == []  # queued: the CLI does not wait for them
+            await session.close()
         return governor.outcomes
 
     success, error, not_run = anyio.run(main)

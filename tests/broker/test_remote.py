@@ -313,15 +313,16 @@ async def test_a_run_names_its_broker_by_option_or_environment(monkeypatch: pyte
     monkeypatch.setenv("MAGISTRATE_BROKER", "http://127.0.0.1:9/shared")
     monkeypatch.setenv("MAGISTRATE_BROKER_TOKEN", TOKEN)
     env = Environment.read()
-    governor, owned = await _default_governor(ClaudeCodeOptions(), str(tmp_path), env)
+    with anyio.fail_after(10):
+        governor, owned = await _default_governor(ClaudeCodeOptions(), str(tmp_path), env)
+        chosen, _ = await _default_governor(ClaudeCodeOptions(broker="https://broker.example"), str(tmp_path), env)
+        with pytest.raises(OptionsError, match="own policy and trail"):
+            await _default_governor(ClaudeCodeOptions(broker="http://b", policy=tmp_path / "p.py"), str(tmp_path), env)
     assert isinstance(governor, RemoteGovernor)
     assert governor.url == "http://127.0.0.1:9/shared"
     assert owned == [governor]
-    chosen, _ = await _default_governor(ClaudeCodeOptions(broker="https://broker.example"), str(tmp_path), env)
     assert isinstance(chosen, RemoteGovernor)
     assert chosen.url == "https://broker.example"
-    with pytest.raises(OptionsError, match="own policy and trail"):
-        await _default_governor(ClaudeCodeOptions(broker="http://b", policy=tmp_path / "p.py"), str(tmp_path), env)
 
 
 class _OneRequestPerConnection(BaseHTTPRequestHandler):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import anyio
@@ -22,13 +23,17 @@ tampering = st.sampled_from(["edit", "edit_and_rehash", "delete", "swap", "trunc
 
 def build(root: Path, texts: list[str]) -> tuple[Trail, Checkpoint | None]:
     async def fill() -> tuple[Trail, Checkpoint | None]:
-        with anyio.fail_after(30):
-            trail = Trail.open(root / "t.sqlite3", key_path=root / "k" / "trail.key")
-            for i, text in enumerate(texts):
-                call = ToolCall("Bash", {"command": text, "i": i}, tool_use_id=f"tu{i}")
-                await trail.append(DecisionRecord.of(call, CallContext(), Decision("allow", call.tool_input)))
+        trail = Trail.open(root / "t.sqlite3", key_path=root / "k" / "trail.key")
+        try:
+            with anyio.fail_after(30):
+                for i, text in enumerate(texts):
+                    call = ToolCall("Bash", {"command": text, "i": i}, tool_use_id=f"tu{i}")
+                    await trail.append(DecisionRecord.of(call, CallContext(), Decision("allow", call.tool_input)))
             assert trail.witness is not None
             return trail, trail.witness.read(trail.log_id)
+        except BaseException:
+            trail.close()
+            raise
 
     return anyio.run(fill)
 
@@ -42,31 +47,33 @@ def test_one_tampering_is_always_caught_at_the_first_changed_record(
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         trail, witness = build(root, texts)
-        public = trail.public_key
-        assert verify_trail(trail.store, [public], witness=witness, full=True).size == n
-        trail.close()
+        try:
+            public = trail.public_key
+            assert verify_trail(trail.store, [public], witness=witness, full=True).size == n
+        finally:
+            trail.close()
         i = data.draw(st.integers(0, n - 1), label="record")
-        db = sqlite3.connect(root / "t.sqlite3", isolation_level=None)
-        body = bytes(db.execute("SELECT body FROM trail_records WHERE seq = ?", (i,)).fetchone()[0])
-        first_bad = i
-        if attack in ("edit", "edit_and_rehash"):
-            changed = body.replace(b'"allow"', b'"deny"')
-            new_leaf = leaf_hash(changed) if attack == "edit_and_rehash" else None
-            db.execute(
-                "UPDATE trail_records SET body = ?, leaf = coalesce(?, leaf) WHERE seq = ?", (changed, new_leaf, i)
-            )
-        elif attack == "delete":
-            db.execute("DELETE FROM trail_records WHERE seq = ?", (i,))
-        elif attack == "swap":
-            j = data.draw(st.integers(0, n - 1).filter(lambda j: j != i) if n > 1 else st.just(i), label="other")
-            other = bytes(db.execute("SELECT body FROM trail_records WHERE seq = ?", (j,)).fetchone()[0])
-            for seq, b in ((i, other), (j, body)):
-                db.execute("UPDATE trail_records SET body = ?, leaf = ? WHERE seq = ?", (b, leaf_hash(b), seq))
-            first_bad = min(i, j) if other != body else -1
-        else:  # truncate: the tail and its checkpoints, the head put back
-            db.execute("DELETE FROM trail_records WHERE seq >= ?", (i,))
-            db.execute("DELETE FROM trail_checkpoints WHERE tree_size > ?", (i,))
-        db.close()
+        # Closed on every way out: a draw below may end the example with hypothesis's own exception.
+        with closing(sqlite3.connect(root / "t.sqlite3", isolation_level=None)) as db:
+            body = bytes(db.execute("SELECT body FROM trail_records WHERE seq = ?", (i,)).fetchone()[0])
+            first_bad = i
+            if attack in ("edit", "edit_and_rehash"):
+                changed = body.replace(b'"allow"', b'"deny"')
+                new_leaf = leaf_hash(changed) if attack == "edit_and_rehash" else None
+                db.execute(
+                    "UPDATE trail_records SET body = ?, leaf = coalesce(?, leaf) WHERE seq = ?", (changed, new_leaf, i)
+                )
+            elif attack == "delete":
+                db.execute("DELETE FROM trail_records WHERE seq = ?", (i,))
+            elif attack == "swap":
+                j = data.draw(st.integers(0, n - 1).filter(lambda j: j != i) if n > 1 else st.just(i), label="other")
+                other = bytes(db.execute("SELECT body FROM trail_records WHERE seq = ?", (j,)).fetchone()[0])
+                for seq, b in ((i, other), (j, body)):
+                    db.execute("UPDATE trail_records SET body = ?, leaf = ? WHERE seq = ?", (b, leaf_hash(b), seq))
+                first_bad = min(i, j) if other != body else -1
+            else:  # truncate: the tail and its checkpoints, the head put back
+                db.execute("DELETE FROM trail_records WHERE seq >= ?", (i,))
+                db.execute("DELETE FROM trail_checkpoints WHERE tree_size > ?", (i,))
         store = open_store(root / "t.sqlite3")
         try:
             if first_bad < 0:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests._bounded import read_lines
+
 
 def test_the_demo_runs_every_kind_of_decision_and_verifies_the_trail() -> None:
     done = subprocess.run(
@@ -39,9 +41,9 @@ def test_a_closed_pipe_ends_the_demo_its_cli_and_its_workspace(tmp_path: Path) -
     )
     assert demo.stdout is not None
     assert demo.stderr is not None
-    head = [demo.stdout.readline() for _ in range(3)]
-    demo.stdout.close()
     try:
+        head = read_lines(demo.stdout, 3, timeout=120)
+        demo.stdout.close()
         code = demo.wait(timeout=60)
     finally:
         if demo.poll() is None:

@@ -86,6 +86,7 @@ def trail(db: Path) -> list[dict[str, Any]]:
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     )
     return [json.loads(line)["record"] for line in done.stdout.splitlines()]
 
@@ -267,7 +268,10 @@ def test_post_events_record_outcomes_linked_to_their_decisions(policy_file: Path
     assert outcomes["toolu_bad"]["status"] == "error"
     assert outcomes["toolu_bad"]["error"] == "Exit code 1"
     verify = subprocess.run(
-        [sys.executable, "-m", "magistrate.cli", "audit", "verify", "--db", str(db)], capture_output=True, check=False
+        [sys.executable, "-m", "magistrate.cli", "audit", "verify", "--db", str(db)],
+        capture_output=True,
+        check=False,
+        timeout=60,
     )
     assert verify.returncode == 0
 

@@ -116,6 +116,7 @@ def trail_kinds(db: Path) -> list[str]:
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     )
     return [json.loads(line)["record"]["kind"] for line in done.stdout.splitlines()]
 

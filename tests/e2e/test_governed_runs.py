@@ -209,7 +209,7 @@ def test_an_unchanged_script_runs_governed_from_the_environment(
     )
     env = {**os.environ, "MAGISTRATE_POLICY": str(policy_file), "MAGISTRATE_AUDIT": str(db)}
     done = subprocess.run(
-        [sys.executable, str(script)], cwd=workspace, env=env, capture_output=True, text=True, check=False
+        [sys.executable, str(script)], cwd=workspace, env=env, capture_output=True, text=True, check=False, timeout=120
     )
     assert done.returncode == 0, done.stderr
     decisions = [r for r in trail_records(db) if r["kind"] == "decision"]

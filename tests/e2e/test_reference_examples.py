@@ -102,13 +102,28 @@ def test_example_runs(name: str, tmp_path: Path) -> None:
 
 
 def test_advanced_configuration_names_the_directory_that_does_not_exist(tmp_path: Path) -> None:
+    # The page's example points at /project/root and /shared/libs; whether those exist depends on the machine,
+    # so it runs here with them moved under tmp_path, where they are known not to exist.
+    source = (REFERENCE / "advanced_configuration.py").read_text()
+    missing = tmp_path / "missing"
+    for page_path in ("/project/root", "/shared/libs", "/common/utils"):
+        assert f'"{page_path}"' in source
+        source = source.replace(f'"{page_path}"', repr(str(missing / page_path.lstrip("/"))))
+    script = tmp_path / "advanced_configuration.py"
+    script.write_text(source)
     with ScriptedModel(SCENARIO) as model:
         env = {**os.environ, **model.env()}
         done = subprocess.run(
-            _command("advanced_configuration"), check=False, cwd=tmp_path, env=env, capture_output=True, text=True
+            [sys.executable, str(script)],
+            check=False,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert model.message_requests() == []
     assert done.returncode != 0
+    cwd = str(missing / "project" / "root")
     # An OptionsError that is also the CLIConnectionError the official SDK raises for a missing cwd.
-    expected = "magistrate.sdk.WorkingDirectoryError: cwd='/project/root': the directory does not exist"
-    assert expected in done.stderr
+    assert f"magistrate.sdk.WorkingDirectoryError: cwd={cwd!r}: the directory does not exist" in done.stderr

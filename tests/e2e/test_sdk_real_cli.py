@@ -9,7 +9,7 @@ import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import anyio
 import pytest
@@ -30,6 +30,7 @@ from magistrate.sdk import (
     tool,
 )
 from magistrate.sdk.scripted_model import ScriptedModel
+from tests._bounded import poll, read_lines
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -78,10 +79,10 @@ def _processes_with(marker: str) -> list[int]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().split()[2]
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if marker.encode() in cmdline and state != "Z":
+        if marker.encode() in cmdline and state not in ("Z", "X"):
             found.append(int(entry.name))
     return found
 
@@ -140,30 +141,62 @@ def test_keyboard_interrupt_leaves_no_cli_process(model_env: ScriptedModel, tmp_
     script.write_text(
         textwrap.dedent(
             f"""
-            import asyncio, sys
+            import asyncio, signal, sys
+            from pathlib import Path
             from magistrate.sdk import ClaudeCodeOptions, SystemMessage, query
+
+            # Ctrl-C in a terminal finds SIGINT at Python's handler. A test run started as a background job of a
+            # non-interactive shell inherits SIGINT ignored, and Python keeps an ignored SIGINT ignored; restore
+            # the handler a program started from a terminal has.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+            def cli_processes():
+                return [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and holds_marker(p)]
+
+            def holds_marker(entry):
+                try:
+                    return {marker.encode()!r} in (entry / "cmdline").read_bytes()
+                except OSError:
+                    return False
 
             async def main():
                 options = ClaudeCodeOptions(cwd={str(tmp_path)!r}, append_system_prompt={marker!r})
+                started = False
                 async for message in query(prompt="slow please", options=options):
-                    if isinstance(message, SystemMessage):
+                    if isinstance(message, SystemMessage) and not started:
+                        started = True
                         print("started", flush=True)
 
-            asyncio.run(main())
+            try:
+                asyncio.run(main())
+            except KeyboardInterrupt:
+                # The SDK's teardown has run by now: the CLI it started is gone, not left to the watchdog.
+                print("interrupted, left:", *cli_processes(), flush=True)
+                raise
             """
         )
     )
-    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True) as agent:
-        try:
-            assert agent.stdout is not None
-            assert agent.stdout.readline().strip() == "started"
-            assert _processes_with(marker)
-            agent.send_signal(signal.SIGINT)
-            agent.wait(timeout=30)
-        finally:
-            agent.kill()
-    assert agent.returncode != 0
-    assert _processes_with(marker) == []
+    with (tmp_path / "agent.err").open("w+b") as stderr:
+        with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=stderr) as agent:
+            try:
+                assert agent.stdout is not None
+                lines = read_lines(agent.stdout, 1, timeout=120)
+                assert lines == [b"started\n"], stderr_text(stderr)
+                assert _processes_with(marker), "the CLI should be running"
+                agent.send_signal(signal.SIGINT)
+                lines = read_lines(agent.stdout, 1, timeout=60)
+                agent.wait(timeout=30)
+            finally:
+                agent.kill()
+        assert lines == [b"interrupted, left:\n"], stderr_text(stderr)
+        assert agent.returncode != 0
+    # Anything the CLI left in its process group was sent SIGKILL; the kernel removes it a moment later.
+    assert poll(lambda: _processes_with(marker) == [], timeout=10), _processes_with(marker)
+
+
+def stderr_text(stderr: IO[bytes]) -> str:
+    stderr.seek(0)
+    return stderr.read().decode(errors="replace")[-4000:]
 
 
 @pytest.mark.anyio

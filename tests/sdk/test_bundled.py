@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 import pytest
 
 from magistrate.sdk._bundled import LazyToolSetEndpoint
@@ -35,15 +36,15 @@ async def test_storage_opens_on_the_first_call_only_and_closes_with_the_run() ->
         return _ToolSet(), lambda: events.append("close")
 
     endpoint = LazyToolSetEndpoint("docs", lambda: [{"name": "get"}], open_toolset)
-    listed = await endpoint.handle({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
-    assert listed["result"]["tools"] == [{"name": "get"}]
-    assert events == []
-    for call_id in (2, 3):
-        reply = await endpoint.handle(
-            {"jsonrpc": "2.0", "id": call_id, "method": "tools/call", "params": {"name": "get", "arguments": {"a": 1}}}
-        )
-        assert reply["result"]["content"][0]["text"] == "get:{'a': 1}"
-    assert events == ["open"]
-    await endpoint.aclose()
-    await endpoint.aclose()
+    with anyio.fail_after(10):
+        listed = await endpoint.handle({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+        assert listed["result"]["tools"] == [{"name": "get"}]
+        assert events == []
+        for call_id in (2, 3):
+            params = {"name": "get", "arguments": {"a": 1}}
+            reply = await endpoint.handle({"jsonrpc": "2.0", "id": call_id, "method": "tools/call", "params": params})
+            assert reply["result"]["content"][0]["text"] == "get:{'a': 1}"
+        assert events == ["open"]
+        await endpoint.aclose()
+        await endpoint.aclose()
     assert events == ["open", "close"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -70,9 +71,10 @@ def test_extra_args_cannot_break_the_protocol() -> None:
     assert caught.value.option == "extra_args"
 
 
-def test_a_missing_cwd_is_named() -> None:
-    with pytest.raises(OptionsError, match=r"cwd='/project/root': the directory does not exist") as caught:
-        resolve_cwd(ClaudeCodeOptions(cwd="/project/root"))
+def test_a_missing_cwd_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "project" / "root"  # a fresh tmp_path holds nothing, so this does not exist
+    with pytest.raises(OptionsError, match=re.escape(f"cwd={str(missing)!r}: the directory does not exist")) as caught:
+        resolve_cwd(ClaudeCodeOptions(cwd=missing))
     assert caught.value.option == "cwd"
     assert isinstance(caught.value, CLIConnectionError)  # what the official SDK raises for it
 
@@ -84,9 +86,12 @@ def test_a_cwd_that_is_a_file_is_named(tmp_path: Path) -> None:
     assert isinstance(caught.value, OptionsError)
 
 
-def test_a_missing_added_directory_is_named() -> None:
-    with pytest.raises(OptionsError, match="add_dirs='/shared/libs'") as caught:
-        build_argv("claude", ClaudeCodeOptions(add_dirs=["/shared/libs"]))
+def test_a_missing_added_directory_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "shared" / "libs"
+    with pytest.raises(
+        OptionsError, match=re.escape(f"add_dirs={str(missing)!r}: the directory does not exist")
+    ) as caught:
+        build_argv("claude", ClaudeCodeOptions(add_dirs=[missing]))
     assert not isinstance(caught.value, CLIConnectionError)
 
 

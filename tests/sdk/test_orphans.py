@@ -7,12 +7,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from magistrate.sdk.scripted_model import Rule, Scenario, ScriptedModel, Turn
+from tests._bounded import poll
 from tests._harness import cli_env
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes through /proc")
@@ -59,16 +59,6 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _poll(predicate: object, timeout: float) -> bool:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
-
-
 @pytest.mark.parametrize(("backend", "mode"), [("asyncio", "governed"), ("trio", "plain")])
 def test_kill_9_of_the_sdk_process_ends_its_cli(
     backend: str, mode: str, claude_cli: Path, isolated_home: Path, tmp_path: Path
@@ -88,13 +78,13 @@ def test_kill_9_of_the_sdk_process_ends_its_cli(
             stderr=subprocess.PIPE,
         )
         try:
-            assert _poll(lambda: bool(model.message_requests()) or sdk.poll() is not None, 60.0)
+            assert poll(lambda: bool(model.message_requests()) or sdk.poll() is not None, 60.0)
             assert sdk.poll() is None, sdk.stderr.read().decode() if sdk.stderr else ""
             cli = [pid for pid in _children(sdk.pid) if b"stream-json" in Path(f"/proc/{pid}/cmdline").read_bytes()]
             assert len(cli) == 1
             sdk.send_signal(signal.SIGKILL)
             sdk.wait(timeout=10)
-            assert _poll(lambda: not _alive(cli[0]), 5.0), "the CLI outlived the SDK's process"
+            assert poll(lambda: not _alive(cli[0]), 5.0), "the CLI outlived the SDK's process"
         finally:
             if sdk.poll() is None:
                 sdk.kill()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +97,8 @@ async def test_an_undecided_call_is_decided_and_recorded_first(broker: Broker, t
 
 async def test_a_call_the_hook_already_decided_is_not_decided_again(broker: Broker, trail: Trail) -> None:
     call = ToolCall("Bash", {"command": "touch f"}, "toolu_9")
-    decision = await broker.decide(call, CallContext(session_id="s1"))
+    with anyio.fail_after(10):
+        decision = await broker.decide(call, CallContext(session_id="s1"))
     prompt = resolver(broker, Counting(Verdict(approved=True, approver="ana")))
     prompt.known["toolu_9"] = (call, decision)
     result = await answer(prompt, request("touch f", "toolu_9"))
@@ -235,9 +238,15 @@ async def test_callback_approvers_may_be_sync_or_async() -> None:
 
 
 def read_all(master: int) -> str:
-    """Everything written to the terminal; with no slave left open, Linux ends the stream with EIO."""
-    chunks = []
+    """Everything written to the terminal; with no slave left open, Linux ends the stream with EIO.
+
+    A slave left open (an approver that leaks its terminal) would make a plain read wait forever: bounded here.
+    """
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + 10
     while True:
+        ready, _, _ = select.select([master], [], [], max(deadline - time.monotonic(), 0))
+        assert ready, f"the terminal was still open after 10s; it showed {b''.join(chunks)!r}"
         try:
             chunk = os.read(master, 65536)
         except OSError:

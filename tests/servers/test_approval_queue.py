@@ -51,9 +51,10 @@ async def pending(queue: ApprovalQueue) -> QueuedAsk:
 
 
 async def approvals(queue: ApprovalQueue, *args: str) -> tuple[int, str, str]:
-    done = await anyio.run_process(
-        [sys.executable, "-m", "magistrate.cli", "approvals", *args, "--db", queue.location], check=False
-    )
+    with anyio.fail_after(60):
+        done = await anyio.run_process(
+            [sys.executable, "-m", "magistrate.cli", "approvals", *args, "--db", queue.location], check=False
+        )
     return done.returncode, done.stdout.decode(), done.stderr.decode()
 
 

@@ -47,7 +47,8 @@ def test_import_reports_every_bad_row_and_writes_nothing(
     assert "row 4: id: String should match pattern" in err
     assert "row 5: id ACME-1 repeats row 2" in err
     assert "broken.json: 1 problem(s), nothing imported:\nnot valid JSON" in err
-    assert [fw.id for fw in open_compliance(str(data_home / "compliance.sqlite3")).frameworks()] == ["gdpr", "soc2"]
+    with open_compliance(str(data_home / "compliance.sqlite3")) as repo:
+        assert [fw.id for fw in repo.frameworks()] == ["gdpr", "soc2"]
 
 
 def test_import_json_and_yaml(tmp_path: Path, data_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -63,9 +64,9 @@ def test_import_json_and_yaml(tmp_path: Path, data_home: Path, capsys: pytest.Ca
     )
     assert main(["compliance", "import", str(tmp_path / "iso.json"), str(tmp_path / "house.yaml")]) == 0
     assert "imported 2 requirement(s) in 2 framework(s)" in capsys.readouterr().out
-    repo = open_compliance(str(data_home / "compliance.sqlite3"))
-    assert repo.search("retention termination", "house", 5)[0].id == "HOUSE-1"
-    assert repo.requirement("ISO-A.8.13").framework == "iso27001"
+    with open_compliance(str(data_home / "compliance.sqlite3")) as repo:
+        assert repo.search("retention termination", "house", 5)[0].id == "HOUSE-1"
+        assert repo.requirement("ISO-A.8.13").framework == "iso27001"
 
 
 def test_samples_reload_and_an_empty_import(data_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -92,8 +93,8 @@ def test_documents_add_extracts_labels_and_versions(
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("added\tcontracts/msa.md@1\t")
     assert out[1].startswith("unchanged\tcontracts/msa.md@1\t")
-    store = open_documents(str(data_home / "documents.sqlite3"))
-    assert store.labels("contracts/msa.md") == {"confidential", "contract"}
+    with open_documents(str(data_home / "documents.sqlite3")) as store:
+        assert store.labels("contracts/msa.md") == {"confidential", "contract"}
 
 
 def test_documents_add_is_all_or_nothing(tmp_path: Path, data_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -105,7 +106,8 @@ def test_documents_add_is_all_or_nothing(tmp_path: Path, data_home: Path, capsys
     err = capsys.readouterr().err
     assert "unsupported file type .png" in err
     assert "labels.0: String should match pattern" in err
-    assert open_documents(str(data_home / "documents.sqlite3")).list_documents(None, None, 10) == []
+    with open_documents(str(data_home / "documents.sqlite3")) as store:
+        assert store.list_documents(None, None, 10) == []
 
 
 def test_documents_add_refuses_two_files_under_one_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -79,7 +79,8 @@ async def test_lifespan_passes_through() -> None:
     async def drop(message: dict[str, Any]) -> None:
         pass
 
-    await BearerTokenMiddleware(inner, "t")({"type": "lifespan"}, nothing, drop)
+    with anyio.fail_after(5):
+        await BearerTokenMiddleware(inner, "t")({"type": "lifespan"}, nothing, drop)
     assert seen == ["lifespan"]
 
 
