@@ -80,6 +80,7 @@ def test_pickled_errors_come_back_with_their_attributes(package: ModuleType) -> 
         "ControlTimeoutError": lambda: sdk.ControlTimeoutError("initialize", 60.0),
         "MessageParseError": lambda: sdk.MessageParseError("result is invalid", {"type": "result"}),
         "ProcessError": lambda: sdk.ProcessError("the CLI failed", exit_code=2, stderr="boom"),
+        "RefusedOptionError": lambda: sdk.RefusedOptionError("unknown option --x", "extra_args", 1, "error: --x"),
         "ScenarioError": lambda: scripted_model.ScenarioError("no turns", source="s.json"),
     }
     assert unpicklable_errors(package, make) == []
