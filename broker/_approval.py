@@ -90,7 +90,7 @@ class Approver(Protocol):
     async def approve(self, ask: AskRequest) -> Verdict: ...
 
 
-ApprovalCallback = Callable[[AskRequest], "bool | Verdict | Awaitable[bool | Verdict]"]
+ApprovalCallback = Callable[[AskRequest], bool | Verdict | Awaitable[bool | Verdict]]
 
 
 @dataclass
