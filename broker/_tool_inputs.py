@@ -2,8 +2,9 @@
 
 The fields follow the CLI's own input schemas (`sdk-tools.d.ts` of the pinned CLI). Unknown fields are kept
 (a newer CLI may add some), so a model never drops part of an input; a missing required field or a wrong type
-is a validation error, which the policy turns into a deny. MCP tools and tools without a model keep their
-raw input. A rewritten input is validated against the same model before it may be allowed.
+is a validation error, which the policy turns into a deny, on every call, whatever the policy. Types are
+strict, as the CLI's are: a bool is no number, a number no string, a null no path. MCP tools and tools
+without a model keep their raw input. A rewritten input is validated against the same model before it may be allowed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 
 class ToolInput(BaseModel):
@@ -21,108 +22,168 @@ class ToolInput(BaseModel):
 
 
 class BashInput(ToolInput):
-    command: str
+    command: StrictStr
     """The command line the shell runs."""
-    timeout: int | None = None
+    timeout: StrictInt | StrictFloat | None = None
     """Milliseconds before the command is stopped."""
-    description: str | None = None
-    run_in_background: bool | None = None
-    dangerouslyDisableSandbox: bool | None = None  # noqa: N815 - the CLI's field name
+    description: StrictStr | None = None
+    run_in_background: StrictBool | None = None
+    dangerouslyDisableSandbox: StrictBool | None = None  # noqa: N815 - the CLI's field name
 
 
 class ReadInput(ToolInput):
-    file_path: str
-    offset: int | None = None
-    limit: int | None = None
-    pages: str | None = None
-    allow_large: bool | None = None
+    file_path: StrictStr
+    offset: StrictInt | None = None
+    limit: StrictInt | None = None
+    pages: StrictStr | None = None
+    allow_large: StrictBool | None = None
 
 
 class WriteInput(ToolInput):
-    file_path: str
-    content: str
+    file_path: StrictStr
+    content: StrictStr
 
 
 class EditInput(ToolInput):
-    file_path: str
-    old_string: str
-    new_string: str
-    replace_all: bool | None = None
+    file_path: StrictStr
+    old_string: StrictStr
+    new_string: StrictStr
+    replace_all: StrictBool | None = None
 
 
 class EditOperation(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
-    old_string: str
-    new_string: str
-    replace_all: bool | None = None
+    old_string: StrictStr
+    new_string: StrictStr
+    replace_all: StrictBool | None = None
 
 
 class MultiEditInput(ToolInput):
-    file_path: str
+    file_path: StrictStr
     edits: tuple[EditOperation, ...]
 
 
 class NotebookEditInput(ToolInput):
-    notebook_path: str
-    new_source: str
-    cell_id: str | None = None
+    notebook_path: StrictStr
+    new_source: StrictStr
+    cell_id: StrictStr | None = None
     cell_type: Literal["code", "markdown"] | None = None
     edit_mode: Literal["replace", "insert", "delete"] | None = None
 
 
 class GlobInput(ToolInput):
-    pattern: str
-    path: str | None = None
+    pattern: StrictStr
+    path: StrictStr | None = None
 
 
 class GrepInput(ToolInput):
-    pattern: str
-    path: str | None = None
-    glob: str | None = None
+    pattern: StrictStr
+    path: StrictStr | None = None
+    glob: StrictStr | None = None
     output_mode: Literal["content", "files_with_matches", "count"] | None = None
-    before: int | None = Field(None, alias="-B")
-    after: int | None = Field(None, alias="-A")
-    around: int | None = Field(None, alias="-C")
-    context: int | None = None
-    line_numbers: bool | None = Field(None, alias="-n")
-    ignore_case: bool | None = Field(None, alias="-i")
-    only_matching: bool | None = Field(None, alias="-o")
-    type: str | None = None
-    head_limit: int | None = None
-    offset: int | None = None
-    multiline: bool | None = None
+    before: StrictInt | None = Field(None, alias="-B")
+    after: StrictInt | None = Field(None, alias="-A")
+    around: StrictInt | None = Field(None, alias="-C")
+    context: StrictInt | None = None
+    line_numbers: StrictBool | None = Field(None, alias="-n")
+    ignore_case: StrictBool | None = Field(None, alias="-i")
+    only_matching: StrictBool | None = Field(None, alias="-o")
+    type: StrictStr | None = None
+    head_limit: StrictInt | None = None
+    offset: StrictInt | None = None
+    multiline: StrictBool | None = None
 
 
 class WebFetchInput(ToolInput):
-    url: str
-    prompt: str
-    offset: int | None = None
+    url: StrictStr
+    prompt: StrictStr
+    offset: StrictInt | None = None
 
 
 class WebSearchInput(ToolInput):
-    query: str
-    allowed_domains: tuple[str, ...] | None = None
-    blocked_domains: tuple[str, ...] | None = None
+    query: StrictStr
+    allowed_domains: tuple[StrictStr, ...] | None = None
+    blocked_domains: tuple[StrictStr, ...] | None = None
 
 
 class AgentInput(ToolInput):
-    description: str
-    prompt: str
-    subagent_type: str | None = None
-    model: str | None = None
-    run_in_background: bool | None = None
-    name: str | None = None
+    description: StrictStr
+    prompt: StrictStr
+    subagent_type: StrictStr | None = None
+    model: Literal["sonnet", "opus", "haiku", "fable"] | None = None
+    effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
+    run_in_background: StrictBool | None = None
+    name: StrictStr | None = None
+    team_name: StrictStr | None = None
+    mode: Literal["acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"] | None = None
+    isolation: Literal["worktree", "remote"] | None = None
 
 
 class Todo(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
-    content: str
+    content: StrictStr
     status: Literal["pending", "in_progress", "completed"]
-    activeForm: str  # noqa: N815 - the CLI's field name
+    activeForm: StrictStr  # noqa: N815 - the CLI's field name
 
 
 class TodoWriteInput(ToolInput):
     todos: tuple[Todo, ...]
+
+
+class TaskStopInput(ToolInput):
+    task_id: StrictStr | None = None
+    shell_id: StrictStr | None = None
+
+
+class ListMcpResourcesInput(ToolInput):
+    server: StrictStr | None = None
+
+
+class ReadMcpResourceInput(ToolInput):
+    server: StrictStr
+    uri: StrictStr
+
+
+class CronCreateInput(ToolInput):
+    cron: StrictStr
+    prompt: StrictStr
+    recurring: StrictBool | None = None
+    durable: StrictBool | None = None
+
+
+class CronDeleteInput(ToolInput):
+    id: StrictStr
+
+
+class ScheduleWakeupInput(ToolInput):
+    delaySeconds: StrictInt | StrictFloat | None = None  # noqa: N815 - the CLI's field name
+    reason: StrictStr | None = None
+    prompt: StrictStr | None = None
+    stop: StrictBool | None = None
+    noop: StrictBool | None = None
+
+
+class MonitorSocket(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    url: StrictStr
+    protocols: tuple[StrictStr, ...] | None = None
+
+
+class MonitorInput(ToolInput):
+    description: StrictStr
+    timeout_ms: StrictInt | StrictFloat
+    command: StrictStr | None = None
+    ws: MonitorSocket | None = None
+
+
+class EnterWorktreeInput(ToolInput):
+    name: StrictStr | None = None
+    path: StrictStr | None = None
+
+
+class ExitWorktreeInput(ToolInput):
+    action: Literal["keep", "remove"]
+    discard_changes: StrictBool | None = None
 
 
 INPUT_MODELS: dict[str, type[ToolInput]] = {
@@ -139,7 +200,41 @@ INPUT_MODELS: dict[str, type[ToolInput]] = {
     "Agent": AgentInput,
     "Task": AgentInput,
     "TodoWrite": TodoWriteInput,
+    "TaskStop": TaskStopInput,
+    "ListMcpResourcesTool": ListMcpResourcesInput,
+    "ReadMcpResourceTool": ReadMcpResourceInput,
+    "CronCreate": CronCreateInput,
+    "CronDelete": CronDeleteInput,
+    "ScheduleWakeup": ScheduleWakeupInput,
+    "Monitor": MonitorInput,
+    "EnterWorktree": EnterWorktreeInput,
+    "ExitWorktree": ExitWorktreeInput,
 }
+
+SCHEMA_NAMES: dict[str, str] = {
+    "Agent": "AgentInput",
+    "Task": "AgentInput",
+    "Bash": "BashInput",
+    "Edit": "FileEditInput",
+    "Read": "FileReadInput",
+    "Write": "FileWriteInput",
+    "Glob": "GlobInput",
+    "Grep": "GrepInput",
+    "NotebookEdit": "NotebookEditInput",
+    "TodoWrite": "TodoWriteInput",
+    "WebFetch": "WebFetchInput",
+    "WebSearch": "WebSearchInput",
+    "TaskStop": "TaskStopInput",
+    "ListMcpResourcesTool": "ListMcpResourcesInput",
+    "ReadMcpResourceTool": "ReadMcpResourceInput",
+    "CronCreate": "CronCreateInput",
+    "CronDelete": "CronDeleteInput",
+    "ScheduleWakeup": "ScheduleWakeupInput",
+    "Monitor": "MonitorInput",
+    "EnterWorktree": "EnterWorktreeInput",
+    "ExitWorktree": "ExitWorktreeInput",
+}
+"""The interface of the CLI's `sdk-tools.d.ts` each model follows (a test holds the fields to it)."""
 
 
 def parse_input(tool_name: str, tool_input: Mapping[str, Any]) -> ToolInput | Mapping[str, Any]:
