@@ -6,6 +6,12 @@ at `&&`, `||`, `;`, `|`, `&` and newlines, removes quotes and backslashes as the
 redirections, and pulls out every command hidden inside `$( )`, backticks, process substitution, groups and
 unquoted here-documents, so each can be judged on its own. It is deliberately not a full shell parser: anything
 it does not understand marks the command *opaque*, which no allow covers and every deny still searches.
+
+What the lexer cannot follow at all (a `case` or `coproc`, a function definition, a here-document whose end
+it cannot place exactly as bash does, nesting past the depth limit, a line that does not parse) sets `hidden`:
+bash may run a command the lexer never saw there, so every deny rule applies to the line.
+Each word also carries the expansions bash performs on it unquoted (`param`, `subst`, `glob`, `brace`,
+`tilde`), so a command name that bash computes is told from one that is written.
 """
 
 from __future__ import annotations
@@ -15,7 +21,14 @@ from dataclasses import dataclass, field
 
 _OPERATORS = ("&&", "||", ";;", "|&", ";", "|", "&", "\n")
 _REDIRECT = re.compile(r"(\d*|&)(>>|>\||>&|>|<<<|<<-|<<|<&|<>|<)")
-_KEYWORDS = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "case", "esac", "!"})
+_KEYWORDS = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "!"})
+_HIDING_KEYWORDS = frozenset({"case", "esac", "coproc", "select", "function", "[[", "]]", "in"})
+"""Keywords whose grammar the lexer does not follow: what they run cannot be placed, so the line is hidden."""
+MAX_DEPTH = 16
+"""Nesting of substitutions and groups the lexer follows; deeper is refused (hidden), never dropped."""
+_PARAM_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789@*#?$!-{")
+_CODE = re.compile(r"\$[({]|`")
+"""Text that bash runs when it evaluates a string (arithmetic, `printf -v`, `[[ -v ]]`, a later expansion)."""
 _GROUP_WORDS = frozenset({"{", "}"})
 # Runs of characters that are never special inside a word, consumed at once (the lexer's hot path); a digit
 # or `#` starting a word may begin a redirection or a comment, so those go through the slow path.
@@ -51,6 +64,9 @@ class SimpleCommand:
     redirects: list[Redirect] = field(default_factory=list)
     opaque: bool = False
     """Set when the command's text hides something (substitution, group, control keyword)."""
+    flags: list[frozenset[str]] = field(default_factory=list)
+    """Per word, the expansions bash performs on it: `param`, `subst`, `glob`, `brace`, `tilde` (unquoted), and
+    `quoted-code` when quoted text holds code bash runs if the string is ever evaluated (`'a[$(x)]'`)."""
     text: str = ""
     """The command's own source text, spaces around it removed (an exact rule compares against it)."""
 
@@ -66,6 +82,11 @@ class Parsed:
     """The operators between the top-level commands (`&&`, `|`, `;`, ...), in order."""
     opaque: bool = False
     error: str | None = None
+    hidden: str | None = None
+    """Why bash may run a command that is in neither list (then every deny applies); None when none can hide."""
+
+
+_GLOB_OR_BRACE = re.compile(r"[*?\[{~]")
 
 
 class _Lexer:
@@ -78,6 +99,7 @@ class _Lexer:
         self.word: list[str] = []
         self.in_word = False
         self.word_quoted = False
+        self.flags: set[str] = set()
         self.command_start = 0
         self.pending_redirect: str | None = None
         self.heredocs: list[tuple[str, bool, bool]] = []
@@ -90,6 +112,11 @@ class _Lexer:
         self.word = []
         self.in_word = False
         self.word_quoted, quoted = False, self.word_quoted
+        flags, self.flags = frozenset(self.flags), set()
+        if "quoted-code" in flags:
+            # Text that bash would run if the word is ever evaluated (`printf -v 'a[$(x)]'`, `[[ -v ... ]]`,
+            # `declare`, arithmetic, a variable later expanded in one of those): searched as a command line.
+            self.nest(value)
         if self.pending_redirect is not None:
             op = self.pending_redirect
             self.pending_redirect = None
@@ -97,6 +124,8 @@ class _Lexer:
                 self.heredocs.append((value, op.endswith("-"), quoted))
             self.current.redirects.append(Redirect(op, value))
             return
+        if not self.current.words and not self.current.redirects and value in _HIDING_KEYWORDS and not quoted:
+            self.hide(f"the shell keyword {value!r}")
         if not self.current.words and (value in _KEYWORDS or value in _GROUP_WORDS):
             self.current.opaque = True
             self.out.opaque = True
@@ -106,6 +135,13 @@ class _Lexer:
             self.out.opaque = True
             return
         self.current.words.append(value)
+        self.current.flags.append(flags)
+
+    def hide(self, reason: str) -> None:
+        self.current.opaque = True
+        self.out.opaque = True
+        if self.out.hidden is None:
+            self.out.hidden = reason
 
     def end_command(self) -> None:
         self.end_word()
@@ -118,14 +154,19 @@ class _Lexer:
         """Parse the text of a substitution or group; its commands are searched by denies, never allowed."""
         self.current.opaque = True
         self.out.opaque = True
-        if self.depth > 16:
-            self.out.error = "nesting too deep"
+        if self.depth >= MAX_DEPTH:
+            self.out.error = self.out.error or "nesting too deep"
+            self.hide(f"nesting deeper than {MAX_DEPTH} levels")
             return
+        if self.heredocs and "\n" in inner:
+            self.hide("a here-document begins inside a nested command")
         sub = parse(inner, self.depth + 1)
         self.out.nested.extend(sub.commands)
         self.out.nested.extend(sub.nested)
         if sub.error and not self.out.error:
             self.out.error = sub.error
+        if sub.hidden and not self.out.hidden:
+            self.out.hidden = sub.hidden
 
     def take_until_close(self, start: int, open_c: str, close_c: str) -> str:
         """Return the text up to the matching `close_c`, skipping quoted parts; leaves `i` after it."""
@@ -167,7 +208,10 @@ class _Lexer:
             if self.in_word or c not in _WORD_START_SPECIAL:
                 plain = _PLAIN.match(text, self.i)
                 if plain is not None:
-                    self.word.append(plain.group())
+                    chunk = plain.group()
+                    if _GLOB_OR_BRACE.search(chunk):
+                        self.plain_flags(chunk)
+                    self.word.append(chunk)
                     self.in_word = True
                     self.i = plain.end()
                     continue
@@ -179,6 +223,8 @@ class _Lexer:
                 self.word_quoted = True
                 if self.i + 1 < n:
                     self.word.append(text[self.i + 1])
+                    if text[self.i + 1] in "$`":
+                        self.flags.add("quoted-code")
                 self.i += 2
                 continue
             if c == "'":
@@ -190,6 +236,8 @@ class _Lexer:
                     self.i = n
                     break
                 self.word.append(text[self.i + 1 : k])
+                if _CODE.search(text, self.i + 1, k):
+                    self.flags.add("quoted-code")
                 self.in_word = True
                 self.word_quoted = True
                 self.i = k + 1
@@ -204,6 +252,7 @@ class _Lexer:
                 if k >= n:
                     self.out.error = "unterminated backtick"
                 self.nest(text[self.i + 1 : k])
+                self.flags.add("subst")
                 self.word.append("`…`")
                 self.in_word = True
                 self.i = k + 1
@@ -214,7 +263,10 @@ class _Lexer:
                     k += 2 if text[k] == "\\" else 1
                 if k >= n:
                     self.out.error = "unterminated $'...' quote"
-                self.word.append(_ansi_c(text[self.i + 2 : k]))
+                decoded = _ansi_c(text[self.i + 2 : k])
+                if _CODE.search(decoded):
+                    self.flags.add("quoted-code")
+                self.word.append(decoded)
                 self.in_word = True
                 self.word_quoted = True
                 self.i = k + 1
@@ -226,6 +278,7 @@ class _Lexer:
                 self.i += 2
                 inner = self.take_until_close(self.i, "(", ")")
                 self.nest(inner)
+                self.flags.add("subst")
                 self.word.append("$(…)")
                 self.in_word = True
                 continue
@@ -235,16 +288,21 @@ class _Lexer:
                 chunk = text[start : self.i]
                 if "$(" in chunk or "`" in chunk:
                     self.nest(chunk[2:-1])
+                self.flags.add("param")
                 self.word.append(chunk)
                 self.in_word = True
                 continue
             if c in "<>" and text.startswith("(", self.i + 1) and not self.in_word:
                 self.i += 2
                 self.nest(self.take_until_close(self.i, "(", ")"))
+                self.flags.add("subst")
                 self.word.append("<(…)")
                 self.in_word = True
                 continue
-            if c == "(" and not self.in_word:
+            if c == "(" and (self.in_word or self.current.words):
+                self.hide("a function definition or a '(' where bash expects a word")  # `f() { ...; }`
+            if c == "(":
+                self.end_word()
                 self.i += 1
                 self.nest(self.take_until_close(self.i, "(", ")"))
                 continue
@@ -271,13 +329,28 @@ class _Lexer:
                     self.skip_heredocs()
                 self.command_start = self.i
                 continue
+            if c == "$" and self.i + 1 < n and text[self.i + 1] in _PARAM_START:
+                self.flags.add("param")
             self.word.append(c)
             self.in_word = True
             self.i += 1
         self.end_command()
         if self.pending_redirect is not None:
             self.out.error = self.out.error or "redirection without a target"
+        if self.heredocs:
+            self.skip_heredocs()  # the line ends inside a here-document's first line: bash reads to the end
+        if self.out.error and not self.out.hidden:
+            self.out.hidden = f"the line does not parse ({self.out.error})"
         return self.out
+
+    def plain_flags(self, chunk: str) -> None:
+        """The expansions an unquoted run of plain characters undergoes."""
+        if any(c in chunk for c in "*?["):
+            self.flags.add("glob")
+        if "{" in chunk:
+            self.flags.add("brace")
+        if chunk.startswith("~") and not self.word:
+            self.flags.add("tilde")
 
     def double_quoted(self) -> None:
         text = self.text
@@ -287,10 +360,15 @@ class _Lexer:
         while j < len(text) and text[j] != '"':
             c = text[j]
             if c == "\\" and j + 1 < len(text) and text[j + 1] in '"\\$`\n':
+                if text[j + 1] in "$`":
+                    self.flags.add("quoted-code")
                 self.word.append(text[j + 1])
                 j += 2
                 continue
+            if c == "$" and j + 1 < len(text) and text[j + 1] in _PARAM_START and text[j + 1] != "(":
+                self.flags.add("param")
             if c == "`" or text.startswith("$(", j):
+                self.flags.add("subst")
                 if c == "`":
                     k = text.find("`", j + 1)
                     k = len(text) if k < 0 else k
@@ -313,16 +391,34 @@ class _Lexer:
         for delimiter, strip_tabs, quoted in self.heredocs:
             body: list[str] = []
             while self.i < len(text):
-                k = text.find("\n", self.i)
-                line = text[self.i :] if k < 0 else text[self.i : k]
-                self.i = len(text) if k < 0 else k + 1
-                if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+                line = self.heredoc_line(strip_tabs=strip_tabs, quoted=quoted)
+                if line == delimiter:
                     break
                 body.append(line)
             joined = "\n".join(body)
             if not quoted and ("$(" in joined or "`" in joined):
                 self.nest(joined)
         self.heredocs = []
+
+    def heredoc_line(self, *, strip_tabs: bool, quoted: bool) -> str:
+        """One line of a here-document as bash compares it with the delimiter.
+
+        In an unquoted here-document a backslash before the newline joins the next line (`EO\\` then `F`
+        reads as `EOF` and ends it); bash strips the leading tabs of `<<-` from each physical line.
+        """
+        text = self.text
+        parts: list[str] = []
+        while True:
+            k = text.find("\n", self.i)
+            line = text[self.i :] if k < 0 else text[self.i : k]
+            self.i = len(text) if k < 0 else k + 1
+            if strip_tabs:
+                line = line.lstrip("\t")
+            trailing = len(line) - len(line.rstrip("\\"))
+            if quoted or k < 0 or trailing % 2 == 0:
+                parts.append(line)
+                return "".join(parts)
+            parts.append(line[:-1])
 
 
 _ANSI_C = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "v": "\v"}
@@ -351,6 +447,18 @@ def _skip_double(text: str, j: int) -> int:
     return j + 1
 
 
+_NO_FLAGS: frozenset[str] = frozenset()
+
+
+def _plain_word_flags(word: str) -> frozenset[str]:
+    if not _GLOB_OR_BRACE.search(word):
+        return _NO_FLAGS
+    found = {"glob"} if any(c in word for c in "*?[") else set()
+    if word.startswith("~"):
+        found.add("tilde")
+    return frozenset(found)
+
+
 def _parse_plain(text: str) -> Parsed | None:
     """The common case without quotes, escapes, expansions, redirections or groups: split, no state machine."""
     out = Parsed(operators=_SIMPLE_OPERATORS.findall(text))
@@ -358,9 +466,10 @@ def _parse_plain(text: str) -> Parsed | None:
         words = chunk.split()
         if not words:
             continue
-        if words[0] in _KEYWORDS or words[0] in _GROUP_WORDS:
+        if words[0] in _KEYWORDS or words[0] in _GROUP_WORDS or words[0] in _HIDING_KEYWORDS:
             return None
-        out.commands.append(SimpleCommand(words=words, text=chunk.strip()))
+        flags = [_plain_word_flags(w) for w in words]
+        out.commands.append(SimpleCommand(words=words, text=chunk.strip(), flags=flags))
     return out
 
 

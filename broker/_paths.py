@@ -156,6 +156,14 @@ def resolve(path: str, cwd: str, home: str, folders: dict[str, str] | None = Non
     so the many words of one Bash line cost one `lstat` each.
     """
     lexical = _lexical(path, cwd, home)
+    raw = _expand_tilde(path, cwd, home)
+    raw = raw if raw.startswith("/") else posixpath.join(cwd, raw)
+    if "/.." in raw and not _PROC_SELF.match(raw):
+        # The kernel resolves `link/..` through the link, not by dropping a segment: judge that file too.
+        kernel = _realpath(raw)
+        if kernel != lexical:
+            real = _realpath(lexical) if folders is None else _realpath_in(lexical, folders)
+            return tuple(dict.fromkeys((lexical, real, kernel)))
     real = _realpath(lexical) if folders is None else _realpath_in(lexical, folders)
     if real == lexical:
         return (lexical,)
@@ -208,17 +216,103 @@ def _realpath_in(lexical: str, folders: dict[str, str]) -> str:
     return os.path.realpath(joined) if os.path.islink(joined) else joined  # noqa: PTH114 - str paths, hot path
 
 
+_PROC_SELF = re.compile(r"^/+proc/+(?:self|thread-self)(?=/|$)")
+_UNKNOWABLE = re.compile(
+    r"^(?:~-|/+proc/+(?:self|thread-self|\d+)/+(?:fd|map_files)(?:/|$)|/+proc/+\d+/+(?:cwd|root)|/+dev/+fd/)"
+)
+_TILDE_USER = re.compile(r"^~([A-Za-z_][A-Za-z0-9_.-]*\$?)(?=/|$)")
+
+
+def unknowable(path: str) -> bool:
+    """Does `path` name a file only another process's state can tell (`~-`, `/proc/1/cwd`, `/dev/fd/3`)?
+
+    Such a path is refused: a deny on any file applies to it, and no allow covers it.
+    """
+    return _UNKNOWABLE.match(path) is not None
+
+
+def _expand_tilde(path: str, cwd: str, home: str) -> str:
+    if path == "~" or path.startswith("~/"):
+        return home + path[1:]
+    if path == "~+" or path.startswith("~+/"):
+        return cwd + path[2:]  # bash's $PWD: where the command runs, not where the broker does
+    user = _TILDE_USER.match(path)
+    if user is not None:
+        try:
+            import pwd
+
+            return pwd.getpwnam(user.group(1)).pw_dir + path[user.end() :]
+        except (ImportError, KeyError):
+            return path  # bash leaves `~nobody` as written: a relative name
+    return path
+
+
 @lru_cache(maxsize=4096)
 def _lexical(path: str, cwd: str, home: str) -> str:
-    if path == "~" or path.startswith("~/"):
-        path = home + path[1:]
+    path = _expand_tilde(path, cwd, home)
     for var in ("$HOME", "${HOME}"):
         if path.startswith(var):
             path = home + path[len(var) :]
+    for var in ("$PWD", "${PWD}"):
+        if path.startswith(var):
+            path = cwd + path[len(var) :]
     lexical = posixpath.normpath(path if path.startswith("/") else posixpath.join(cwd, path))
     if lexical.startswith("//"):
         lexical = "/" + lexical.lstrip("/")
+    # `/proc/self` is the process that opens the file: the tool's, which runs in the call's folder.
+    proc = _PROC_SELF.match(lexical)
+    if proc is not None:
+        rest = lexical[proc.end() :]
+        if rest == "/cwd" or rest.startswith("/cwd/"):
+            lexical = posixpath.normpath(cwd + rest[4:])
+        elif rest == "/root" or rest.startswith("/root/"):
+            lexical = posixpath.normpath("/" + rest[5:])
     return lexical
+
+
+MAX_GLOB_ENTRIES = 4096
+"""Directory entries one glob may look at; past that it is not expanded and the caller refuses it."""
+
+
+def bounded_glob(pattern: str, *, max_entries: int = MAX_GLOB_ENTRIES, max_matches: int = 256) -> list[str] | None:
+    """The paths an absolute shell glob names, as bash finds them; None when that takes more than the budget.
+
+    Python's `glob` walks as far as a pattern reaches (`/*/*/*/*/*/*/x` visits the whole disk); a decision
+    must not, so the walk counts every directory entry it reads and gives up past `max_entries`.
+    """
+    import fnmatch
+
+    segments = pattern.split("/")
+    current = ["/" if pattern.startswith("/") else "."]
+    seen = 0
+    for segment in segments[1:] if pattern.startswith("/") else segments:
+        if not segment:
+            continue
+        if not _GLOB_CHARS & set(segment):
+            current = [posixpath.join(c, segment) for c in current]
+            continue
+        matcher = re.compile(fnmatch.translate(segment))
+        following: list[str] = []
+        for folder in current:
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        seen += 1
+                        if seen > max_entries:
+                            return None
+                        name = entry.name
+                        if name.startswith(".") and not segment.startswith("."):
+                            continue
+                        if matcher.fullmatch(name):
+                            following.append(posixpath.join(folder, name))
+            except OSError:
+                continue
+        if len(following) > max_matches:
+            return None
+        current = following
+        if not current:
+            return []
+    return [c for c in current if os.path.lexists(c)][:max_matches]
 
 
 def literal_prefix(pattern: str) -> str:

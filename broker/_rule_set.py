@@ -10,7 +10,6 @@ a path, every host a URL may reach. As in the CLI, no allow rule covers writing 
 
 from __future__ import annotations
 
-import glob
 import json
 import posixpath
 import re
@@ -20,9 +19,10 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from magistrate.broker._bash import BashAnalysis, analyse
+from magistrate.broker._bash_braces import expand as expand_braces
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._domains import hosts_of
-from magistrate.broker._paths import inside, literal_prefix, resolve, sensitive
+from magistrate.broker._paths import bounded_glob, inside, literal_prefix, resolve, sensitive, unknowable
 from magistrate.broker._rules import EDIT_TOOLS, ListName, StringRule
 
 _PATH_FIELDS = {"file_path": ("Read", "Write", "Edit", "MultiEdit"), "notebook_path": ("NotebookEdit", "NotebookRead")}
@@ -44,6 +44,7 @@ class CallFacts:
         "_folders",
         "_hosts",
         "_paths",
+        "_unknown",
         "_words",
         "call",
         "cwd",
@@ -68,6 +69,7 @@ class CallFacts:
         self._hosts: tuple[str, ...] | bool | None = False
         self._bash_paths: dict[str, tuple[tuple[str, ...], ...]] = {}
         self._folders: dict[str, str] = {}
+        self._unknown: set[str] = set()
         self._words: dict[tuple[str, str], tuple[str, ...]] = {}
 
     @property
@@ -90,17 +92,28 @@ class CallFacts:
                 value = tool_input.get(field_name)
                 if isinstance(value, str):
                     found.append(value)
+                    if unknowable(value):
+                        self._unknown.add("tool")
             elif self.call.tool_name in {"Glob", "Grep", "LS"}:
                 base = tool_input.get("path")
                 base = base if isinstance(base, str) and base else self.cwd
                 found.append(base)
+                if unknowable(base):
+                    self._unknown.add("tool")
                 for key in ("pattern",) if self.call.tool_name == "Glob" else ("glob",):
                     value = tool_input.get(key)
                     if isinstance(value, str) and value:
                         # Where the search starts, and the glob itself: `**/.env` is matched as a name
-                        # by a deny on `.env`, and must stay inside an allowed folder as a whole.
-                        found[0] = posixpath.join(base, literal_prefix(value))
-                        found.append(posixpath.join(base, value))
+                        # by a deny on `.env`, and must stay inside an allowed folder as a whole. The
+                        # search tools read `{a,b}` as alternatives, so each is a glob of its own.
+                        alternatives = expand_braces(value) if "{" in value else [value]
+                        if alternatives is None:
+                            self._unknown.add("tool")
+                            alternatives = [value]
+                        found.pop(0)
+                        for alternative in alternatives:
+                            found.insert(0, posixpath.join(base, literal_prefix(alternative)))
+                            found.append(posixpath.join(base, alternative))
             self._paths = tuple(resolve(p, self.cwd, self.home, self._folders) for p in found)
         return self._paths
 
@@ -118,6 +131,38 @@ class CallFacts:
             found = self._words[key] = resolve(word, base, self.home, self._folders)
         return found
 
+    def bash_bases(self) -> list[str]:
+        """The folders the line's relative paths may be relative to: the cwd, then each `cd` after the last."""
+        analysis = self.bash
+        bases = [self.cwd]
+        if analysis is None:
+            return bases
+        for target in analysis.cd_targets:
+            if target == "-" or unknowable(target) or "$" in target or "…" in target or "`" in target:
+                self._unknown.update({"read", "edit"})
+                continue
+            relative = not target.startswith(("/", "~"))
+            found = [resolve(target, base, self.home, self._folders)[0] for base in (bases if relative else bases[:1])]
+            bases.extend(f for f in found if f not in bases)
+        return bases
+
+    def paths_unknown(self, family: str, *, trees: bool = True) -> bool:
+        """Does the call touch a file of this family (`read`, `edit`, `tool`) that cannot be named?
+
+        With `trees`, files written beneath a named folder (`tar -x`, `git checkout`) count as unnamed: a
+        deny cannot tell which; an allow can still check that the folder lies inside the workspace.
+        """
+        analysis = self.bash if self.call.tool_name == "Bash" else None
+        if analysis is not None:
+            if analysis.hidden or analysis.writes_unknown or (family == "read" and analysis.reads_unknown):
+                return True
+            if trees and analysis.write_trees:
+                return True
+            self.bash_paths(family)
+        elif family == "tool":
+            _ = self.paths
+        return family in self._unknown
+
     def bash_paths(self, family: str) -> tuple[tuple[str, ...], ...]:
         """Resolved spellings of the files a Bash line reads (`read`: every path it names) or changes (`edit`)."""
         cached = self._bash_paths.get(family)
@@ -128,24 +173,37 @@ class CallFacts:
         if analysis is not None:
             words = (*analysis.read_paths, *analysis.write_paths) if family == "read" else analysis.write_paths
         out: list[tuple[str, ...]] = []
-        bases = [self.cwd]
-        if analysis is not None:
-            bases += [resolve(target, self.cwd, self.home, self._folders)[0] for target in analysis.cd_targets]
+        bases = self.bash_bases()
+        if analysis is not None and family == "edit":
+            words = (*words, *analysis.write_trees)
         for word in words:
-            if "$(" in word or "`" in word or "…" in word:
+            if _computed(word):
+                self._unknown.add(family)
                 continue
-            relative = not word.startswith(("/", "~", "$HOME", "${HOME}"))
+            if unknowable(word):
+                self._unknown.add(family)
+                continue
+            relative = not word.startswith(("/", "~/", "$HOME", "${HOME}")) and word != "~"
             for base in bases if relative else bases[:1]:
                 out.append(self._resolve_word(word, base))
                 if any(c in word for c in "*?["):
-                    pattern = out[-1][0]
-                    for i, match in enumerate(glob.iglob(pattern)):  # noqa: PTH207 - a shell glob, as the shell would
-                        if i >= _MAX_GLOB_EXPANSION:
-                            break
-                        out.append(resolve(match, base, self.home, self._folders))
+                    matches = bounded_glob(out[-1][0], max_matches=_MAX_GLOB_EXPANSION)
+                    if matches is None:
+                        self._unknown.add(family)  # too wide to expand in time: every file rule applies
+                        continue
+                    out.extend(resolve(match, base, self.home, self._folders) for match in matches)
         result = tuple(out)
         self._bash_paths[family] = result
         return result
+
+
+_KNOWN_VARIABLE = re.compile(r"^\$(?:\{HOME\}|HOME|\{PWD\}|PWD)(?![A-Za-z0-9_])")
+
+
+def _computed(word: str) -> bool:
+    """A word whose value bash computes (beyond a leading `$HOME` or `$PWD`, which resolve knows)."""
+    rest = _KNOWN_VARIABLE.sub("", word, count=1)
+    return "$" in rest or "`" in rest or "…" in rest
 
 
 def _bash_form_matches(rule: StringRule, form: tuple[str, ...]) -> bool:
@@ -353,10 +411,18 @@ class RuleSet:
                 group = index.paths.get(("Bash", gate))
                 if group is not None:
                     found.extend(group.matching(facts.cwd, facts.bash_paths(gate), deny_side=True))
+                    if group.rules and facts.paths_unknown(gate) and group.rules[0] not in found:
+                        found.append(group.rules[0])  # a file no one can name: any file rule may be about it
         else:
             group = index.paths.get((facts.key, None))
             if group is not None:
                 found.extend(group.matching(facts.cwd, facts.paths, deny_side=True))
+                if group.rules and facts.paths_unknown("tool") and group.rules[0] not in found:
+                    found.append(group.rules[0])
+        if facts.key == "Bash" and facts.bash is not None and facts.bash.hidden:
+            # Bash may run a command the analysis cannot name: every rule about commands may be about it.
+            unseen = [*index.bash_other, *index.bash_compound, *(r for rs in index.bash_by_first.values() for r in rs)]
+            found.extend(r for r in unseen[:1] if r not in found)
         if facts.key == "Bash" and index.bash_compound and facts.bash is not None:
             forms = set(facts.bash.deny_forms)
             found.extend(r for r in index.bash_compound if all(part in forms for part in r.bash_parts))
@@ -376,6 +442,8 @@ class RuleSet:
             return []
         if facts.key == "Bash" and any(sensitive(p) for names in facts.bash_paths("edit") for p in names):
             return []
+        if facts.paths_unknown("tool") and facts.key != "Bash":
+            return []
         whole = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts)]
         group = index.paths.get((facts.key, None))
         if group is not None and facts.key != "Bash":
@@ -385,7 +453,7 @@ class RuleSet:
         if whole or facts.key != "Bash" or not (index.bash_by_first or index.bash_other or index.bash_compound):
             return whole
         analysis = facts.bash
-        if analysis is None or not analysis.allow_forms:
+        if analysis is None or not analysis.allow_forms or facts.paths_unknown("edit", trees=False):
             return []
         if not all(inside(p, facts.working_dirs) for names in facts.bash_paths("edit") for p in names):
             return []

@@ -139,11 +139,16 @@ def test_group_words_behind_a_wrapper_do_not_hide_the_command(line: str) -> None
         "{rm,-rf,x}",
         "rm${IFS}-rf${IFS}x",
         "rm$IFS-rf$IFS'x'",
-        "/usr/bin/r? -rf x",
     ],
 )
 def test_quoting_expansions_and_globs_that_spell_a_command(line: str) -> None:
     assert ("rm", "-rf", "x") in analyse(line).deny_forms
+
+
+@pytest.mark.parametrize("line", ["/usr/bin/r? -rf x", "r? -rf x", "[r]m x", "$CMD x", "${x:-rm} x", "`echo rm` x"])
+def test_a_glob_or_expansion_in_the_command_name_hides_the_command(line: str) -> None:
+    """Which file a glob names depends on the call's folder, never the broker's: the line is refused."""
+    assert analyse(line).hidden is not None
 
 
 @pytest.mark.parametrize("line", ["$CMD -rf x", "{ls,rm} x", "/usr/bin/l? x", "l* x"])

@@ -198,7 +198,9 @@ def test_a_compound_deny_matches_any_line_that_runs_all_its_commands() -> None:
     assert bash(policy, "othertool b") == "allow"
 
 
-_WORD = st.from_regex(r"[a-z][a-z0-9]{0,5}", fullmatch=True)
+_SHELL_WORDS = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "case", "esac", "in"}
+_SHELL_WORDS |= {"select", "coproc", "function", "time"}
+_WORD = st.from_regex(r"[a-z][a-z0-9]{0,5}", fullmatch=True).filter(lambda w: w not in _SHELL_WORDS)
 _OPERATOR = st.sampled_from([" && ", " || ", "; "])
 
 
