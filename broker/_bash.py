@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from magistrate.broker._bash_braces import expand as expand_braces
-from magistrate.broker._bash_lexer import Parsed, SimpleCommand, parse
+from magistrate.broker._bash_lexer import UNQUOTED_BRACES, Parsed, SimpleCommand, parse
 from magistrate.broker._bash_wrappers import RUNS_UNSEEN, SHELLS, WRAPPERS, read_shell, read_wrapper
 
 _SAFE_WRAPPERS = frozenset({"timeout", "nice", "nohup", "time", "stdbuf", "command", "xargs"})
@@ -140,16 +140,21 @@ def _shell_payload(words: list[str]) -> str | None:
     return reading.text if reading.kind == "string" else None
 
 
-def _brace_words(words: list[str], flags: list[frozenset[str]]) -> tuple[list[str], list[frozenset[str]]] | None:
+def _brace_words(
+    words: list[str], flags: list[frozenset[str]], views: dict[int, str] | None = None
+) -> tuple[list[str], list[frozenset[str]]] | None:
     """The words after brace expansion (only words with an unquoted `{`); None past the bound."""
     if not any("brace" in f for f in flags):
         return words, flags
     out: list[str] = []
     out_flags: list[frozenset[str]] = []
-    for word, flag in zip(words, flags, strict=True):
-        expanded = expand_braces(word) if "brace" in flag else [word]
+    for i, (word, flag) in enumerate(zip(words, flags, strict=True)):
+        view = (views or {}).get(i)
+        expanded = expand_braces(word if view is None else view) if "brace" in flag else [word]
         if expanded is None:
             return None
+        if view is not None:
+            expanded = [w.translate(UNQUOTED_BRACES) for w in expanded]
         out.extend(expanded)
         out_flags.extend([flag] * len(expanded))
     return out, out_flags
@@ -465,7 +470,7 @@ def _collect(text: str, depth: int, sink: _Sink) -> Parsed:
             risky = _risky_assignment(command.words)
             if risky is not None:
                 sink.hide(f"it sets {risky}, which changes what bash runs")
-            expanded = _brace_words(list(command.words), flags)
+            expanded = _brace_words(list(command.words), flags, command.brace_views)
             if expanded is None:
                 sink.hide("a brace expansion too large to follow")
                 expanded = (list(command.words), flags)
@@ -488,7 +493,7 @@ def _allow_forms(parsed: Parsed) -> list[tuple[str, ...]] | None:
         flags = _flags_for(simple)
         if simple.opaque or any(f & {"param", "subst"} for f in flags):
             return None
-        expanded = _brace_words(list(simple.words), flags)
+        expanded = _brace_words(list(simple.words), flags, simple.brace_views)
         if expanded is None or (expanded[0] != simple.words and "brace" in flags[0]):
             return None
         words = _strip_safe(expanded[0])

@@ -24,6 +24,9 @@ _REDIRECT = re.compile(r"(\d*|&)(>>|>\||>&|>|<<<|<<-|<<|<&|<>|<)")
 _KEYWORDS = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "!"})
 _HIDING_KEYWORDS = frozenset({"case", "esac", "coproc", "select", "function", "[[", "]]", "in"})
 """Keywords whose grammar the lexer does not follow: what they run cannot be placed, so the line is hidden."""
+QUOTED_BRACES = str.maketrans({"{": "\ue000", ",": "\ue001", "}": "\ue002", ".": "\ue003"})
+"""Quoted brace characters, disguised for brace expansion; `UNQUOTED_BRACES` turns them back."""
+UNQUOTED_BRACES = str.maketrans({"\ue000": "{", "\ue001": ",", "\ue002": "}", "\ue003": "."})
 MAX_DEPTH = 16
 """Nesting of substitutions and groups the lexer follows; deeper is refused (hidden), never dropped."""
 _PARAM_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789@*#?$!-{")
@@ -67,6 +70,8 @@ class SimpleCommand:
     flags: list[frozenset[str]] = field(default_factory=list)
     """Per word, the expansions bash performs on it: `param`, `subst`, `glob`, `brace`, `tilde` (unquoted), and
     `quoted-code` when quoted text holds code bash runs if the string is ever evaluated (`'a[$(x)]'`)."""
+    brace_views: dict[int, str] = field(default_factory=dict)
+    """For a word with both quoted and unquoted braces: its text with the quoted ones disguised."""
     text: str = ""
     """The command's own source text, spaces around it removed (an exact rule compares against it)."""
 
@@ -97,6 +102,8 @@ class _Lexer:
         self.out = Parsed()
         self.current = SimpleCommand()
         self.word: list[str] = []
+        self.view: list[str] = []
+        """The word with its quoted `{`, `,` and `}` disguised, so brace expansion leaves them alone."""
         self.in_word = False
         self.word_quoted = False
         self.flags: set[str] = set()
@@ -109,11 +116,13 @@ class _Lexer:
         if not self.in_word:
             return
         value = "".join(self.word)
+        view = "".join(self.view)
         self.word = []
+        self.view = []
         self.in_word = False
         self.word_quoted, quoted = False, self.word_quoted
         flags, self.flags = frozenset(self.flags), set()
-        if "quoted-code" in flags:
+        if "quoted-code" in flags and _CODE.search(value):
             # Text that bash would run if the word is ever evaluated (`printf -v 'a[$(x)]'`, `[[ -v ... ]]`,
             # `declare`, arithmetic, a variable later expanded in one of those): searched as a command line.
             self.nest(value)
@@ -136,6 +145,16 @@ class _Lexer:
             return
         self.current.words.append(value)
         self.current.flags.append(flags)
+        if "brace" in flags and view != value:
+            self.current.brace_views[len(self.current.words) - 1] = view
+
+    def add(self, text: str) -> None:
+        self.word.append(text)
+        self.view.append(text)
+
+    def add_quoted(self, text: str) -> None:
+        self.word.append(text)
+        self.view.append(text.translate(QUOTED_BRACES))
 
     def hide(self, reason: str) -> None:
         self.current.opaque = True
@@ -211,7 +230,7 @@ class _Lexer:
                     chunk = plain.group()
                     if _GLOB_OR_BRACE.search(chunk):
                         self.plain_flags(chunk)
-                    self.word.append(chunk)
+                    self.add(chunk)
                     self.in_word = True
                     self.i = plain.end()
                     continue
@@ -222,7 +241,7 @@ class _Lexer:
                 self.in_word = True
                 self.word_quoted = True
                 if self.i + 1 < n:
-                    self.word.append(text[self.i + 1])
+                    self.add_quoted(text[self.i + 1])
                     if text[self.i + 1] in "$`":
                         self.flags.add("quoted-code")
                 self.i += 2
@@ -231,11 +250,11 @@ class _Lexer:
                 k = text.find("'", self.i + 1)
                 if k < 0:
                     self.out.error = "unterminated single quote"
-                    self.word.append(text[self.i + 1 :])
+                    self.add_quoted(text[self.i + 1 :])
                     self.in_word = True
                     self.i = n
                     break
-                self.word.append(text[self.i + 1 : k])
+                self.add_quoted(text[self.i + 1 : k])
                 if _CODE.search(text, self.i + 1, k):
                     self.flags.add("quoted-code")
                 self.in_word = True
@@ -253,7 +272,7 @@ class _Lexer:
                     self.out.error = "unterminated backtick"
                 self.nest(text[self.i + 1 : k])
                 self.flags.add("subst")
-                self.word.append("`…`")
+                self.add("`…`")
                 self.in_word = True
                 self.i = k + 1
                 continue
@@ -266,7 +285,7 @@ class _Lexer:
                 decoded = _ansi_c(text[self.i + 2 : k])
                 if _CODE.search(decoded):
                     self.flags.add("quoted-code")
-                self.word.append(decoded)
+                self.add_quoted(decoded)
                 self.in_word = True
                 self.word_quoted = True
                 self.i = k + 1
@@ -279,7 +298,7 @@ class _Lexer:
                 inner = self.take_until_close(self.i, "(", ")")
                 self.nest(inner)
                 self.flags.add("subst")
-                self.word.append("$(…)")
+                self.add("$(…)")
                 self.in_word = True
                 continue
             if c == "$" and text.startswith("${", self.i):
@@ -289,14 +308,14 @@ class _Lexer:
                 if "$(" in chunk or "`" in chunk:
                     self.nest(chunk[2:-1])
                 self.flags.add("param")
-                self.word.append(chunk)
+                self.add(chunk)
                 self.in_word = True
                 continue
             if c in "<>" and text.startswith("(", self.i + 1) and not self.in_word:
                 self.i += 2
                 self.nest(self.take_until_close(self.i, "(", ")"))
                 self.flags.add("subst")
-                self.word.append("<(…)")
+                self.add("<(…)")
                 self.in_word = True
                 continue
             if c == "(" and (self.in_word or self.current.words):
@@ -331,7 +350,7 @@ class _Lexer:
                 continue
             if c == "$" and self.i + 1 < n and text[self.i + 1] in _PARAM_START:
                 self.flags.add("param")
-            self.word.append(c)
+            self.add(c)
             self.in_word = True
             self.i += 1
         self.end_command()
@@ -362,7 +381,8 @@ class _Lexer:
             if c == "\\" and j + 1 < len(text) and text[j + 1] in '"\\$`\n':
                 if text[j + 1] in "$`":
                     self.flags.add("quoted-code")
-                self.word.append(text[j + 1])
+                if text[j + 1] != "\n":  # a backslash-newline inside double quotes joins the lines
+                    self.add_quoted(text[j + 1])
                 j += 2
                 continue
             if c == "$" and j + 1 < len(text) and text[j + 1] in _PARAM_START and text[j + 1] != "(":
@@ -377,9 +397,9 @@ class _Lexer:
                 else:
                     self.nest(self.take_until_close(j + 2, "(", ")"))
                     j = self.i
-                self.word.append("$(…)")
+                self.add("$(…)")
                 continue
-            self.word.append(c)
+            self.add_quoted(c)
             j += 1
         if j >= len(text):
             self.out.error = "unterminated double quote"
