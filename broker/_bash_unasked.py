@@ -16,12 +16,11 @@ expanded) makes the line fall through to the policy's default, which asks. A sen
 
 from __future__ import annotations
 
-import glob
 import posixpath
 from collections.abc import Callable, Sequence
 
 from magistrate.broker._bash_lexer import SimpleCommand, parse
-from magistrate.broker._paths import inside, resolve, sensitive
+from magistrate.broker._paths import bounded_glob, inside, resolve, sensitive, unknowable
 
 _Check = Callable[[list[str]], bool]
 _GLOB_CHARS = frozenset("*?[")
@@ -187,7 +186,7 @@ class _Line:
 
     def spellings(self, word: str) -> list[str] | None:
         """Every absolute spelling the word may have, globs expanded; None when it cannot be known."""
-        if _opaque_word(word):
+        if _opaque_word(word) or unknowable(word):
             return None
         relative = not word.startswith(("/", "~"))
         out: list[str] = []
@@ -195,9 +194,10 @@ class _Line:
             names = resolve(word, base, self.home, self.folders)
             out.extend(names)
             if _GLOB_CHARS & set(word):
-                for i, match in enumerate(glob.iglob(names[0])):  # noqa: PTH207 - a shell glob, as the shell would
-                    if i >= _MAX_GLOB_MATCHES:
-                        return None
+                matches = bounded_glob(names[0], max_matches=_MAX_GLOB_MATCHES)
+                if matches is None:
+                    return None  # too wide to walk within a decision's budget
+                for match in matches:
                     out.extend(resolve(match, base, self.home, self.folders))
         return out
 
@@ -258,7 +258,7 @@ def runs_unasked(
 ) -> bool:
     """Would the CLI run this line without asking (read-only, or a file command in `acceptEdits`)?"""
     parsed = parse(command)
-    if parsed.error or parsed.opaque or parsed.nested or not parsed.commands:
+    if parsed.error or parsed.hidden or parsed.opaque or parsed.nested or not parsed.commands:
         return False
     if not set(parsed.operators) <= _LINE_OPERATORS:
         return False
