@@ -48,8 +48,8 @@ _WRITERS = frozenset(
 _COMPRESSORS = {"gzip": ".gz", "gunzip": ".gz", "bzip2": ".bz2", "bunzip2": ".bz2", "xz": ".xz", "unxz": ".xz"}
 _COMPRESSORS |= {"zstd": ".zst", "unzstd": ".zst", "lz4": ".lz4", "compress": ".Z", "uncompress": ".Z"}
 _OUTPUT_OPTIONS = frozenset({"-o", "--output", "--output-file", "--outfile", "--out", "--output-document", "-O"})
-_OUTPUT_OPTIONS |= frozenset({"--dump-header", "-D", "--cookie-jar", "-c", "--trace", "--trace-ascii", "--stderr"})
 """Options whose value is a file written, whatever the program (`sort -o`, `gcc -o`, `wget -O`, `curl -o`)."""
+_CURL_OUTPUTS = frozenset({"--dump-header", "-D", "--cookie-jar", "-c", "--trace", "--trace-ascii", "--stderr"})
 _GIT_TREE_WRITERS = frozenset(
     {"checkout", "restore", "reset", "switch", "stash", "apply", "am", "merge", "pull", "rebase", "clean"}
     | {"cherry-pick", "revert", "worktree", "submodule", "clone", "init", "sparse-checkout", "read-tree"}
@@ -377,7 +377,8 @@ def _paths_of(command: SimpleCommand, forms: list[tuple[str, ...]], sink: _Sink)
         sink.reads.extend(operands)
         sink.reads.extend(v for o, v in values if v and o.startswith("--"))
         sink.reads.extend(v for o, v in values if v and not o.startswith("--") and "/" in v)
-        sink.writes.extend(v for o, v in values if o in _OUTPUT_OPTIONS and v and v != "-")
+        outputs = _OUTPUT_OPTIONS | _CURL_OUTPUTS if first == "curl" else _OUTPUT_OPTIONS
+        sink.writes.extend(v for o, v in values if o in outputs and v and v != "-")
         if first in {"cd", "pushd"}:  # later relative paths may be relative to here
             sink.dirs.append(operands[0] if operands else "~")
         elif first == "git":
