@@ -14,6 +14,10 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from magistrate.servers import ApprovalQueue
 
 _MAX_INPUT = 80
 
@@ -27,11 +31,21 @@ def _queue_location(args: argparse.Namespace) -> str:
     return chosen if is_postgres_url(chosen) else str(Path(chosen).expanduser())
 
 
+def _queue(args: argparse.Namespace) -> ApprovalQueue:
+    """The queue to answer from; a `--db` path typed with a folder that does not exist is an error, not made."""
+    from magistrate.servers import ApprovalQueue, check_db_folder
+
+    location = _queue_location(args)
+    if args.db:
+        check_db_folder(location)
+    return ApprovalQueue(location)
+
+
 def _list(args: argparse.Namespace) -> int:
-    from magistrate.servers import ApprovalQueue, DatabaseError
+    from magistrate.servers import DatabaseError
 
     try:
-        rows = ApprovalQueue(_queue_location(args)).list(None if args.all else "pending")
+        rows = _queue(args).list(None if args.all else "pending")
     except DatabaseError as exc:
         sys.stderr.write(f"magistrate approvals: {exc}\n")
         return 1
@@ -55,10 +69,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _answer(args: argparse.Namespace, *, approve: bool) -> int:
-    from magistrate.servers import ApprovalQueue, DatabaseError
+    from magistrate.servers import DatabaseError
 
     try:
-        row = ApprovalQueue(_queue_location(args)).decide(args.id, approve=approve, by=args.by, note=args.note)
+        row = _queue(args).decide(args.id, approve=approve, by=args.by, note=args.note)
     except LookupError as exc:
         sys.stderr.write(f"magistrate approvals: {exc.args[0]}\n")
         return 1

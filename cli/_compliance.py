@@ -10,6 +10,10 @@ import argparse
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from magistrate.servers import ComplianceRepository
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -30,8 +34,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     waive.set_defaults(func=_waive)
 
 
+def _open(args: argparse.Namespace) -> ComplianceRepository:
+    """The repository `--db` names (a typed path must be in a folder that exists), else the per-user one."""
+    from magistrate.servers import check_db_folder, open_compliance
+
+    if args.db is not None:
+        check_db_folder(args.db)
+    return open_compliance(args.db)
+
+
 def _import(args: argparse.Namespace) -> int:
-    from magistrate.servers import ImportRowsError, ServerError, load_framework_file, open_compliance, sample_frameworks
+    from magistrate.servers import ImportRowsError, ServerError, load_framework_file, sample_frameworks
 
     if not args.files and not args.samples:
         sys.stderr.write("magistrate compliance import: give FILE... or --samples\n")
@@ -47,7 +60,7 @@ def _import(args: argparse.Namespace) -> int:
         sys.stderr.write("\n".join(problems) + "\n")
         return 1
     try:
-        with open_compliance(args.db) as repo:
+        with _open(args) as repo:
             count = repo.import_frameworks(frameworks)
     except ServerError as exc:
         sys.stderr.write(f"magistrate compliance import: {exc}; nothing imported\n")
@@ -58,10 +71,10 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _frameworks(args: argparse.Namespace) -> int:
-    from magistrate.servers import ServerError, open_compliance
+    from magistrate.servers import ServerError
 
     try:
-        with open_compliance(args.db) as repo:
+        with _open(args) as repo:
             frameworks = repo.frameworks()
     except ServerError as exc:
         sys.stderr.write(f"magistrate compliance frameworks: {exc}\n")
@@ -72,7 +85,7 @@ def _frameworks(args: argparse.Namespace) -> int:
 
 
 def _waive(args: argparse.Namespace) -> int:
-    from magistrate.servers import ServerError, open_compliance
+    from magistrate.servers import ServerError
 
     try:
         until = datetime.fromisoformat(args.until.replace("Z", "+00:00"))
@@ -82,7 +95,7 @@ def _waive(args: argparse.Namespace) -> int:
     until = until if until.tzinfo else until.replace(tzinfo=timezone.utc)
     expires = until.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
-        with open_compliance(args.db) as repo:
+        with _open(args) as repo:
             waiver = repo.add_waiver(args.requirement_id, args.reason, args.approved_by, expires, args.document)
     except ServerError as exc:
         sys.stderr.write(f"magistrate compliance waive: {exc}\n")

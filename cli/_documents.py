@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from magistrate.servers import DocumentStore
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +29,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     listing.set_defaults(func=_list)
 
 
+def _open(args: argparse.Namespace) -> DocumentStore:
+    """The store `--db` names (a typed path must be in a folder that exists), else the per-user one."""
+    from magistrate.servers import check_db_folder, open_documents
+
+    if args.db is not None:
+        check_db_folder(args.db)
+    return open_documents(args.db)
+
+
 def _add(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -33,7 +46,6 @@ def _add(args: argparse.Namespace) -> int:
         ServerError,
         describe_validation_error,
         extract_text,
-        open_documents,
     )
 
     ready: list[PutDocumentInput] = []
@@ -54,7 +66,7 @@ def _add(args: argparse.Namespace) -> int:
         sys.stderr.write("\n".join(problems) + "\nnothing added\n")
         return 1
     try:
-        store = open_documents(args.db)
+        store = _open(args)
     except ServerError as exc:
         sys.stderr.write(f"magistrate documents add: {exc}\nnothing added\n")
         return 1
@@ -71,10 +83,10 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from magistrate.servers import ServerError, open_documents
+    from magistrate.servers import ServerError
 
     try:
-        with open_documents(args.db) as store:
+        with _open(args) as store:
             found = store.list_documents(args.prefix, args.label, 1000)
     except ServerError as exc:
         sys.stderr.write(f"magistrate documents list: {exc}\n")

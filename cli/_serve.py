@@ -13,6 +13,8 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
+from magistrate.cli._ports import listen_problem, port_number
+
 if TYPE_CHECKING:
     from magistrate.broker import Environment
 
@@ -29,7 +31,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("server", choices=sorted(SERVERS), help="which server to run")
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP address (default loopback)")
-    parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    parser.add_argument("--port", type=port_number, default=8765, help="HTTP port (default 8765)")
     parser.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (default: per-user data dir)")
     parser.add_argument(
         "--token", default=None, help="bearer token for HTTP (default $MAGISTRATE_SERVER_TOKEN); required off loopback"
@@ -63,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
     if args.policy and args.server != "approval":
         sys.stderr.write("magistrate serve: --policy applies only to the approval server\n")
         return 2
+    if args.transport == "http":
+        problem = listen_problem(args.host, args.port)
+        if problem is not None:  # before a database or a policy is opened: nothing is made for a busy port
+            sys.stderr.write(f"magistrate serve: {problem}\n")
+            return 2
     if args.server == "approval" and args.transport == "http":
         return _serve_shared_broker(args, token)
     try:

@@ -8,7 +8,8 @@ Three choices carry the robustness promises:
 - `close()` is shielded from cancellation and bounded: close stdin, let the CLI finish, then SIGTERM the group,
   then SIGKILL it. Leaving an `async with` early, cancelling, or KeyboardInterrupt all end up here;
 - a watchdog (`_watchdog.py`) kills the group when this process dies without reaching `close()`, `kill -9`
-  included, so no CLI outlives the program that started it.
+  included, so no CLI outlives the program that started it; it and a `close()` that must kill the CLI also
+  kill the CLI's descendants in other sessions (its Bash tools' shells), found through `/proc`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import signal
 import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from subprocess import PIPE
 from typing import Any
 
@@ -34,6 +36,28 @@ log = get_logger("magistrate.sdk.process")
 
 _STDERR_TAIL = 64 * 1024
 _READ_SIZE = 1024 * 1024
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below `root` by parent id, whatever its session, read from `/proc` (empty without it).
+    The caller has stopped `root`'s group, so the CLI forks no new ones during the walk."""
+    parents: dict[int, int] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = Path(entry.path, "stat").read_bytes().rsplit(b")", 1)[1].split()
+                parents[int(entry.name)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found: list[int] = []
+    frontier = [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found.extend(children)
+        frontier = children
+    return found
 
 
 class CLIProcess:
@@ -164,6 +188,13 @@ class CLIProcess:
                 with anyio.move_on_after(3.0):
                     await self._drain_and_wait()
             if self._process.returncode is None:
+                # Killed, the CLI cannot end its tools' shells, which run in sessions of their own.
+                self._signal_group(signal.SIGSTOP)
+                for pid in _descendants(self._process.pid):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(pid, signal.SIGKILL)
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
                 self._signal_group(signal.SIGKILL)
                 await self._process.wait()
             # The CLI may have left children in its group (shells, MCP servers); they go with it.

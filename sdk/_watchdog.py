@@ -5,6 +5,12 @@ finish its turn (seconds to minutes) and keep its shells and servers alive meanw
 `/bin/sh` in a session of its own whose stdin is a pipe only this process can write to. It waits on that pipe;
 when every write end is gone, which the kernel guarantees however this process ends, it kills the CLI's group.
 
+Killing the group is not enough: the CLI starts each Bash tool's shell with a session of its own, which a
+group signal misses and which outlives the CLI. So the watchdog first stops the CLI's group (no new
+children), then walks the process tree down from the CLI through `/proc` (parent ids, whatever the session),
+stopping each process it finds so none can fork past the walk, and then kills every one and its group.
+Without `/proc` (macOS, the BSDs) it kills the group alone.
+
 Why not `PR_SET_PDEATHSIG`: on Linux it fires when the *thread* that forked the child ends, not the process,
 and trio (so anyio on trio) forks from a worker thread that exits after a few idle seconds, which would kill
 a healthy CLI. A pipe is tied to the process, and works the same on macOS and the BSDs.
@@ -22,7 +28,34 @@ import anyio
 import anyio.abc
 
 # `read` returns at end of file; nothing is ever written, so it returns only when this process is gone.
-_SCRIPT = 'read _ignored; kill -s KILL -- "-$1"'
+# Then: stop the CLI's group, collect its descendants from /proc (field 2 after the command name is the
+# parent id; the name may hold ") ", hence the longest match), stopping each, and kill them all.
+_SCRIPT = r"""
+read _ignored
+cli=$1
+kill -s STOP -- "-$cli" 2>/dev/null
+found=" $cli "
+if [ -r /proc/self/stat ]; then
+    grew=1
+    while [ "$grew" = 1 ]; do
+        grew=0
+        for stat in /proc/[0-9]*/stat; do
+            pid=${stat#/proc/}
+            pid=${pid%/stat}
+            case "$found" in *" $pid "*) continue ;; esac
+            { read -r line < "$stat"; } 2>/dev/null || continue
+            set -- ${line##*) }
+            case "$found" in
+                *" $2 "*) kill -s STOP "$pid" 2>/dev/null; found="$found$pid "; grew=1 ;;
+            esac
+        done
+    done
+fi
+for pid in $found; do
+    kill -s KILL -- "-$pid" 2>/dev/null
+    kill -s KILL "$pid" 2>/dev/null
+done
+"""
 
 
 class Watchdog:

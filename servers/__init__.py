@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from magistrate.servers._compliance_import import load_framework_file, sample_frameworks
     from magistrate.servers._compliance_repo import ComplianceRepository
     from magistrate.servers._compliance_tools import compliance_toolset
+    from magistrate.servers._db import check_db_folder
     from magistrate.servers._decision_api import serve_shared_broker
     from magistrate.servers._documents import build_server as build_documents_server
     from magistrate.servers._documents import open_documents
@@ -59,6 +60,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ToolSpec": ("magistrate.servers._toolspec", "ToolSpec"),
     "build_compliance_server": ("magistrate.servers._compliance", "build_server"),
     "build_documents_server": ("magistrate.servers._documents", "build_server"),
+    "check_db_folder": ("magistrate.servers._db", "check_db_folder"),
     "check_exposure": ("magistrate.servers._http", "check_exposure"),
     "compliance_toolset": ("magistrate.servers._compliance_tools", "compliance_toolset"),
     "default_queue_path": ("magistrate.servers._approval_queue", "default_queue_path"),
@@ -95,6 +97,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "ToolSpec",
     "build_compliance_server",
     "build_documents_server",
+    "check_db_folder",
     "check_exposure",
     "compliance_toolset",
     "default_queue_path",

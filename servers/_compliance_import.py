@@ -8,6 +8,9 @@ JSON and YAML hold one framework object, a list of them, or `{"frameworks": [...
 `id`, `name`, optional `version`, `description`, `source`, and `requirements` (`id`, `title`, `text`, optional
 `ref`, `tags`). CSV has one requirement per row with columns `framework`, `id`, `title`, `text` and optional
 `ref`, `tags` (separated by `;`), `framework_name`.
+
+Reading is bounded: the file's size, the length of one CSV field (the csv module's own limit, reported as a row
+problem), the nesting depth, and YAML aliases (refused: a few lines of anchors can stand for billions of nodes).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from magistrate.servers._toolspec import describe_validation_error
 
 _REQUIREMENT_PROBLEM = re.compile(r"^requirements\.(\d+)(?:\.|: )?(.*)$")
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_DEPTH = 64
 SAMPLES = ("gdpr.json", "soc2.json")
 
 
@@ -57,7 +61,7 @@ def parse_frameworks(text: str, kind: str, source: str) -> list[FrameworkRow]:
     if "\x00" in text:
         raise ImportRowsError(source, ["file contains NUL bytes"])
     if kind == "csv":
-        return _validate(_from_csv(text), source)
+        return _validate(_from_csv(text, source), source)
     data = _parse_json(text, source) if kind == "json" else _parse_yaml(text, source)
     if isinstance(data, dict) and "frameworks" in data:
         data = data["frameworks"]
@@ -73,6 +77,8 @@ def _parse_json(text: str, source: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise ImportRowsError(source, [f"not valid JSON: {exc}"]) from exc
+    except RecursionError as exc:
+        raise ImportRowsError(source, ["nested too deeply to read"]) from exc
 
 
 def _parse_yaml(text: str, source: str) -> Any:
@@ -80,18 +86,48 @@ def _parse_yaml(text: str, source: str) -> Any:
         import yaml  # type: ignore[import-untyped]
     except ImportError as exc:
         raise ImportRowsError(source, ["YAML needs pyyaml: pip install 'magistrate[ingest]'"]) from exc
+
+    class _BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]
+        """A safe loader that refuses aliases, which let a small file expand to an exponential structure, and
+        nesting past `MAX_DEPTH`, which the pure-Python parser takes minutes over."""
+
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted here", mark)
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", mark)
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ImportRowsError(source, [f"not valid YAML: {exc}"]) from exc
+    except RecursionError as exc:
+        raise ImportRowsError(source, ["nested too deeply to read"]) from exc
 
 
-def _from_csv(text: str) -> list[tuple[str, Any]]:
+def _from_csv(text: str, source: str) -> list[tuple[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
     frameworks: dict[str, dict[str, Any]] = {}
     where: dict[str, str] = {}
-    for row in reader:
-        line = reader.line_num
+    rows: list[tuple[int, dict[str | Any, Any]]] = []
+    try:
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        # The csv module stops at a field over its limit (131,072 characters) or a malformed quote.
+        limit = csv.field_size_limit()
+        problem = f"a field is longer than {limit} characters" if "field larger" in str(exc) else str(exc)
+        raise ImportRowsError(source, [f"line {reader.line_num + 1}: {problem}"]) from exc
+    for line, row in rows:
         fw_id = (row.get("framework") or "").strip()
         fw = frameworks.setdefault(fw_id, {"id": fw_id, "name": "", "requirements": []})
         where.setdefault(fw_id, f"row {line}")

@@ -9,6 +9,7 @@ version (`magistrate_schema`), and a database of a version this code does not kn
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from magistrate.broker import Database, Dialect, Environment, Flavor, SchemaVersionError, StoreName, is_postgres_url
@@ -22,6 +23,7 @@ __all__ = [
     "Dialect",
     "Row",
     "StoreSchemaError",
+    "check_db_folder",
     "default_location",
     "ensure_schema",
     "is_postgres_url",
@@ -45,6 +47,19 @@ def default_location(store: StoreName) -> str:
 def open_database(location: str, *, busy_timeout: float = 5.0) -> Database:
     """Open a SQLite file (created with its directory) or a `postgresql://` URL."""
     return _open_database(location, FLAVOR, busy_timeout=busy_timeout)
+
+
+def check_db_folder(location: str) -> None:
+    """Refuse a SQLite location whose folder does not exist. Opening a store creates its file, and for the
+    per-user default its folder too; but a `--db` someone typed with a missing folder is most likely a typo,
+    and making the folder would hide it behind an empty store."""
+    if is_postgres_url(location):
+        return
+    folder = Path(location.removeprefix("sqlite:///")).expanduser().parent
+    if not folder.is_dir():
+        if folder.exists():
+            raise DatabaseError(f"cannot open {location}: {folder} is not a folder")
+        raise DatabaseError(f"cannot open {location}: {folder.resolve()} does not exist; create the folder first")
 
 
 def ensure_schema(db: Database, component: str, version: str, statements: Sequence[str]) -> None:

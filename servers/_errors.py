@@ -24,10 +24,12 @@ class InvalidInputError(ServerError):
 
 
 class LimitExceededError(InvalidInputError):
-    """An input is larger than the server accepts; `limit` and `actual` are in the unit the message names."""
+    """An input is larger than the server accepts; `limit` and `actual` are in the unit the message names.
+    `actual` is None where reading stopped at the limit, so how far past it the input goes is not known."""
 
-    def __init__(self, what: str, limit: int, actual: int, unit: str = "bytes") -> None:
-        super().__init__(f"{what} is {actual} {unit}, over the limit of {limit} {unit}")
+    def __init__(self, what: str, limit: int, actual: int | None, unit: str = "bytes") -> None:
+        size = "" if actual is None else f"{actual} {unit}, "
+        super().__init__(f"{what} is {size}over the limit of {limit} {unit}")
         self.limit = limit
         self.actual = actual
 
