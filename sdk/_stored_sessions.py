@@ -54,7 +54,7 @@ def _from_summary(summary: SessionSummaryEntry) -> SDKSessionInfo | None:
         entries.append({"type": "summary", "summary": data["summary"]})
     if data.get("tag"):
         entries.append({"type": "tag", "tag": data["tag"]})
-    facts = {k: data[v] for k, v in (("gitBranch", "git_branch"), ("cwd", "cwd"), ("timestamp", "first_timestamp"))}
+    facts = {k: data.get(v) for k, v in (("gitBranch", "git_branch"), ("cwd", "cwd"), ("timestamp", "first_timestamp"))}
     entries.insert(0, {**{k: v for k, v in facts.items() if v}})
     if data.get("first_prompt"):
         entries.append({"type": "user", "message": {"role": "user", "content": data["first_prompt"]}})

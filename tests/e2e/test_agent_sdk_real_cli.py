@@ -15,6 +15,8 @@ from magistrate.sdk import (
     AssistantMessage,
     ClaudeAgentOptions,
     ClaudeSDKClient,
+    HookContext,
+    HookJSONOutput,
     HookMatcher,
     PermissionResultAllow,
     ResultMessage,
@@ -70,9 +72,8 @@ async def test_a_broker_deny_stays_a_deny_whatever_can_use_tool_and_the_hooks_sa
         asked.append(tool)
         return PermissionResultAllow()
 
-    async def hook_allows(hook_input: Any, tool_use_id: str | None, context: Any) -> dict[str, Any]:
-        decision = {"hookEventName": "PreToolUse", "permissionDecision": "allow", "permissionDecisionReason": "ok"}
-        return {"hookSpecificOutput": decision}
+    async def hook_allows(hook_input: Any, tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
+        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}}
 
     options = ClaudeAgentOptions(
         cwd=workspace,
