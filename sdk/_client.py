@@ -7,10 +7,14 @@ from types import TracebackType
 from typing import Any
 
 from magistrate.broker import PermissionMode
+from magistrate.sdk._agent_options import AnyOptions
+from magistrate.sdk._control_types import ContextUsageResponse, McpStatusResponse
 from magistrate.sdk._errors import CLIConnectionError
+from magistrate.sdk._events import Message
 from magistrate.sdk._options import ClaudeCodeOptions
 from magistrate.sdk._run import Run
-from magistrate.sdk._types import Message, ResultMessage
+from magistrate.sdk._transport import Transport
+from magistrate.sdk._types import ResultMessage
 
 
 class _Messages:
@@ -45,15 +49,16 @@ class ClaudeSDKClient:
     asyncio and trio and from any task.
     """
 
-    def __init__(self, options: ClaudeCodeOptions | None = None) -> None:
-        self.options = options or ClaudeCodeOptions()
+    def __init__(self, options: AnyOptions | None = None, transport: Transport | None = None) -> None:
+        self.options: AnyOptions = options or ClaudeCodeOptions()
+        self._transport = transport
         self._run: Run | None = None
 
     async def connect(self, prompt: str | AsyncIterable[dict[str, Any]] | None = None) -> None:
         """Start the CLI; an optional first prompt is sent at once."""
         if self._run is not None:
             return
-        self._run = await Run.start(self.options)
+        self._run = await Run.start(self.options, self._transport)
         if prompt is not None:
             await self._run.send_prompt(prompt)
 
@@ -81,8 +86,34 @@ class ClaudeSDKClient:
     async def set_permission_mode(self, mode: PermissionMode) -> None:
         await self._require().session.request({"subtype": "set_permission_mode", "mode": mode})
 
-    async def set_model(self, model: str | None) -> None:
+    async def set_model(self, model: str | None = None) -> None:
+        """Switch the model for the turns to come; None is the CLI's default."""
         await self._require().session.request({"subtype": "set_model", "model": model})
+
+    async def rewind_files(self, user_message_id: str) -> None:
+        """Put the files back as they were at that user message (needs `enable_file_checkpointing`)."""
+        await self._require().session.request({"subtype": "rewind_files", "user_message_id": user_message_id})
+
+    async def reconnect_mcp_server(self, server_name: str) -> None:
+        """Connect a failed or disconnected MCP server again."""
+        await self._require().session.request({"subtype": "mcp_reconnect", "serverName": server_name})
+
+    async def toggle_mcp_server(self, server_name: str, enabled: bool) -> None:
+        """Turn an MCP server on or off for the rest of the conversation."""
+        request = {"subtype": "mcp_toggle", "serverName": server_name, "enabled": enabled}
+        await self._require().session.request(request)
+
+    async def stop_task(self, task_id: str) -> None:
+        """Stop a background task (its `TaskNotificationMessage` follows, status `stopped`)."""
+        await self._require().session.request({"subtype": "stop_task", "task_id": task_id})
+
+    async def get_mcp_status(self) -> McpStatusResponse:
+        """Every MCP server of the run, with its connection status and tools."""
+        return await self._require().session.request({"subtype": "mcp_status"})  # type: ignore[return-value]
+
+    async def get_context_usage(self) -> ContextUsageResponse:
+        """How full the context window is, by category."""
+        return await self._require().session.request({"subtype": "get_context_usage"})  # type: ignore[return-value]
 
     async def get_server_info(self) -> dict[str, Any] | None:
         """What the CLI answered to `initialize` (commands, output styles, ...)."""

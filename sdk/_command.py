@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from magistrate.sdk._agent_options import AnyOptions, ClaudeAgentOptions
 from magistrate.sdk._errors import OptionsError, WorkingDirectoryError
-from magistrate.sdk._options import ClaudeCodeOptions
 
 # Flags magistrate sets itself because the control protocol depends on them.
 _FIXED = ("--output-format", "stream-json", "--verbose", "--input-format", "stream-json")
@@ -36,7 +36,7 @@ def _check_dir(value: str | Path, option: str) -> str:
     return str(path.resolve())
 
 
-def resolve_cwd(options: ClaudeCodeOptions) -> str | None:
+def resolve_cwd(options: AnyOptions) -> str | None:
     """The working directory for the CLI, validated; None means the caller's."""
     return None if options.cwd is None else _check_dir(options.cwd, "cwd")
 
@@ -55,23 +55,30 @@ def mcp_config_json(servers: Mapping[str, Any]) -> str:
 
 
 def build_argv(
-    cli: str, options: ClaudeCodeOptions, *, mcp_servers: Mapping[str, Any] | str | Path | None = None
+    cli: str, options: AnyOptions, *, mcp_servers: Mapping[str, Any] | str | Path | None = None
 ) -> list[str]:
     """The full argv; `mcp_servers` overrides `options.mcp_servers` when the caller merged in its own."""
     argv = [cli, *_FIXED]
-    if options.system_prompt is not None:
-        argv += ["--system-prompt", options.system_prompt]
-    if options.append_system_prompt is not None:
-        argv += ["--append-system-prompt", options.append_system_prompt]
+    allowed = list(options.allowed_tools)
+    if isinstance(options, ClaudeAgentOptions):
+        from magistrate.sdk._agent_command import agent_flags, skill_rules
+
+        argv += agent_flags(options)
+        allowed += [rule for rule in skill_rules(options) if rule not in allowed]
+    else:
+        if options.system_prompt is not None:
+            argv += ["--system-prompt", options.system_prompt]
+        if options.append_system_prompt is not None:
+            argv += ["--append-system-prompt", options.append_system_prompt]
+        argv += ["--max-thinking-tokens", str(options.max_thinking_tokens)]
     if options.max_turns is not None:
         if options.max_turns < 1:
             raise OptionsError(f"max_turns must be at least 1, got {options.max_turns}", "max_turns")
         argv += ["--max-turns", str(options.max_turns)]
     if options.model:
         argv += ["--model", options.model]
-    argv += ["--max-thinking-tokens", str(options.max_thinking_tokens)]
-    if options.allowed_tools:
-        argv += ["--allowedTools", ",".join(options.allowed_tools)]
+    if allowed:
+        argv += ["--allowedTools", ",".join(allowed)]
     if options.disallowed_tools:
         argv += ["--disallowedTools", ",".join(options.disallowed_tools)]
     if options.permission_mode:

@@ -52,6 +52,32 @@ class ProcessError(ClaudeSDKError):
         super().__init__(message)
 
 
+class ResultError(ProcessError):
+    """The CLI reported an error result (`is_error`) and then exited non-zero: the result says why.
+
+    `subtype` (`error_max_turns`, `error_during_execution`, ...), `errors`, `result`, `api_error_status`,
+    `terminal_reason` and `session_id` come from that result, so code can branch without reading text."""
+
+    def __init__(self, message: str, data: dict[str, Any] | None = None, exit_code: int | None = None) -> None:
+        data = data or {}
+        self.data = data
+        subtype, result, status = data.get("subtype"), data.get("result"), data.get("api_error_status")
+        reason, session = data.get("terminal_reason"), data.get("session_id")
+        raw = data.get("errors")
+        errors = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+        self.subtype: str | None = subtype if isinstance(subtype, str) else None
+        self.errors: list[str] = [e.strip() for e in errors if isinstance(e, str) and e.strip()]
+        self.result: str | None = result if isinstance(result, str) else None
+        self.api_error_status: int | None = status if isinstance(status, int) else None
+        self.terminal_reason: str | None = reason if isinstance(reason, str) else None
+        self.session_id: str | None = session if isinstance(session, str) else None
+        super().__init__(message, exit_code=exit_code)
+
+
+class CanUseToolShadowedWarning(UserWarning):
+    """`can_use_tool` is set, but `allowed_tools` allows some tools outright, so their calls never reach it."""
+
+
 class CLIJSONDecodeError(ClaudeSDKError):
     """A line from the CLI was not JSON; `line` is the offending line (shortened in the message)."""
 

@@ -17,14 +17,14 @@ import anyio
 import anyio.to_thread
 
 from magistrate.broker import Approver, AskRequest, CallbackApprover, Environment, Governor, Policy, Verdict
+from magistrate.sdk._agent_options import AnyOptions
 from magistrate.sdk._errors import OptionsError
 from magistrate.sdk._governance import Governance
-from magistrate.sdk._options import ClaudeCodeOptions
 from magistrate.sdk._permissions import PermissionResultAllow, PermissionResultDeny, ToolPermissionContext
 from magistrate.sdk._sdk_mcp import McpEndpoint
 
 
-def _resolve_policy(options: ClaudeCodeOptions, cwd: str, env: Environment) -> Policy:
+def _resolve_policy(options: AnyOptions, cwd: str, env: Environment) -> Policy:
     """The broker's `resolve_policy` over the run's options; a `policy` that is neither a policy nor a path is
     an `OptionsError` naming the option (a file that does not load stays a `PolicyLoadError`)."""
     from magistrate.broker import PolicyError, PolicyLoadError, resolve_policy
@@ -45,7 +45,7 @@ def _resolve_policy(options: ClaudeCodeOptions, cwd: str, env: Environment) -> P
         raise OptionsError(str(exc), "policy") from exc
 
 
-async def _default_governor(options: ClaudeCodeOptions, cwd: str, env: Environment) -> tuple[Governor, list[Any]]:
+async def _default_governor(options: AnyOptions, cwd: str, env: Environment) -> tuple[Governor, list[Any]]:
     """A client of the shared broker when one is named; else the broker in this process, over the policy and
     a trail opened for this run."""
     url = options.broker or env.broker
@@ -111,9 +111,7 @@ class _EndpointApprover:
         return Verdict(approved=False, approver=self._label, note=str(answer.get("message", "")))
 
 
-def resolve_approver(
-    options: ClaudeCodeOptions, endpoints: Mapping[str, McpEndpoint], env: Environment
-) -> Approver | None:
+def resolve_approver(options: AnyOptions, endpoints: Mapping[str, McpEndpoint], env: Environment) -> Approver | None:
     """Who answers asks, in the documented order of preference."""
     from magistrate.broker import TerminalApprover, terminal_available
 
@@ -143,7 +141,7 @@ def resolve_approver(
 
 
 async def governance_for(
-    options: ClaudeCodeOptions, cwd: str, endpoints: Mapping[str, McpEndpoint], env: Environment
+    options: AnyOptions, cwd: str, endpoints: Mapping[str, McpEndpoint], env: Environment
 ) -> Governance:
     owned: list[Any] = []
     governor: Governor

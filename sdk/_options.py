@@ -14,7 +14,8 @@ from typing import Any, Literal, TypedDict
 from typing_extensions import NotRequired
 
 from magistrate.broker import DEFAULT_TIMEOUT, PermissionMode
-from magistrate.sdk._permissions import CanUseTool, HookEvent, HookMatcher
+from magistrate.sdk._hook_types import HookEvent
+from magistrate.sdk._permissions import CanUseTool, HookMatcher
 
 
 class McpStdioServerConfig(TypedDict):

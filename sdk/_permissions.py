@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
-
-from typing_extensions import NotRequired
+from typing import Any, Literal
 
 from magistrate.broker import PermissionMode
+from magistrate.sdk._hook_types import HookContext, HookJSONOutput
 
 PermissionUpdateDestination = Literal["userSettings", "projectSettings", "localSettings", "session"]
 PermissionBehavior = Literal["allow", "deny", "ask"]
@@ -45,6 +44,14 @@ class ToolPermissionContext:
 
     signal: Any | None = None
     suggestions: list[PermissionUpdate] = field(default_factory=list)
+    tool_use_id: str | None = None
+    agent_id: str | None = None
+    """The sub-agent that made the call; None on the main thread."""
+    blocked_path: str | None = None
+    decision_reason: str | None = None
+    title: str | None = None
+    display_name: str | None = None
+    description: str | None = None
 
 
 @dataclass
@@ -68,25 +75,8 @@ class PermissionResultDeny:
 PermissionResult = PermissionResultAllow | PermissionResultDeny
 CanUseTool = Callable[[str, dict[str, Any], ToolPermissionContext], Awaitable[PermissionResult]]
 
-HookEvent = Literal["PreToolUse", "PostToolUse", "UserPromptSubmit", "Stop", "SubagentStop", "PreCompact"]
-
-
-class HookJSONOutput(TypedDict):
-    """What a hook callback returns; see the CLI's hook documentation for each event's fields."""
-
-    decision: NotRequired[Literal["block"]]
-    systemMessage: NotRequired[str]
-    hookSpecificOutput: NotRequired[Any]
-
-
-@dataclass
-class HookContext:
-    """Context given to a hook callback."""
-
-    signal: Any | None = None
-
-
-HookCallback = Callable[[dict[str, Any], str | None, HookContext], Awaitable[HookJSONOutput]]
+HookCallback = Callable[[Any, str | None, HookContext], Awaitable[HookJSONOutput]]
+"""`(input, tool_use_id, context) -> output`; the input is one of the `*HookInput` dicts, by its event."""
 
 
 @dataclass
@@ -95,3 +85,21 @@ class HookMatcher:
 
     matcher: str | None = None
     hooks: list[HookCallback] = field(default_factory=list)
+    timeout: float | None = None
+    """Seconds the CLI waits for these callbacks (its default when None)."""
+    on_failure: Any | None = None
+    """Accepted for `claude_agent_sdk` compatibility; a callback that raises is always an error answer to the CLI,
+    which for magistrate's own tool hooks is a deny."""
+
+
+class _Context(dict[str, Any]):
+    """A `HookContext` that code written for the older SDK can also read as `context.signal`."""
+
+    @property
+    def signal(self) -> Any | None:
+        return self.get("signal")
+
+
+def hook_context() -> HookContext:
+    """The context a user's hook callback is given."""
+    return _Context(signal=None)  # type: ignore[return-value]

@@ -5,19 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
+from magistrate.sdk._agent_options import AnyOptions
+from magistrate.sdk._events import Message
 from magistrate.sdk._options import ClaudeCodeOptions
 from magistrate.sdk._run import Run
-from magistrate.sdk._types import Message, ResultMessage
+from magistrate.sdk._transport import Transport
+from magistrate.sdk._types import ResultMessage
 
 
 async def query(
-    *, prompt: str | AsyncIterable[dict[str, Any]], options: ClaudeCodeOptions | None = None
+    *,
+    prompt: str | AsyncIterable[dict[str, Any]],
+    options: AnyOptions | None = None,
+    transport: Transport | None = None,
 ) -> AsyncIterator[Message]:
     """Run one prompt (or a stream of user messages) and yield every message until the CLI is done.
 
     Stopping the loop early (a `break`, an exception, a cancellation) ends the CLI process.
     """
-    run = await Run.start(options or ClaudeCodeOptions())
+    run = await Run.start(options or ClaudeCodeOptions(), transport)
     finished = False
     try:
         expected = await run.send_prompt(prompt)

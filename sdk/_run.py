@@ -14,22 +14,23 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from magistrate.sdk._agent_options import AnyOptions, ClaudeAgentOptions
 from magistrate.sdk._command import build_argv, resolve_cwd
 from magistrate.sdk._discovery import find_cli
-from magistrate.sdk._errors import OptionsError
-from magistrate.sdk._options import ClaudeCodeOptions
+from magistrate.sdk._errors import CanUseToolShadowedWarning, OptionsError, ProcessError, ResultError
+from magistrate.sdk._events import Message
 from magistrate.sdk._parse import parse_message
 from magistrate.sdk._permissions import (
-    HookContext,
     PermissionResultAllow,
     PermissionResultDeny,
     PermissionUpdate,
     ToolPermissionContext,
+    hook_context,
 )
 from magistrate.sdk._process import CLIProcess
 from magistrate.sdk._sdk_mcp import McpEndpoint
 from magistrate.sdk._session import ControlSession, RequestHandler
-from magistrate.sdk._types import Message
+from magistrate.sdk._transport import Transport, TransportChannel
 
 if TYPE_CHECKING:
     from magistrate.sdk._governance import Governance
@@ -64,6 +65,10 @@ class _Plan:
     prompt_tool: str | None = None
     governance: list[Governance] = field(default_factory=list)
     """Filled once governance is built, after the CLI has been started; a list so handlers see it then."""
+    initialize: dict[str, Any] = field(default_factory=dict)
+    """More fields of the `initialize` request (sub-agents, skills, ...)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment the options imply, under the user's own `env`."""
 
 
 class Run:
@@ -73,9 +78,14 @@ class Run:
         self.session = session
         self.init_response = init_response
         self.governance = governance
+        self.stderr_callback: Callable[[str], None] | None = None
+        """`ClaudeAgentOptions.stderr`: given each line the CLI wrote to stderr, as the run reads on."""
+        self._stderr_seen = 0
+        self._error_result: dict[str, Any] | None = None
+        """The last result line, when it was an error: the CLI exits non-zero after it."""
 
     @classmethod
-    async def start(cls, options: ClaudeCodeOptions) -> Run:
+    async def start(cls, options: AnyOptions, transport: Transport | None = None) -> Run:
         """Spawn first, set up governance while the CLI boots, then wait for its `initialize` answer.
 
         The CLI takes a few hundred milliseconds to start in its own process; loading the policy, opening the
@@ -87,15 +97,22 @@ class Run:
 
         config = Environment.read()  # once per run: what the MAGISTRATE_* variables say now
         cwd = resolve_cwd(options)
-        cli = await anyio.to_thread.run_sync(lambda: find_cli(options.cli_path, cwd, env=config))
+        if transport is None:
+            cli = await anyio.to_thread.run_sync(lambda: find_cli(options.cli_path, cwd, env=config))
+        else:
+            cli = "claude"  # the transport starts or reaches the CLI itself; the argv only checks the options
         plan = _plan(options)
         argv = build_argv(cli, replace(options, permission_prompt_tool_name=plan.prompt_tool), mcp_servers=plan.servers)
-        env = {**os.environ, **options.env}
-        process = await CLIProcess.start(argv, cwd=cwd, env=env, user=options.user)
+        env = {**os.environ, **plan.env, **options.env}
+        process: CLIProcess | TransportChannel
+        if transport is None:
+            process = await CLIProcess.start(argv, cwd=cwd, env=env, user=options.user)
+        else:
+            process = await TransportChannel.start(transport)
         session = ControlSession(process, plan.handlers, timeout=options.control_timeout)
         governance: Governance | None = None
         try:
-            pending = await session.begin({"subtype": "initialize", "hooks": plan.hooks or None})
+            pending = await session.begin({"subtype": "initialize", "hooks": plan.hooks or None, **plan.initialize})
             # While the CLI boots: the wire models every message and control request is parsed with.
             from magistrate.sdk import _wire  # noqa: F401
 
@@ -114,7 +131,22 @@ class Run:
                 if governance is not None:
                     await governance.aclose()
             raise
-        return cls(session, init, governance)
+        run = cls(session, init, governance)
+        if isinstance(options, ClaudeAgentOptions):
+            run.stderr_callback = options.stderr
+        return run
+
+    def pass_stderr(self, *, final: bool = False) -> None:
+        """Hand the CLI's new complete stderr lines (all of them when `final`) to the stderr callback."""
+        if self.stderr_callback is None:
+            return
+        text = self.session.process.stderr_text()
+        fresh = text[self._stderr_seen :]
+        if not final:
+            fresh = fresh[: fresh.rfind("\n") + 1]
+        self._stderr_seen += len(fresh)
+        for line in fresh.splitlines():
+            self.stderr_callback(line)
 
     async def send_prompt(self, prompt: str | AsyncIterable[dict[str, Any]], session_id: str = "default") -> int:
         """Send a prompt or a stream of user messages; returns how many messages were sent."""
@@ -130,7 +162,10 @@ class Run:
 
     async def next_message(self) -> Message | None:
         """The next public message, skipping types this SDK does not know; None at the end."""
-        while (raw := await self.session.next_message()) is not None:
+        while (raw := await self._next_raw()) is not None:
+            self.pass_stderr()
+            if raw.get("type") == "result":
+                self._error_result = raw if raw.get("is_error") else None
             if self.governance is not None:
                 await self.governance.observe(raw)
             message = parse_message(raw)
@@ -138,9 +173,25 @@ class Run:
                 return message
         return None
 
+    async def _next_raw(self) -> dict[str, Any] | None:
+        """The next line; the CLI's exit after an error result is a `ResultError` carrying that result."""
+        try:
+            return await self.session.next_message()
+        except ProcessError as exc:
+            if self._error_result is None or isinstance(exc, OptionsError):
+                raise
+            text = self._error_result.get("result") or ", ".join(map(str, self._error_result.get("errors") or []))
+            error = ResultError(
+                f"Claude Code returned an error result: {text or self._error_result.get('subtype')}",
+                data=self._error_result,
+                exit_code=exc.exit_code,
+            )
+            raise error from exc
+
     async def close(self, *, grace: float = 5.0) -> None:
         process = self.session.process
         try:
+            self.pass_stderr(final=True)  # before close, which drops the captured stderr
             await process.close(grace=grace)
         finally:
             process.release()
@@ -150,15 +201,20 @@ class Run:
                     await self.governance.aclose()
 
 
-def _plan(options: ClaudeCodeOptions) -> _Plan:
+def _plan(options: AnyOptions) -> _Plan:
     """Everything known before the CLI starts; governance itself is built while it boots."""
     plan = _Plan(servers=options.mcp_servers, prompt_tool=options.permission_prompt_tool_name)
+    if isinstance(options, ClaudeAgentOptions):
+        from magistrate.sdk._agent_command import agent_env, initialize_fields
+
+        plan.initialize, plan.env = initialize_fields(options), agent_env(options)
     plan.endpoints = _sdk_servers(options)
     if options.can_use_tool is not None and options.permission_prompt_tool_name:
         raise OptionsError(
             "can_use_tool and permission_prompt_tool_name both answer permission prompts; give one",
             option="can_use_tool",
         )
+    _warn_if_shadowed(options)
     _add_user_hooks(options, plan)
     if options.governed:
         _add_governance(options, plan)
@@ -172,7 +228,22 @@ def _plan(options: ClaudeCodeOptions) -> _Plan:
     return plan
 
 
-def _add_user_hooks(options: ClaudeCodeOptions, plan: _Plan) -> None:
+def _warn_if_shadowed(options: AnyOptions) -> None:
+    """`allowed_tools` entries that allow a whole tool keep its calls from ever reaching `can_use_tool`."""
+    if options.can_use_tool is None or not isinstance(options, ClaudeAgentOptions):
+        return
+    whole = [entry for entry in options.allowed_tools if "(" not in entry or entry.endswith(("()", "(*)"))]
+    if whole:
+        import warnings
+
+        warnings.warn(
+            f"can_use_tool is set, but allowed_tools allows {', '.join(whole)} outright: those calls never reach it",
+            CanUseToolShadowedWarning,
+            stacklevel=4,
+        )
+
+
+def _add_user_hooks(options: AnyOptions, plan: _Plan) -> None:
     for event, matchers in (options.hooks or {}).items():
         for matcher in matchers:
             ids = []
@@ -180,10 +251,13 @@ def _add_user_hooks(options: ClaudeCodeOptions, plan: _Plan) -> None:
                 callback_id = f"hook_{len(plan.callbacks)}"
                 plan.callbacks[callback_id] = callback
                 ids.append(callback_id)
-            plan.hooks.setdefault(event, []).append({"matcher": matcher.matcher, "hookCallbackIds": ids})
+            entry: dict[str, Any] = {"matcher": matcher.matcher, "hookCallbackIds": ids}
+            if getattr(matcher, "timeout", None) is not None:
+                entry["timeout"] = matcher.timeout
+            plan.hooks.setdefault(event, []).append(entry)
 
 
-def _add_governance(options: ClaudeCodeOptions, plan: _Plan) -> None:
+def _add_governance(options: AnyOptions, plan: _Plan) -> None:
     """Register the hooks and attach the bundled servers by name; their implementations come later."""
     from magistrate.broker import PROMPT_TOOL, SERVER_NAME, TOOL_HOOK_EVENTS
     from magistrate.servers import COMPLIANCE_SERVER, DOCUMENTS_SERVER
@@ -208,7 +282,7 @@ def _add_governance(options: ClaudeCodeOptions, plan: _Plan) -> None:
     plan.prompt_tool = PROMPT_TOOL
 
 
-def _sdk_servers(options: ClaudeCodeOptions) -> dict[str, McpEndpoint]:
+def _sdk_servers(options: AnyOptions) -> dict[str, McpEndpoint]:
     servers = options.mcp_servers
     if not isinstance(servers, Mapping):
         return {}
@@ -244,7 +318,7 @@ def _mcp_handler(servers: Mapping[str, McpEndpoint]) -> Handler:
     return handle
 
 
-def _permission_handler(options: ClaudeCodeOptions) -> Handler:
+def _permission_handler(options: AnyOptions) -> Handler:
     callback = options.can_use_tool
     assert callback is not None
 
@@ -257,7 +331,17 @@ def _permission_handler(options: ClaudeCodeOptions) -> Handler:
             for s in parsed.permission_suggestions or []
             if isinstance(s.get("type"), str)
         ]
-        result = await callback(parsed.tool_name, parsed.input, ToolPermissionContext(suggestions=suggestions))
+        context = ToolPermissionContext(
+            suggestions=suggestions,
+            tool_use_id=parsed.tool_use_id,
+            agent_id=parsed.agent_id,
+            blocked_path=parsed.blocked_path,
+            decision_reason=parsed.decision_reason,
+            title=parsed.title,
+            display_name=parsed.display_name,
+            description=parsed.description,
+        )
+        result = await callback(parsed.tool_name, parsed.input, context)
         if isinstance(result, PermissionResultAllow):
             return {
                 "behavior": "allow",
@@ -285,7 +369,7 @@ def _hook_handler(callbacks: Mapping[str, Any], governance: list[Governance]) ->
             if not governance:
                 raise RuntimeError("governance is not ready; the call is refused")
             return await governance[0].hook(parsed.input)
-        output = await callback(parsed.input, parsed.tool_use_id, HookContext())
+        output = await callback(parsed.input, parsed.tool_use_id, hook_context())
         return _hook_output_for_cli(output or {})
 
     return handle

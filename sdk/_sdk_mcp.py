@@ -39,17 +39,19 @@ class SdkMcpTool(Generic[T]):
     description: str
     input_schema: type[T] | dict[str, Any]
     handler: Callable[[T], Awaitable[dict[str, Any]]]
+    annotations: Any = None
+    """MCP tool annotations (`ToolAnnotations(readOnlyHint=True)` or a dict), listed with the tool."""
 
 
 def tool(
-    name: str, description: str, input_schema: type | dict[str, Any]
+    name: str, description: str, input_schema: type | dict[str, Any], annotations: Any = None
 ) -> Callable[[Callable[[Any], Awaitable[dict[str, Any]]]], SdkMcpTool[Any]]:
     """Declare an in-process tool; `input_schema` is `{"arg": type}`, a TypedDict, or a JSON Schema."""
 
     def decorator(handler: Callable[[Any], Awaitable[dict[str, Any]]]) -> SdkMcpTool[Any]:
         if not inspect.iscoroutinefunction(handler):
             raise TypeError(f"tool {name!r}: the handler must be an async function")
-        return SdkMcpTool(name=name, description=description, input_schema=input_schema, handler=handler)
+        return SdkMcpTool(name, description, input_schema, handler, annotations)
 
     return decorator
 
@@ -141,10 +143,14 @@ class SdkMcpServer(McpEndpoint):
         self._tools = {t.name: t for t in tools}
 
     def tools(self) -> list[dict[str, Any]]:
-        return [
-            {"name": t.name, "description": t.description, "inputSchema": json_schema(t.input_schema)}
-            for t in self._tools.values()
-        ]
+        listed = []
+        for t in self._tools.values():
+            entry = {"name": t.name, "description": t.description, "inputSchema": json_schema(t.input_schema)}
+            if t.annotations is not None:
+                dump = getattr(t.annotations, "model_dump", None)
+                entry["annotations"] = dump(exclude_none=True) if callable(dump) else dict(t.annotations)
+            listed.append(entry)
+        return listed
 
     async def call(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
         found = self._tools.get(tool)

@@ -28,6 +28,7 @@ from magistrate.sdk._errors import (
 )
 from magistrate.sdk._framer import LineTooLongError
 from magistrate.sdk._process import CLIProcess
+from magistrate.sdk._transport import TransportChannel
 
 log = get_logger("magistrate.sdk.session")
 
@@ -69,7 +70,12 @@ class ControlSession:
     """Messages out of, and control requests into and out of, one CLI process."""
 
     def __init__(
-        self, process: CLIProcess, handlers: Mapping[str, RequestHandler], *, timeout: float, skip_invalid: bool = False
+        self,
+        process: CLIProcess | TransportChannel,
+        handlers: Mapping[str, RequestHandler],
+        *,
+        timeout: float,
+        skip_invalid: bool = False,
     ) -> None:
         self._process = process
         self._handlers = dict(handlers)
@@ -84,7 +90,7 @@ class ControlSession:
         """Run after each answer to the CLI has been sent: work the CLI need not wait for (recording outcomes)."""
 
     @property
-    def process(self) -> CLIProcess:
+    def process(self) -> CLIProcess | TransportChannel:
         return self._process
 
     async def request(self, payload: Mapping[str, Any], *, limit: float | None = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ with the Anthropic block type, which the official SDK's own examples test for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 
@@ -28,7 +28,7 @@ class ThinkingBlock:
     """The model's visible thinking."""
 
     thinking: str
-    signature: str = ""
+    signature: str
 
     @property
     def type(self) -> Literal["thinking"]:
@@ -41,7 +41,7 @@ class ToolUseBlock:
 
     id: str
     name: str
-    input: dict[str, Any] = field(default_factory=dict)
+    input: dict[str, Any]
 
     @property
     def type(self) -> Literal["tool_use"]:
@@ -61,7 +61,44 @@ class ToolResultBlock:
         return "tool_result"
 
 
-ContentBlock = TextBlock | ThinkingBlock | ToolUseBlock | ToolResultBlock
+ServerToolName = Literal[
+    "advisor",
+    "web_search",
+    "web_fetch",
+    "code_execution",
+    "bash_code_execution",
+    "text_editor_code_execution",
+    "tool_search_tool_regex",
+    "tool_search_tool_bm25",
+]
+
+
+@dataclass
+class ServerToolUseBlock:
+    """A call of a tool the API runs itself (web search, code execution, ...): no permission, no hook."""
+
+    id: str
+    name: str
+    input: dict[str, Any]
+
+    @property
+    def type(self) -> Literal["server_tool_use"]:
+        return "server_tool_use"
+
+
+@dataclass
+class ServerToolResultBlock:
+    """The result of a server tool call, as the API returned it."""
+
+    tool_use_id: str
+    content: Any
+
+    @property
+    def type(self) -> str:
+        return "server_tool_result"
+
+
+ContentBlock = TextBlock | ThinkingBlock | ToolUseBlock | ToolResultBlock | ServerToolUseBlock | ServerToolResultBlock
 
 
 @dataclass
@@ -69,7 +106,12 @@ class UserMessage:
     """A user turn: a prompt, or the tool results the CLI sends back to the model."""
 
     content: str | list[ContentBlock]
+    uuid: str | None = None
     parent_tool_use_id: str | None = None
+    tool_use_result: Any = None
+    """What the tool returned, as the CLI reports it (a dict, a list of blocks, or text)."""
+    origin: dict[str, Any] | None = None
+    """Where the turn came from (a `MessageOrigin`): a person, a task notification, a peer, ..."""
 
 
 @dataclass
@@ -79,6 +121,15 @@ class AssistantMessage:
     content: list[ContentBlock]
     model: str
     parent_tool_use_id: str | None = None
+    error: str | None = None
+    """Set when the turn is an API error the CLI reports (`rate_limit`, `authentication_failed`, ...)."""
+    usage: dict[str, Any] | None = None
+    message_id: str | None = None
+    stop_reason: str | None = None
+    session_id: str | None = None
+    uuid: str | None = None
+    user_message_uuid: str | None = None
+    user_message_uuids: list[str] | None = None
 
 
 @dataclass
@@ -87,6 +138,15 @@ class SystemMessage:
 
     subtype: str
     data: dict[str, Any]
+
+
+@dataclass
+class DeferredToolUse:
+    """A tool call the run stopped at instead of running (a hook answered `defer`)."""
+
+    id: str
+    name: str
+    input: dict[str, Any]
 
 
 @dataclass
@@ -99,9 +159,22 @@ class ResultMessage:
     is_error: bool
     num_turns: int
     session_id: str
+    stop_reason: str | None = None
     total_cost_usd: float | None = None
     usage: dict[str, Any] | None = None
     result: str | None = None
+    structured_output: Any = None
+    """The answer as the `output_format` JSON schema asked for it."""
+    model_usage: dict[str, Any] | None = None
+    permission_denials: list[Any] | None = None
+    deferred_tool_use: DeferredToolUse | None = None
+    errors: list[str] | None = None
+    api_error_status: int | None = None
+    uuid: str | None = None
+    terminal_reason: str | None = None
+    origin: dict[str, Any] | None = None
+    user_message_uuid: str | None = None
+    user_message_uuids: list[str] | None = None
 
 
 @dataclass
@@ -112,6 +185,5 @@ class StreamEvent:
     session_id: str
     event: dict[str, Any]
     parent_tool_use_id: str | None = None
-
-
-Message = UserMessage | AssistantMessage | SystemMessage | ResultMessage | StreamEvent
+    user_message_uuid: str | None = None
+    user_message_uuids: list[str] | None = None

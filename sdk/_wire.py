@@ -15,9 +15,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from magistrate.sdk._events import (
+    ConversationResetMessage,
+    HookEventMessage,
+    MirrorErrorMessage,
+    RateLimitEvent,
+    TaskNotificationMessage,
+    TaskProgressMessage,
+    TaskStartedMessage,
+    TaskUpdatedMessage,
+)
 from magistrate.sdk._types import (
     AssistantMessage,
     ResultMessage,
+    ServerToolResultBlock,
+    ServerToolUseBlock,
     StreamEvent,
     SystemMessage,
     TextBlock,
@@ -32,9 +44,32 @@ BLOCKS: dict[str, TypeAdapter[Any]] = {
     "thinking": TypeAdapter(ThinkingBlock),
     "tool_use": TypeAdapter(ToolUseBlock),
     "tool_result": TypeAdapter(ToolResultBlock),
+    "server_tool_use": TypeAdapter(ServerToolUseBlock),
 }
-"""By the block's `type`; server and MCP tool calls read as tool calls."""
-BLOCKS["server_tool_use"] = BLOCKS["mcp_tool_use"] = BLOCKS["tool_use"]
+"""By the block's `type`; MCP tool calls read as tool calls, any other `*_tool_result` as a server tool result."""
+BLOCKS["mcp_tool_use"] = BLOCKS["tool_use"]
+SERVER_TOOL_RESULT: TypeAdapter[ServerToolResultBlock] = TypeAdapter(ServerToolResultBlock)
+BLOCK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "thinking": {"signature": ""},
+    "tool_use": {"input": {}},
+    "server_tool_use": {"input": {}},
+    "mcp_tool_use": {"input": {}},
+}
+"""What a block may leave out although its type requires it."""
+
+SYSTEM_SUBTYPES: dict[str, TypeAdapter[Any]] = {
+    "task_started": TypeAdapter(TaskStartedMessage),
+    "task_progress": TypeAdapter(TaskProgressMessage),
+    "task_notification": TypeAdapter(TaskNotificationMessage),
+    "task_updated": TypeAdapter(TaskUpdatedMessage),
+    "mirror_error": TypeAdapter(MirrorErrorMessage),
+    "hook_started": TypeAdapter(HookEventMessage),
+    "hook_progress": TypeAdapter(HookEventMessage),
+    "hook_response": TypeAdapter(HookEventMessage),
+}
+"""System messages with a type of their own, by `subtype`; any other subtype is a plain `SystemMessage`."""
+RATE_LIMIT: TypeAdapter[RateLimitEvent] = TypeAdapter(RateLimitEvent)
+CONVERSATION_RESET: TypeAdapter[ConversationResetMessage] = TypeAdapter(ConversationResetMessage)
 
 USER: TypeAdapter[UserMessage] = TypeAdapter(UserMessage)
 ASSISTANT: TypeAdapter[AssistantMessage] = TypeAdapter(AssistantMessage)
@@ -93,6 +128,10 @@ class CanUseToolRequest(_Wire):
     permission_suggestions: list[dict[str, Any]] | None = None
     blocked_path: str | None = None
     agent_id: str | None = None
+    decision_reason: str | None = None
+    title: str | None = None
+    display_name: str | None = None
+    description: str | None = None
 
 
 class HookCallbackRequest(_Wire):

@@ -31,10 +31,6 @@ MAGISTRATE_OPTIONS = {
     "broker",
 }
 
-# Names of claude_agent_sdk not yet available, or not yet of the same shape, in magistrate.sdk. It only
-# shrinks: a name listed here that already matches the snapshot fails the test, so it must be removed.
-NOT_YET = frozenset((Path(__file__).with_name("agent_sdk_not_yet.txt")).read_text().split())
-
 
 def _describe() -> Any:
     spec = importlib.util.spec_from_file_location("agent_sdk_surface", ROOT / "scripts" / "agent_sdk_surface.py")
@@ -84,11 +80,15 @@ def mismatch(name: str, official: dict[str, Any]) -> str | None:
 @pytest.mark.parametrize("name", sorted(SNAPSHOT["names"]))
 def test_name_matches_the_official_package(name: str) -> None:
     why = mismatch(name, SNAPSHOT["names"][name])
-    if name in NOT_YET:
-        assert why is not None, f"{name} now matches claude_agent_sdk: remove it from agent_sdk_not_yet.txt"
-    else:
-        assert why is None, f"{name}: {why}"
+    assert why is None, f"{name}: {why}"
 
 
-def test_not_yet_names_are_official_names() -> None:
-    assert sorted(NOT_YET - set(SNAPSHOT["names"])) == []
+def test_magistrate_options_follow_the_official_fields_in_both_generations() -> None:
+    # The additions come after every official field (so positional use of the official ones is unchanged)
+    # and are the same on ClaudeCodeOptions and ClaudeAgentOptions, so both are governed alike.
+    agent = [item[0] for item in describe(magistrate.sdk.ClaudeAgentOptions)["fields"]]
+    official = [item[0] for item in SNAPSHOT["names"]["ClaudeAgentOptions"]["fields"]]
+    assert agent[: len(official)] == official
+    assert set(agent[len(official) :]) == MAGISTRATE_OPTIONS
+    code = {item[0] for item in describe(magistrate.sdk.ClaudeCodeOptions)["fields"]}
+    assert code >= MAGISTRATE_OPTIONS

@@ -10,6 +10,7 @@ from magistrate.sdk import (
     AssistantMessage,
     MessageParseError,
     ResultMessage,
+    ServerToolUseBlock,
     StreamEvent,
     SystemMessage,
     TextBlock,
@@ -56,10 +57,11 @@ def test_a_result_without_api_time_counts_zero_and_optional_fields_default() -> 
 
 
 def test_fields_a_newer_cli_adds_are_ignored() -> None:
-    parsed = parse_message({**RESULT, "stop_reason": "end_turn", "uuid": "u1", "modelUsage": {}})
+    parsed = parse_message({**RESULT, "stop_reason": "end_turn", "fast_mode": "off", "sparkles": 3})
     assert isinstance(parsed, ResultMessage)
-    assert not hasattr(parsed, "uuid")
-    assert not hasattr(parsed, "stop_reason")
+    assert parsed.stop_reason == "end_turn"
+    assert not hasattr(parsed, "fast_mode")
+    assert not hasattr(parsed, "sparkles")
 
 
 def test_an_assistant_message_keeps_known_blocks_in_order_and_skips_unknown_ones() -> None:
@@ -84,11 +86,12 @@ def test_an_assistant_message_keeps_known_blocks_in_order_and_skips_unknown_ones
             ThinkingBlock(thinking="hmm", signature="sig"),
             TextBlock(text="hello"),
             ToolUseBlock(id="t1", name="Bash", input={"command": "ls"}),
-            ToolUseBlock(id="t2", name="web_search", input={}),
+            ServerToolUseBlock(id="t2", name="web_search", input={}),
             ToolUseBlock(id="t3", name="lookup", input={"q": 1}),
         ],
         model="claude-x",
         parent_tool_use_id="p1",
+        session_id="s1",
     )
 
 

@@ -1,0 +1,165 @@
+"""The claude_agent_sdk API on the real CLI and the scripted model: governed like the older API, its new
+options reaching the CLI, the client's control methods answered, and the run's session readable afterwards."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from magistrate.sdk import (
+    AssistantMessage,
+    ClaudeAgentOptions,
+    ClaudeSDKClient,
+    HookContext,
+    HookJSONOutput,
+    HookMatcher,
+    PermissionResultAllow,
+    ResultMessage,
+    TextBlock,
+    get_session_info,
+    get_session_messages,
+    list_sessions,
+    query,
+    rename_session,
+)
+from magistrate.sdk.scripted_model import ScriptedModel
+from tests.e2e._cases import bash, trail_records
+
+SCENARIO = {
+    "rules": [
+        {"contains": "denied", "turns": [{"tool_calls": [bash("rm -rf ./notes.txt")]}, "after: {last_tool_result}"]},
+    ],
+    "default": {"turns": ["Scripted answer to: {prompt}"]},
+}
+POLICY = textwrap.dedent(
+    """
+    from magistrate.broker import RulePolicy
+
+    policy = RulePolicy(default="ask", deny=["Bash(rm:*)"])
+    """
+)
+
+
+@pytest.fixture
+def model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ScriptedModel]:
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "config"))
+    with ScriptedModel(SCENARIO) as scripted:
+        for key, value in scripted.env().items():
+            monkeypatch.setenv(key, value)
+        yield scripted
+
+
+async def run(prompt: str, options: ClaudeAgentOptions) -> list[Any]:
+    with anyio.fail_after(90):
+        return [message async for message in query(prompt=prompt, options=options)]
+
+
+@pytest.mark.anyio
+async def test_a_broker_deny_stays_a_deny_whatever_can_use_tool_and_the_hooks_say(
+    model: ScriptedModel, workspace: Path, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.py"
+    policy.write_text(POLICY)
+    db = tmp_path / "trail.sqlite3"
+    asked: list[str] = []
+
+    async def allow_everything(tool: str, tool_input: dict[str, Any], context: Any) -> PermissionResultAllow:
+        asked.append(tool)
+        return PermissionResultAllow()
+
+    async def hook_allows(hook_input: Any, tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
+        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}}
+
+    options = ClaudeAgentOptions(
+        cwd=workspace,
+        policy=policy,
+        audit=db,
+        can_use_tool=allow_everything,
+        hooks={"PreToolUse": [HookMatcher(matcher="Bash", hooks=[hook_allows], timeout=30)]},
+        permission_mode="bypassPermissions",
+        env={"IS_SANDBOX": "1"},
+    )
+    messages = await run("this will be denied", options)
+    assert (workspace / "notes.txt").exists()
+    [result] = model.tool_results()
+    assert result.is_error
+    assert asked == []  # a deny never reaches the approver
+    decisions = [r for r in trail_records(db) if r["kind"] == "decision"]
+    assert [d["behavior"] for d in decisions] == ["deny"]
+    assert isinstance(messages[-1], ResultMessage)
+
+
+@pytest.mark.anyio
+async def test_the_options_of_the_new_generation_reach_the_cli(model: ScriptedModel, workspace: Path) -> None:
+    lines: list[str] = []
+    options = ClaudeAgentOptions(
+        cwd=workspace,
+        governed=False,
+        system_prompt={"type": "preset", "preset": "claude_code", "append": "Always be brief."},
+        setting_sources=[],
+        max_budget_usd=5.0,
+        stderr=lines.append,
+        extra_args={"debug-to-stderr": None},
+    )
+    messages = await run("hello", options)
+    request = model.message_requests()[-1]
+    system = str(request.system)
+    assert "Always be brief." in system
+    assert any(isinstance(m, AssistantMessage) for m in messages)
+    assert isinstance(messages[-1], ResultMessage)
+    assert messages[-1].result == "Scripted answer to: hello"
+    assert lines  # the CLI's debug output reached the stderr callback
+
+
+@pytest.mark.anyio
+async def test_no_system_prompt_is_an_empty_one_as_in_the_official_sdk(model: ScriptedModel, workspace: Path) -> None:
+    await run("hello", ClaudeAgentOptions(cwd=workspace, governed=False))
+    request = model.message_requests()[-1]
+    assert "Claude Code" not in str(request.system)
+
+
+@pytest.mark.anyio
+async def test_the_client_control_methods_are_answered_by_the_cli(model: ScriptedModel, workspace: Path) -> None:
+    with anyio.fail_after(90):
+        async with ClaudeSDKClient(ClaudeAgentOptions(cwd=workspace)) as client:
+            assert isinstance((await client.get_mcp_status())["mcpServers"], list)
+            usage = await client.get_context_usage()
+            assert usage["maxTokens"] > 0
+            await client.set_permission_mode("acceptEdits")
+            await client.set_model(None)
+            await client.query("first")
+            texts = [
+                block.text
+                async for message in client.receive_response()
+                if isinstance(message, AssistantMessage)
+                for block in message.content
+                if isinstance(block, TextBlock)
+            ]
+            assert texts == ["Scripted answer to: first"]
+            # The CLI connects in-process servers with the first turn; then they are listed, with their tools.
+            status = await client.get_mcp_status()
+            servers = {server["name"]: server for server in status["mcpServers"]}
+            assert servers["magistrate"]["status"] == "connected"
+            await client.toggle_mcp_server("documents", False)
+            await client.interrupt()
+
+
+@pytest.mark.anyio
+async def test_the_run_s_session_is_read_back_from_the_cli_s_own_files(model: ScriptedModel, workspace: Path) -> None:
+    messages = await run("remember me", ClaudeAgentOptions(cwd=workspace, governed=False))
+    result = messages[-1]
+    assert isinstance(result, ResultMessage)
+    sessions = list_sessions(workspace)
+    assert [s.session_id for s in sessions] == [result.session_id]
+    assert sessions[0].first_prompt == "remember me"
+    history = get_session_messages(result.session_id, workspace)
+    assert [m.type for m in history] == ["user", "assistant"]
+    rename_session(result.session_id, "Kept", workspace)
+    info = get_session_info(result.session_id, workspace)
+    assert info is not None
+    assert info.summary == "Kept"
