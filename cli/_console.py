@@ -71,7 +71,12 @@ def run(args: argparse.Namespace) -> int:
     token = args.token or env.server_token
     try:
         check_exposure(args.host, token)
-        TrailReader.open(trail).close()  # a trail that cannot be read is said now, not on the first page
+        if is_postgres_url(trail) or Path(trail).expanduser().exists():
+            TrailReader.open(trail).close()  # a trail that cannot be read is said now, not on the first page
+        else:
+            sys.stderr.write(
+                f"magistrate console: no trail at {trail} yet; its pages will show it once a run writes it\n"
+            )
         sock = _listen(args.host, args.port)
     except MagistrateError as exc:
         return _fail(str(exc))
