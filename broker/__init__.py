@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     )
     from magistrate.broker._interfaces import Approval, Governor, Policy, ToolOutcome
     from magistrate.broker._log import get_logger
+    from magistrate.broker._merkle import leaf_hash, verify_inclusion
     from magistrate.broker._policy import RulePolicy
     from magistrate.broker._policy_cases import CaseFile, Expectation, PolicyCase, find_case_files, load_cases
     from magistrate.broker._policy_errors import PolicyError, PolicyLoadError, RuleProblem
@@ -102,6 +103,7 @@ if TYPE_CHECKING:
     from magistrate.broker._signing import (
         Checkpoint,
         default_key_path,
+        key_id,
         load_or_create_signing_key,
         load_public_key,
         public_key_pem,
@@ -244,6 +246,8 @@ _EXPORTS: dict[str, str] = {
     "find_case_files": "magistrate.broker._policy_cases",
     "get_logger": "magistrate.broker._log",
     "is_postgres_url": "magistrate.broker._database",
+    "key_id": "magistrate.broker._signing",
+    "leaf_hash": "magistrate.broker._merkle",
     "lint_policy": "magistrate.broker._policy_lint",
     "load_cases": "magistrate.broker._policy_cases",
     "load_or_create_signing_key": "magistrate.broker._signing",
@@ -265,6 +269,7 @@ _EXPORTS: dict[str, str] = {
     "terminal_available": "magistrate.broker._approval_terminal",
     "unhooked_in": "magistrate.broker._cli_decisions",
     "user_dir": "magistrate.broker._config",
+    "verify_inclusion": "magistrate.broker._merkle",
     "verify_trail": "magistrate.broker._trail_verify",
     "with_option_rules": "magistrate.broker._policy_options",
 }
@@ -386,6 +391,8 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "find_case_files",
     "get_logger",
     "is_postgres_url",
+    "key_id",
+    "leaf_hash",
     "lint_policy",
     "load_cases",
     "load_or_create_signing_key",
@@ -407,6 +414,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "terminal_available",
     "unhooked_in",
     "user_dir",
+    "verify_inclusion",
     "verify_trail",
     "with_option_rules",
 ]

@@ -171,6 +171,14 @@ class TrailView:
         )
         return None if row is None else bytes(row[0])
 
+    def of_calls(self, tool_use_ids: Sequence[str]) -> list[StoredRecord]:
+        """Every record of these tool calls (decisions, approvals, outcomes), in seq order, through the index."""
+        if not tool_use_ids:
+            return []
+        marks = ", ".join("?" for _ in tool_use_ids)
+        sql = f"SELECT {_RECORD_COLUMNS} FROM trail_records WHERE tool_use_id IN ({marks}) ORDER BY seq"  # noqa: S608
+        return [_stored(r) for r in self._source.all(sql, tuple(tool_use_ids))]
+
     def records(self, *, start: int = 0, limit: int | None = None, session_id: str | None = None) -> list[StoredRecord]:
         where, params = ["seq >= ?"], [start]
         if session_id is not None:

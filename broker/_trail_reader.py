@@ -105,6 +105,12 @@ class TrailReader:
         with self.store.snapshot() as view:
             return view.records(start=start, limit=limit, session_id=session_id)
 
+    def of_calls(self, tool_use_ids: Iterable[str]) -> list[StoredRecord]:
+        """Every record of these tool calls, in order: what links a decision to its approval and outcome."""
+        ids = sorted(set(tool_use_ids))
+        with self.store.snapshot() as view:
+            return view.of_calls(ids)
+
     def tail(self, n: int, *, session_id: str | None = None) -> list[StoredRecord]:
         """The last `n` records (of one session when given), oldest first."""
         with self.store.snapshot() as view:

@@ -93,6 +93,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     proof.add_argument("--since", type=int, metavar="SIZE", help="prove the latest tree extends the one of SIZE")
     proof.set_defaults(func=_guard(_proof))
 
+    _register_report(sub)
+
+
+def _register_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`audit report --html FILE`, rendered by the console's code (imported only when asked for)."""
+    from magistrate.cli._report import register_report, report
+
+    register_report(sub).set_defaults(func=_guard(report))
+
 
 def _guard(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "hook": ("magistrate.cli._hook", "The command hook that puts a plain claude run under the policy."),
     "settings": ("magistrate.cli._settings", "Write the files that run the plain claude CLI under a policy."),
     "approvals": ("magistrate.cli._approvals", "List, approve or deny the asks waiting in the approval queue."),
+    "console": ("magistrate.cli._console", "Browse the trail and answer the approval queue in a web browser."),
 }
 
 

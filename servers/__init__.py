@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from magistrate.servers._approval_queue import ApprovalQueue, QueueApprover, default_queue_path
+    from magistrate.servers._approval_queue import ApprovalQueue, QueueApprover, QueuedAsk, default_queue_path
     from magistrate.servers._compliance import build_server as build_compliance_server
     from magistrate.servers._compliance import open_compliance
     from magistrate.servers._compliance_import import load_framework_file, sample_frameworks
@@ -54,6 +54,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "NotFoundError": ("magistrate.servers._errors", "NotFoundError"),
     "PutDocumentInput": ("magistrate.servers._documents_models", "PutDocumentInput"),
     "QueueApprover": ("magistrate.servers._approval_queue", "QueueApprover"),
+    "QueuedAsk": ("magistrate.servers._approval_queue", "QueuedAsk"),
     "ServerError": ("magistrate.servers._errors", "ServerError"),
     "ToolResult": ("magistrate.servers._toolspec", "ToolResult"),
     "ToolSet": ("magistrate.servers._toolspec", "ToolSet"),
@@ -91,6 +92,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "NotFoundError",
     "PutDocumentInput",
     "QueueApprover",
+    "QueuedAsk",
     "ServerError",
     "ToolResult",
     "ToolSet",
