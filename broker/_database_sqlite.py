@@ -89,10 +89,14 @@ def open_sqlite(location: str, flavor: Flavor, *, busy_timeout: float, write_loc
 
     def connect() -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
-        _wal(conn, busy_timeout)
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        conn.execute("PRAGMA foreign_keys=ON")
+        try:
+            _wal(conn, busy_timeout)
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()  # not a database, or unreadable: the refusal leaves no connection behind
+            raise
         return conn
 
     @contextmanager

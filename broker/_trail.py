@@ -114,10 +114,14 @@ class Trail(TrailReader):
         if redact:
             secret = load_or_create_secret(key_path.with_name(key_path.stem + ".redact.key"))
             redactor = Redactor(secret, extra_fields=redact_fields, extra_patterns=redact_patterns)
-        store = open_store(db if db is not None else env.trail)
         witness_files = Witness.beside(key_path) if witness else None
         trusted = list(trusted_keys) or [load_public_key(Path(p).expanduser()) for p in env.trusted_keys]
-        return cls(store, key, redactor=redactor, witness=witness_files, trusted_keys=trusted)
+        store = open_store(db if db is not None else env.trail)
+        try:
+            return cls(store, key, redactor=redactor, witness=witness_files, trusted_keys=trusted)
+        except BaseException:
+            store.close()  # a trail refused on opening leaves no connection behind
+            raise
 
     @classmethod
     async def aopen(

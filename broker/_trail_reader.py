@@ -69,7 +69,12 @@ class TrailReader:
     def open(cls, db: str | Path | None = None) -> TrailReader:
         """Open an existing trail at `db` (a path or `postgresql://` URL; the per-user trail by default) to
         read it; a missing trail, or one of an unknown schema version, is an `AuditError`."""
-        return cls(open_store(db, create=False))
+        store = open_store(db, create=False)
+        try:
+            return cls(store)
+        except BaseException:
+            store.close()
+            raise
 
     @property
     def url(self) -> str:

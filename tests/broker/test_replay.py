@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,7 +52,7 @@ class Recorded:
         return anyio.run(lambda: replay_trail(policy, self.db, public_keys=keys, **kwargs))
 
     def rows(self) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.db) as conn:
+        with closing(sqlite3.connect(self.db)) as conn, conn:
             return list(conn.execute("SELECT * FROM trail_records ORDER BY seq"))
 
 
@@ -181,7 +182,8 @@ def test_filters_choose_which_calls_are_decided_but_not_the_history(recorded: Re
 
 def test_replay_only_reads_the_trail(recorded: Recorded) -> None:
     before = recorded.rows()
-    size = TrailReader.open(recorded.db).size()
+    with TrailReader.open(recorded.db) as reader:
+        size = reader.size()
     recorded.replay(candidate(allow=[], deny=["Bash(ls:*)"]))
     assert recorded.rows() == before
     with TrailReader.open(recorded.db) as trail:
@@ -190,7 +192,7 @@ def test_replay_only_reads_the_trail(recorded: Recorded) -> None:
 
 
 def test_a_trail_that_does_not_verify_is_replayed_only_when_asked_and_says_so(recorded: Recorded) -> None:
-    with sqlite3.connect(recorded.db) as conn:
+    with closing(sqlite3.connect(recorded.db)) as conn, conn:
         (body,) = conn.execute("SELECT body FROM trail_records WHERE seq = 1").fetchone()
         conn.execute("UPDATE trail_records SET body = ? WHERE seq = 1", (bytes(body).replace(b"deny", b"ask"),))
     with pytest.raises(AuditError, match=r"does not verify.*--unverified"):

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -255,7 +256,7 @@ def test_filters_choose_the_calls(demo: Path, capsys: pytest.CaptureFixture[str]
 
 
 def _records(db: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         return list(conn.execute("SELECT * FROM trail_records ORDER BY seq"))
 
 
@@ -286,7 +287,7 @@ def test_an_unverified_trail_is_replayed_only_with_unverified_and_says_so(
 
 
 def test_a_tampered_trail_does_not_replay_without_unverified(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with sqlite3.connect(demo / "trail.sqlite3") as conn:
+    with closing(sqlite3.connect(demo / "trail.sqlite3")) as conn, conn:
         (body,) = conn.execute("SELECT body FROM trail_records WHERE seq = 6").fetchone()
         forged = bytes(body).replace(b'"wc -w', b'"rm -f')
         assert forged != bytes(body)
