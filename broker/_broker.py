@@ -1,8 +1,11 @@
 """The broker: a policy and a trail behind the one seam the SDK calls, keeping the governance promises.
 
 - No decision leaves before its record is durable: `decide` appends, then returns.
-- Any failure is a deny, and the deny is recorded: a policy that raises gives a deny naming the error; a
-  trail that cannot be written turns even an allow into a deny (and the broker tries to record that too).
+- Any failure is a deny, and the deny is recorded: a policy that raises (any `BaseException`: `SystemExit`,
+  `KeyboardInterrupt`, `GeneratorExit` and `CancelledError` included) or returns anything but a `Decision`
+  gives a deny naming what went wrong; a trail that cannot be written turns even an allow into a deny (and
+  the broker tries to record that too). A cancellation of the caller is re-raised once its deny is recorded,
+  so cancelling still cancels, but never leaves a call undecided in the trail.
 - Rules see the session's history: the broker remembers, per session id, the decisions it made (oldest
   first) and hands them to the policy in `CallContext.history`, so "after reading secrets, no network" works
   without the caller keeping state. A caller that passes its own history keeps it. The memory is bounded:
@@ -15,11 +18,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import anyio
 import anyio.to_thread
@@ -96,13 +100,41 @@ class Broker:
                 _log.error("history_unreadable", session=context.session_id, error=repr(exc))
                 message = "the session's history could not be read, so the call is denied"
                 decision = self._deny(call, message, f"history: {exc}", time.perf_counter_ns() - started)
+        cancelled: BaseException | None = None
         if decision is None:
             try:
-                decision = await self.policy.decide(call, context)
-            except Exception as exc:  # noqa: BLE001 - fail closed on anything a policy raises
+                decided: object = await self.policy.decide(call, context)
+            except BaseException as exc:  # noqa: BLE001 - fail closed on anything a policy raises, by design
+                cancelled = exc if _is_cancellation(exc) else None
                 _log.error("policy_failed", tool=call.tool_name, error=repr(exc))
                 message = "the policy failed, so the call is denied"
                 decision = self._deny(call, message, f"policy raised {exc!r}", time.perf_counter_ns() - started)
+            else:
+                decision = self._checked(call, decided, started)
+        if cancelled is not None:
+            # The caller is being cancelled: record the deny where cancellation cannot reach, then let it go on.
+            with anyio.CancelScope(shield=True):
+                await self._record(call, context, decision)
+            raise cancelled
+        return await self._record(call, context, decision)
+
+    def _checked(self, call: ToolCall, decided: object, started: int) -> Decision:
+        """The policy's answer if it is a well-formed `Decision`; else a deny saying what came back instead."""
+        if (
+            isinstance(decided, Decision)
+            and decided.behavior in ("allow", "deny", "ask")
+            and isinstance(decided.input, Mapping)
+        ):
+            return decided
+        what = type(decided).__name__
+        if isinstance(decided, Decision):
+            what = f"a Decision with behavior {decided.behavior!r} and input {type(decided.input).__name__}"
+        _log.error("policy_returned_no_decision", tool=call.tool_name, returned=what)
+        message = "the policy did not return a decision, so the call is denied"
+        return self._deny(call, message, f"policy returned {what}, not a Decision", time.perf_counter_ns() - started)
+
+    async def _record(self, call: ToolCall, context: CallContext, decision: Decision) -> Decision:
+        """Append the decision (a deny instead when that fails), remember it for the session, return it."""
         try:
             await self.trail.append(DecisionRecord.of(call, context, decision))
         except Exception as exc:  # noqa: BLE001 - an unrecorded decision must not be an allow
@@ -155,3 +187,18 @@ class Broker:
         require_cli_source(decision)
         await self.trail.append(DecisionRecord.of(call, context, decision))
         self._remember(context.session_id, call, decision)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    """True when `exc` is the event loop cancelling the caller, not a rule raising `CancelledError` itself.
+
+    Only the first must travel on (after its deny is recorded); a rule's own `CancelledError`, with no
+    cancellation requested, is just one more way for a rule to fail, and ends as a plain recorded deny."""
+    if not isinstance(exc, anyio.get_cancelled_exc_class()):
+        return False
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # not asyncio (trio): its cancellation cannot be raised by user code
+        return True
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return task is None or cancelling is None or cancelling() > 0

@@ -127,8 +127,10 @@ def start_rule(rule: PythonRule, view: CallView, context: CallContext) -> RuleOu
     started = time.perf_counter()
     try:
         value = rule.function(*args)
-    except Exception as exc:  # noqa: BLE001 - any failure of user code is a deny, by design
-        return RuleOutcome(rule, None, f"rule {rule.ref.text} raised {type(exc).__name__}: {exc}")
+    except BaseException as exc:  # noqa: BLE001 - any failure of user code is a deny, by design
+        # Even SystemExit or KeyboardInterrupt: a rule must not end the run. A sync rule cannot be cancelled,
+        # so a CancelledError here is the rule's own and is just as much a failure.
+        return RuleOutcome(rule, None, _raised(rule, exc))
     if value is not None and value.__class__ not in _RESULT_TYPES and inspect.isawaitable(value):
         return _finish(rule, value, started)
     return _judge(rule, value, started)
@@ -146,9 +148,15 @@ async def _finish(rule: PythonRule, pending: Awaitable[Any], started: float) -> 
             value = await pending
     except TimeoutError:
         return RuleOutcome(rule, None, f"rule {rule.ref.text} timed out after {rule.timeout:g} s")
-    except Exception as exc:  # noqa: BLE001 - any failure of user code is a deny, by design
-        return RuleOutcome(rule, None, f"rule {rule.ref.text} raised {type(exc).__name__}: {exc}")
+    except anyio.get_cancelled_exc_class():
+        raise  # the caller is cancelled: the broker records the deny, then lets the cancellation go on
+    except BaseException as exc:  # noqa: BLE001 - any failure of user code is a deny, by design
+        return RuleOutcome(rule, None, _raised(rule, exc))
     return _judge(rule, value, started)
+
+
+def _raised(rule: PythonRule, exc: BaseException) -> str:
+    return f"rule {rule.ref.text} raised {type(exc).__name__}: {exc}"
 
 
 def _judge(rule: PythonRule, value: Any, started: float) -> RuleOutcome:
