@@ -6,6 +6,10 @@
   gives a deny naming what went wrong; a trail that cannot be written turns even an allow into a deny (and
   the broker tries to record that too). A cancellation of the caller is re-raised once its deny is recorded,
   so cancelling still cancels, but never leaves a call undecided in the trail.
+- Rules cannot change what they were not given: the policy decides over a copy of the call, its context's
+  labels and history are read-only, and the input that is recorded and run is the broker's own copy, taken
+  before the policy saw anything. A policy that changes its input in place changes nothing; only the input
+  of the decision it returns can differ (and `RulePolicy` checks a rewrite against deny and ask again).
 - Rules see the session's history: the broker remembers, per session id, the decisions it made (oldest
   first) and hands them to the policy in `CallContext.history`, so "after reading secrets, no network" works
   without the caller keeping state. A caller that passes its own history keeps it. The memory is bounded:
@@ -33,6 +37,7 @@ from magistrate.broker._call import CallContext, PriorDecision, ToolCall
 from magistrate.broker._cli_decisions import require_cli_source
 from magistrate.broker._decision import Decision
 from magistrate.broker._defaults import HISTORY_LIMIT
+from magistrate.broker._immutable import FrozenDict, frozen_mapping, thawed_mapping
 from magistrate.broker._interfaces import Approval, Policy, ToolOutcome
 from magistrate.broker._log import get_logger
 from magistrate.broker._trail import Trail
@@ -80,19 +85,21 @@ class Broker:
 
     def _load_history(self, session_id: str) -> list[PriorDecision]:
         return [
-            PriorDecision(r.tool_name, r.input, r.behavior, r.rule.id if r.rule is not None else None)
+            PriorDecision(r.tool_name, frozen_mapping(r.input), r.behavior, r.rule.id if r.rule is not None else None)
             for r in self.trail.session_decisions(session_id, self._history_limit)
         ]
 
     def _remember(self, session_id: str, call: ToolCall, decision: Decision) -> None:
         past = self._session(session_id)
         rule_id = decision.rule.id if decision.rule else None
-        past.append(PriorDecision(call.tool_name, call.tool_input, decision.behavior, rule_id))
+        past.append(PriorDecision(call.tool_name, frozen_mapping(call.tool_input), decision.behavior, rule_id))
 
     async def decide(self, call: ToolCall, context: CallContext) -> Decision:
         """Decide `call` and durably record the decision; on any failure, a recorded deny."""
         started = time.perf_counter_ns()
         decision: Decision | None = None
+        call = ToolCall(call.tool_name, thawed_mapping(call.tool_input), call.tool_use_id)  # the broker's own copy
+        context = dataclasses.replace(context, labels=dict(context.labels), history=_frozen_history(context.history))
         if not context.history:
             try:
                 context = dataclasses.replace(context, history=await self._history_of(context.session_id))
@@ -102,8 +109,10 @@ class Broker:
                 decision = self._deny(call, message, f"history: {exc}", time.perf_counter_ns() - started)
         cancelled: BaseException | None = None
         if decision is None:
+            asked = ToolCall(call.tool_name, thawed_mapping(call.tool_input), call.tool_use_id)
+            shown = dataclasses.replace(context, labels=frozen_mapping(context.labels))
             try:
-                decided: object = await self.policy.decide(call, context)
+                decided: object = await self.policy.decide(asked, shown)
             except BaseException as exc:  # noqa: BLE001 - fail closed on anything a policy raises, by design
                 cancelled = exc if _is_cancellation(exc) else None
                 _log.error("policy_failed", tool=call.tool_name, error=repr(exc))
@@ -111,6 +120,10 @@ class Broker:
                 decision = self._deny(call, message, f"policy raised {exc!r}", time.perf_counter_ns() - started)
             else:
                 decision = self._checked(call, decided, started)
+                # The input to run: the broker's copy unless the decision names another (a rewrite), never
+                # the policy's copy, which its rules may have changed in place.
+                chosen = call.tool_input if decision.input is asked.tool_input else thawed_mapping(decision.input)
+                decision = dataclasses.replace(decision, input=chosen)
         if cancelled is not None:
             # The caller is being cancelled: record the deny where cancellation cannot reach, then let it go on.
             with anyio.CancelScope(shield=True):
@@ -202,3 +215,11 @@ def _is_cancellation(exc: BaseException) -> bool:
         return True
     cancelling = getattr(task, "cancelling", None)  # Python 3.11+
     return task is None or cancelling is None or cancelling() > 0
+
+
+def _frozen_history(history: tuple[PriorDecision, ...]) -> tuple[PriorDecision, ...]:
+    """A caller's history with read-only inputs (the broker's own memory already holds them so)."""
+    return tuple(
+        p if isinstance(p.tool_input, FrozenDict) else dataclasses.replace(p, tool_input=frozen_mapping(p.tool_input))
+        for p in history
+    )

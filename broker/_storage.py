@@ -20,6 +20,7 @@ Schema (the same in both)::
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -334,13 +335,35 @@ def _stored(r: Row) -> StoredRecord:
     return StoredRecord(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], str(r[5]), bytes(r[6]), bytes(r[7]))
 
 
-def open_store(url: str | Path | None = None, *, create: bool = True) -> Store:
+LOCK_TIMEOUT = 10.0
+"""Seconds an append waits for a database another writer holds locked (`MAGISTRATE_TRAIL_TIMEOUT`)."""
+
+
+def lock_timeout(env: Environment | None = None) -> float:
+    """`MAGISTRATE_TRAIL_TIMEOUT` from `env` (this process's environment by default), else `LOCK_TIMEOUT`;
+    an `AuditError` for a value that is not a positive number of seconds."""
+    text = (env or Environment.read()).trail_timeout
+    if text is None:
+        return LOCK_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value <= 3600):
+        raise AuditError(f"MAGISTRATE_TRAIL_TIMEOUT must be a number of seconds between 0 and 3600, not {text!r}")
+    return value
+
+
+def open_store(url: str | Path | None = None, *, create: bool = True, timeout: float | None = None) -> Store:
     """A store for a path (SQLite) or a `postgresql://` URL; the per-user SQLite trail when None.
 
     With `create=False` (readers), a missing trail is an error instead of a new empty one, and so is a
-    database without one. A trail of an unknown schema version is refused (`TrailSchemaError`)."""
+    database without one. A trail of an unknown schema version is refused (`TrailSchemaError`). `timeout`:
+    how long a write waits for a lock another writer holds before it fails (default `lock_timeout()`), so
+    a locked database turns into a deny within seconds."""
     target = str(url) if url is not None else default_db()
-    db = open_database(target, _FLAVOR, busy_timeout=60.0, write_lock_file=True, create=create)
+    wait = lock_timeout() if timeout is None else timeout
+    db = open_database(target, _FLAVOR, busy_timeout=wait, write_lock_file=True, create=create, lock_timeout=wait)
     try:
         return Store(db, create=create)
     except BaseException:

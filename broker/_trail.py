@@ -33,7 +33,7 @@ from magistrate.broker._signing import (
     load_or_create_signing_key,
     load_public_key,
 )
-from magistrate.broker._storage import NewRecord, Store, open_store
+from magistrate.broker._storage import NewRecord, Store, lock_timeout, open_store
 from magistrate.broker._trail_errors import AuditError
 from magistrate.broker._trail_reader import TrailReader
 from magistrate.broker._trail_witness import Witness
@@ -106,7 +106,9 @@ class Trail(TrailReader):
         `trusted_keys` are other writers' public keys (default: the PEM files `env` lists). `env` is the
         configuration the caller read, this process's environment by default: `$MAGISTRATE_AUDIT`, else the
         per-user SQLite trail; `$MAGISTRATE_TRAIL_KEY`, else `~/.config/magistrate/trail.key`;
-        `$MAGISTRATE_TRAIL_TRUSTED_KEYS`. Blocking: call it before the event loop gets busy, or in a thread."""
+        `$MAGISTRATE_TRAIL_TRUSTED_KEYS`; `$MAGISTRATE_TRAIL_TIMEOUT` (seconds an append waits for a database
+        another writer holds locked before it fails, which makes the call a deny). Blocking: call it before
+        the event loop gets busy, or in a thread."""
         env = env or Environment.read()
         key_path = Path(key_path).expanduser() if key_path else env.key_path
         key = load_or_create_signing_key(key_path)
@@ -114,7 +116,7 @@ class Trail(TrailReader):
         if redact:
             secret = load_or_create_secret(key_path.with_name(key_path.stem + ".redact.key"))
             redactor = Redactor(secret, extra_fields=redact_fields, extra_patterns=redact_patterns)
-        store = open_store(db if db is not None else env.trail)
+        store = open_store(db if db is not None else env.trail, timeout=lock_timeout(env))
         witness_files = Witness.beside(key_path) if witness else None
         trusted = list(trusted_keys) or [load_public_key(Path(p).expanduser()) for p in env.trusted_keys]
         return cls(store, key, redactor=redactor, witness=witness_files, trusted_keys=trusted)
