@@ -63,6 +63,8 @@ class Broker:
         self._session_limit = session_limit
         self._resume = resume_history
         self._sessions: OrderedDict[str, deque[PriorDecision]] = OrderedDict()
+        self._last_seq: dict[str, int] = {}
+        """Where each remembered session's latest decision sits in the trail; the next one links to it."""
 
     def history(self, session_id: str) -> tuple[PriorDecision, ...]:
         """The decisions made so far in a session, oldest first, as rules see them."""
@@ -73,7 +75,8 @@ class Broker:
         if past is None:
             past = self._sessions[session_id] = deque(loaded, maxlen=self._history_limit)
             while len(self._sessions) > self._session_limit:
-                self._sessions.popitem(last=False)
+                forgotten, _ = self._sessions.popitem(last=False)
+                self._last_seq.pop(forgotten, None)
         self._sessions.move_to_end(session_id)
         return past
 
@@ -84,9 +87,12 @@ class Broker:
         return tuple(self._session(session_id, loaded))
 
     def _load_history(self, session_id: str) -> list[PriorDecision]:
+        log = self.trail.session_log(session_id, self._history_limit)
+        if log:
+            self._last_seq[session_id] = max(log[-1][0], self._last_seq.get(session_id, -1))
         return [
             PriorDecision(r.tool_name, frozen_mapping(r.input), r.behavior, r.rule.id if r.rule is not None else None)
-            for r in self.trail.session_decisions(session_id, self._history_limit)
+            for _, r in log
         ]
 
     def _remember(self, session_id: str, call: ToolCall, decision: Decision) -> None:
@@ -149,7 +155,7 @@ class Broker:
     async def _record(self, call: ToolCall, context: CallContext, decision: Decision) -> Decision:
         """Append the decision (a deny instead when that fails), remember it for the session, return it."""
         try:
-            await self.trail.append(DecisionRecord.of(call, context, decision))
+            await self._append_decision(call, context, decision)
         except Exception as exc:  # noqa: BLE001 - an unrecorded decision must not be an allow
             _log.error("trail_append_failed", tool=call.tool_name, error=repr(exc))
             failed = self._deny(
@@ -163,9 +169,7 @@ class Broker:
             # Record the deny even when the input itself was what could not be encoded.
             plain = dataclasses.replace(call, tool_input=jsonable(call.tool_input))
             try:
-                await self.trail.append(
-                    DecisionRecord.of(plain, context, dataclasses.replace(failed, input=plain.tool_input))
-                )
+                await self._append_decision(plain, context, dataclasses.replace(failed, input=plain.tool_input))
             except Exception as again:  # noqa: BLE001 - nothing more to do than say so
                 _log.error("trail_append_failed_again", tool=call.tool_name, error=repr(again))
             decision = failed
@@ -198,8 +202,17 @@ class Broker:
         """Append a decision the CLI made alone; raises `AuditError` on failure, `ValueError` for a decision
         that does not name the CLI as its source (the policy's decisions are only ever made by `decide`)."""
         require_cli_source(decision)
-        await self.trail.append(DecisionRecord.of(call, context, decision))
+        await self._append_decision(call, context, decision)
         self._remember(context.session_id, call, decision)
+
+    async def _append_decision(self, call: ToolCall, context: CallContext, decision: Decision) -> None:
+        """Append a decision record linked to the session's previous decision, and remember where it went."""
+        session = context.session_id
+        previous = self._last_seq.get(session) if session else None
+        receipt = await self.trail.append(DecisionRecord.of(call, context, decision, previous=previous))
+        seq = getattr(receipt, "seq", None)
+        if session and isinstance(seq, int):
+            self._last_seq[session] = max(seq, self._last_seq.get(session, -1))
 
 
 def _is_cancellation(exc: BaseException) -> bool:
