@@ -161,13 +161,19 @@ class TrailView:
             yield int(seq), bytes(body), bytes(leaf)
 
     def stream(self, *, start: int = 0, batch: int = 4096) -> Iterator[StoredRecord]:
-        """Every record from `start` in seq order, fetched in batches."""
+        """Every record from `start` in seq order, fetched in batches (each checked against its body)."""
         rows = self._source.stream(
             f"SELECT {_RECORD_COLUMNS} FROM trail_records WHERE seq >= ? ORDER BY seq",  # noqa: S608
             (start,),
             batch,
         )
-        return (_stored(r) for r in rows)
+        try:
+            for r in rows:
+                yield _stored(r)
+        finally:  # a bad row ends the stream: its cursor is closed now, not when the snapshot is long gone
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
 
     def session_decisions(self, session_id: str, limit: int) -> list[StoredRecord]:
         """A session's last `limit` decision records, oldest first, each checked against its body.
