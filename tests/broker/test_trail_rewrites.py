@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import pytest
+import rfc8785
 
 from magistrate.broker import (
     AuditError,
@@ -29,8 +30,9 @@ from magistrate.broker import (
     TrailReader,
     TrailVerificationError,
 )
-from magistrate.broker._merkle import Frontier
+from magistrate.broker._merkle import Frontier, leaf_hash
 from magistrate.broker._signing import load_or_create_signing_key
+from magistrate.broker._storage import NewRecord
 
 N = 6
 
@@ -245,3 +247,23 @@ def test_an_intact_trail_keeps_working_and_verifying(setup: Setup) -> None:
     setup.append()
     assert anyio.run(_decide, setup, "echo fine").behavior == "allow"
     assert setup.verify() is None
+
+
+def test_a_trail_of_version_2_records_still_verifies_and_reads(tmp_path: Path) -> None:
+    """Records written before decisions linked to their session's previous one (no `previous`)."""
+    made = Setup(str(tmp_path / "trail.sqlite3"), tmp_path / "keys" / "trail.key")
+    trail = Trail.open(made.db, key_path=made.key_path)
+    rows = []
+    for i, command in enumerate(["cat secrets.txt", "echo 1"]):
+        call = ToolCall("Bash", {"command": command}, tool_use_id=f"tu{i}")
+        record = DecisionRecord.of(call, CallContext(session_id="s"), Decision("allow", call.tool_input))
+        body = {k: v for k, v in record.model_dump(mode="json").items() if k != "previous"}
+        encoded = rfc8785.dumps({**body, "v": 2})
+        rows.append(NewRecord("decision", record.time, "s", f"tu{i}", "Bash", encoded, leaf_hash(encoded)))
+    trail._write(rows)
+    trail.close()
+    assert made.verify() is None
+    with made.reader() as reader:
+        assert [r.previous for r in reader.session_decisions("s", 10)] == [None, None]
+    assert anyio.run(_decide, made, "curl https://example.com").behavior == "deny"  # the history still counts
+    assert made.verify() is None
