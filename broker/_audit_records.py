@@ -32,8 +32,9 @@ from magistrate.broker._interfaces import Approval, ToolOutcome
 from magistrate.broker._redact import Redactor
 from magistrate.broker._trail_errors import AuditError
 
-RECORD_VERSION = 2
-"""2: a rule's source is nested (`rule.source.kind`, `.path`, `.line`), as in `RuleRef`; 1 wrote it flat."""
+RECORD_VERSION = 3
+"""3: a decision names the session's previous decision (`previous`); 2: a rule's source is nested
+(`rule.source.kind`, `.path`, `.line`), as in `RuleRef`; 1 wrote it flat."""
 _MAX_SAFE_INT = 2**53 - 1
 
 
@@ -89,6 +90,10 @@ class DecisionRecord(_Record):
     policy_version: str = ""
     elapsed_ns: int = 0
     error: str | None = None
+    previous: int | None = None
+    """The position in the trail of the session's previous decision, as the recording broker knew it (None for
+    its first, and in records before version 3): a reader of the session's history can tell that a decision
+    it links to was taken out of the session (its `session_id` column edited, or the record deleted)."""
 
     @field_validator("rule", mode="before")
     @classmethod
@@ -101,7 +106,15 @@ class DecisionRecord(_Record):
         return [_nested_rule(r) for r in matched] if isinstance(matched, list) else matched
 
     @classmethod
-    def of(cls, call: ToolCall, context: CallContext, decision: Decision, *, time: str | None = None) -> DecisionRecord:
+    def of(
+        cls,
+        call: ToolCall,
+        context: CallContext,
+        decision: Decision,
+        *,
+        time: str | None = None,
+        previous: int | None = None,
+    ) -> DecisionRecord:
         requested = dict(call.tool_input)
         to_run = dict(decision.input)
         return cls(
@@ -122,6 +135,7 @@ class DecisionRecord(_Record):
             policy_version=decision.policy_version,
             elapsed_ns=decision.elapsed_ns,
             error=decision.error,
+            previous=previous,
         )
 
     def call(self) -> ToolCall:

@@ -1,8 +1,15 @@
 """The broker: a policy and a trail behind the one seam the SDK calls, keeping the governance promises.
 
 - No decision leaves before its record is durable: `decide` appends, then returns.
-- Any failure is a deny, and the deny is recorded: a policy that raises gives a deny naming the error; a
-  trail that cannot be written turns even an allow into a deny (and the broker tries to record that too).
+- Any failure is a deny, and the deny is recorded: a policy that raises (any `BaseException`: `SystemExit`,
+  `KeyboardInterrupt`, `GeneratorExit` and `CancelledError` included) or returns anything but a `Decision`
+  gives a deny naming what went wrong; a trail that cannot be written turns even an allow into a deny (and
+  the broker tries to record that too). A cancellation of the caller is re-raised once its deny is recorded,
+  so cancelling still cancels, but never leaves a call undecided in the trail.
+- Rules cannot change what they were not given: the policy decides over a copy of the call, its context's
+  labels and history are read-only, and the input that is recorded and run is the broker's own copy, taken
+  before the policy saw anything. A policy that changes its input in place changes nothing; only the input
+  of the decision it returns can differ (and `RulePolicy` checks a rewrite against deny and ask again).
 - Rules see the session's history: the broker remembers, per session id, the decisions it made (oldest
   first) and hands them to the policy in `CallContext.history`, so "after reading secrets, no network" works
   without the caller keeping state. A caller that passes its own history keeps it. The memory is bounded:
@@ -15,11 +22,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import anyio
 import anyio.to_thread
@@ -29,6 +37,7 @@ from magistrate.broker._call import CallContext, PriorDecision, ToolCall
 from magistrate.broker._cli_decisions import require_cli_source
 from magistrate.broker._decision import Decision
 from magistrate.broker._defaults import HISTORY_LIMIT
+from magistrate.broker._immutable import FrozenDict, frozen_mapping, thawed_mapping
 from magistrate.broker._interfaces import Approval, Policy, ToolOutcome
 from magistrate.broker._log import get_logger
 from magistrate.broker._trail import Trail
@@ -54,6 +63,8 @@ class Broker:
         self._session_limit = session_limit
         self._resume = resume_history
         self._sessions: OrderedDict[str, deque[PriorDecision]] = OrderedDict()
+        self._last_seq: dict[str, int] = {}
+        """Where each remembered session's latest decision sits in the trail; the next one links to it."""
 
     def history(self, session_id: str) -> tuple[PriorDecision, ...]:
         """The decisions made so far in a session, oldest first, as rules see them."""
@@ -64,7 +75,8 @@ class Broker:
         if past is None:
             past = self._sessions[session_id] = deque(loaded, maxlen=self._history_limit)
             while len(self._sessions) > self._session_limit:
-                self._sessions.popitem(last=False)
+                forgotten, _ = self._sessions.popitem(last=False)
+                self._last_seq.pop(forgotten, None)
         self._sessions.move_to_end(session_id)
         return past
 
@@ -75,20 +87,25 @@ class Broker:
         return tuple(self._session(session_id, loaded))
 
     def _load_history(self, session_id: str) -> list[PriorDecision]:
+        log = self.trail.session_log(session_id, self._history_limit)
+        if log:
+            self._last_seq[session_id] = max(log[-1][0], self._last_seq.get(session_id, -1))
         return [
-            PriorDecision(r.tool_name, r.input, r.behavior, r.rule.id if r.rule is not None else None)
-            for r in self.trail.session_decisions(session_id, self._history_limit)
+            PriorDecision(r.tool_name, frozen_mapping(r.input), r.behavior, r.rule.id if r.rule is not None else None)
+            for _, r in log
         ]
 
     def _remember(self, session_id: str, call: ToolCall, decision: Decision) -> None:
         past = self._session(session_id)
         rule_id = decision.rule.id if decision.rule else None
-        past.append(PriorDecision(call.tool_name, call.tool_input, decision.behavior, rule_id))
+        past.append(PriorDecision(call.tool_name, frozen_mapping(call.tool_input), decision.behavior, rule_id))
 
     async def decide(self, call: ToolCall, context: CallContext) -> Decision:
         """Decide `call` and durably record the decision; on any failure, a recorded deny."""
         started = time.perf_counter_ns()
         decision: Decision | None = None
+        call = ToolCall(call.tool_name, thawed_mapping(call.tool_input), call.tool_use_id)  # the broker's own copy
+        context = dataclasses.replace(context, labels=dict(context.labels), history=_frozen_history(context.history))
         if not context.history:
             try:
                 context = dataclasses.replace(context, history=await self._history_of(context.session_id))
@@ -96,15 +113,49 @@ class Broker:
                 _log.error("history_unreadable", session=context.session_id, error=repr(exc))
                 message = "the session's history could not be read, so the call is denied"
                 decision = self._deny(call, message, f"history: {exc}", time.perf_counter_ns() - started)
+        cancelled: BaseException | None = None
         if decision is None:
+            asked = ToolCall(call.tool_name, thawed_mapping(call.tool_input), call.tool_use_id)
+            shown = dataclasses.replace(context, labels=frozen_mapping(context.labels))
             try:
-                decision = await self.policy.decide(call, context)
-            except Exception as exc:  # noqa: BLE001 - fail closed on anything a policy raises
+                decided: object = await self.policy.decide(asked, shown)
+            except BaseException as exc:  # noqa: BLE001 - fail closed on anything a policy raises, by design
+                cancelled = exc if _is_cancellation(exc) else None
                 _log.error("policy_failed", tool=call.tool_name, error=repr(exc))
                 message = "the policy failed, so the call is denied"
                 decision = self._deny(call, message, f"policy raised {exc!r}", time.perf_counter_ns() - started)
+            else:
+                decision = self._checked(call, decided, started)
+                # The input to run: the broker's copy unless the decision names another (a rewrite), never
+                # the policy's copy, which its rules may have changed in place.
+                chosen = call.tool_input if decision.input is asked.tool_input else thawed_mapping(decision.input)
+                decision = dataclasses.replace(decision, input=chosen)
+        if cancelled is not None:
+            # The caller is being cancelled: record the deny where cancellation cannot reach, then let it go on.
+            with anyio.CancelScope(shield=True):
+                await self._record(call, context, decision)
+            raise cancelled
+        return await self._record(call, context, decision)
+
+    def _checked(self, call: ToolCall, decided: object, started: int) -> Decision:
+        """The policy's answer if it is a well-formed `Decision`; else a deny saying what came back instead."""
+        if (
+            isinstance(decided, Decision)
+            and decided.behavior in ("allow", "deny", "ask")
+            and isinstance(decided.input, Mapping)
+        ):
+            return decided
+        what = type(decided).__name__
+        if isinstance(decided, Decision):
+            what = f"a Decision with behavior {decided.behavior!r} and input {type(decided.input).__name__}"
+        _log.error("policy_returned_no_decision", tool=call.tool_name, returned=what)
+        message = "the policy did not return a decision, so the call is denied"
+        return self._deny(call, message, f"policy returned {what}, not a Decision", time.perf_counter_ns() - started)
+
+    async def _record(self, call: ToolCall, context: CallContext, decision: Decision) -> Decision:
+        """Append the decision (a deny instead when that fails), remember it for the session, return it."""
         try:
-            await self.trail.append(DecisionRecord.of(call, context, decision))
+            await self._append_decision(call, context, decision)
         except Exception as exc:  # noqa: BLE001 - an unrecorded decision must not be an allow
             _log.error("trail_append_failed", tool=call.tool_name, error=repr(exc))
             failed = self._deny(
@@ -118,9 +169,7 @@ class Broker:
             # Record the deny even when the input itself was what could not be encoded.
             plain = dataclasses.replace(call, tool_input=jsonable(call.tool_input))
             try:
-                await self.trail.append(
-                    DecisionRecord.of(plain, context, dataclasses.replace(failed, input=plain.tool_input))
-                )
+                await self._append_decision(plain, context, dataclasses.replace(failed, input=plain.tool_input))
             except Exception as again:  # noqa: BLE001 - nothing more to do than say so
                 _log.error("trail_append_failed_again", tool=call.tool_name, error=repr(again))
             decision = failed
@@ -153,5 +202,37 @@ class Broker:
         """Append a decision the CLI made alone; raises `AuditError` on failure, `ValueError` for a decision
         that does not name the CLI as its source (the policy's decisions are only ever made by `decide`)."""
         require_cli_source(decision)
-        await self.trail.append(DecisionRecord.of(call, context, decision))
+        await self._append_decision(call, context, decision)
         self._remember(context.session_id, call, decision)
+
+    async def _append_decision(self, call: ToolCall, context: CallContext, decision: Decision) -> None:
+        """Append a decision record linked to the session's previous decision, and remember where it went."""
+        session = context.session_id
+        previous = self._last_seq.get(session) if session else None
+        receipt = await self.trail.append(DecisionRecord.of(call, context, decision, previous=previous))
+        seq = getattr(receipt, "seq", None)
+        if session and isinstance(seq, int):
+            self._last_seq[session] = max(seq, self._last_seq.get(session, -1))
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    """True when `exc` is the event loop cancelling the caller, not a rule raising `CancelledError` itself.
+
+    Only the first must travel on (after its deny is recorded); a rule's own `CancelledError`, with no
+    cancellation requested, is just one more way for a rule to fail, and ends as a plain recorded deny."""
+    if not isinstance(exc, anyio.get_cancelled_exc_class()):
+        return False
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # not asyncio (trio): its cancellation cannot be raised by user code
+        return True
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return task is None or cancelling is None or cancelling() > 0
+
+
+def _frozen_history(history: tuple[PriorDecision, ...]) -> tuple[PriorDecision, ...]:
+    """A caller's history with read-only inputs (the broker's own memory already holds them so)."""
+    return tuple(
+        p if isinstance(p.tool_input, FrozenDict) else dataclasses.replace(p, tool_input=frozen_mapping(p.tool_input))
+        for p in history
+    )

@@ -43,6 +43,8 @@ VARIABLES: dict[str, str] = {
     "MAGISTRATE_SERVER_TOKEN": "the bearer token a server started with `magistrate serve --transport http` requires",
     "MAGISTRATE_TRAIL_KEY": "the trail's Ed25519 signing key, a PEM file (default `trail.key` in the per-user"
     " configuration directory, created on first use)",
+    "MAGISTRATE_TRAIL_TIMEOUT": "how long, in seconds, a trail append waits for a database another writer holds"
+    " locked before the call is denied (default 10)",
     "MAGISTRATE_TRAIL_TRUSTED_KEYS": "other writers' public keys: PEM files, separated by the path separator"
     " (`:` on Linux and macOS)",
 }
@@ -104,6 +106,8 @@ class Environment:
     """`MAGISTRATE_LOG_LEVEL`, lower-cased."""
     log_format: LogFormat = "text"
     """`MAGISTRATE_LOG_FORMAT`."""
+    trail_timeout: str | None = None
+    """`MAGISTRATE_TRAIL_TIMEOUT`, as written (the trail checks it when it opens)."""
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -131,6 +135,7 @@ class Environment:
             cli_path=get("MAGISTRATE_CLI_PATH"),
             log_level=(get("MAGISTRATE_LOG_LEVEL") or "warning").lower(),
             log_format=log_format,
+            trail_timeout=get("MAGISTRATE_TRAIL_TIMEOUT"),
         )
 
     # The directories are looked up when first needed: the log level is read on every `import magistrate.sdk`,

@@ -28,7 +28,10 @@ def redact_url(url: str) -> str:
     return f"{scheme}//{userinfo.split(':', 1)[0]}:***@{tail}"
 
 
-def open_postgres(url: str, flavor: Flavor) -> Database:
+def open_postgres(url: str, flavor: Flavor, *, lock_timeout: float | None = None) -> Database:
+    """A handle on the database at `url`. `lock_timeout`: how long a statement waits for a lock another
+    transaction holds (a writer's `FOR UPDATE` on the trail's head) before it fails; None waits as long as
+    the server's own setting says."""
     shown = redact_url(url)
     try:
         import psycopg
@@ -39,6 +42,8 @@ def open_postgres(url: str, flavor: Flavor) -> Database:
     def connect() -> Any:
         connection = psycopg.connect(url, autocommit=True)
         connection.execute("SET client_min_messages TO warning")
+        if lock_timeout is not None:
+            connection.execute(f"SET lock_timeout = {max(1, int(lock_timeout * 1000))}")
         return connection
 
     @contextmanager

@@ -42,21 +42,41 @@ def _wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
             time.sleep(0.005)
 
 
+def _flock(fd: int, path: Path, timeout: float) -> None:
+    """`flock(LOCK_EX)` with a deadline: tried at once, then polled with a short, growing sleep."""
+    deadline = time.monotonic() + timeout
+    pause = 0.0005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise sqlite3.OperationalError(
+                    f"database is locked: another writer has held {path} for over {timeout:g} s"
+                ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
+
+
 class _FileLock:
     """An advisory lock on `PATH.lock`, opened on first use and released when the handle closes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float) -> None:
         self._path = path.with_name(path.name + ".lock")
         self._fd: int | None = None
         self._guard = threading.Lock()
+        self._timeout = timeout
 
     @contextmanager
     def held(self) -> Iterator[None]:
+        """Hold the lock; waits at most the busy timeout, so a writer that hangs holding it (or anyone else
+        who took it) makes this writer fail in seconds instead of waiting for ever."""
         with self._guard:
             if self._fd is None:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
             fd = self._fd
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _flock(fd, self._path, self._timeout)
         try:
             yield
         finally:
@@ -119,7 +139,7 @@ def open_sqlite(location: str, flavor: Flavor, *, busy_timeout: float, write_loc
         finally:
             conn.close()
 
-    lock = _FileLock(path) if write_lock_file else None
+    lock = _FileLock(path, busy_timeout) if write_lock_file else None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = _SQLiteDatabase(

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Behavior, Decision, RuleRef
+from magistrate.broker._immutable import thawed_mapping
 from magistrate.broker._python_rules import Allow, Ask, Deny, PythonRule, RuleOutcome, start_rule, view_of
 from magistrate.broker._rule_set import CallFacts, RuleSet
 from magistrate.broker._tool_inputs import input_error as schema_error
@@ -64,7 +65,9 @@ async def _python(
         what = "the rewritten input" if rerun else "the input"
         return [], f"{what} does not fit the {call.tool_name} tool's schema ({_first_line(exc)})"
     outcomes: list[RuleOutcome] = []
-    for rule in rules:
+    for index, rule in enumerate(rules):
+        if index:  # each rule its own view: what one rule did to a list inside it, the next does not see
+            view = view_of(call)
         started = start_rule(rule, view, context)
         outcome = started if isinstance(started, RuleOutcome) else await started
         outcomes.append(outcome)
@@ -155,7 +158,7 @@ async def decide(policy: RuleBook, call: ToolCall, context: CallContext, started
             call,
             context,
             rewrite=rewrite,
-            new_input=dict(rewrite.result.updated_input),
+            new_input=thawed_mapping(rewrite.result.updated_input),  # a copy the rule holds no part of
             others=others,
             done=done,
         )

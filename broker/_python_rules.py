@@ -3,9 +3,13 @@
 A rule is registered for tool names or globs (`"Bash"`, `"mcp__documents__*"`, `"*"`), receives a `CallView`
 (the typed input for built-in tools, the raw input for the rest) and the `CallContext` (including the
 session's earlier decisions), and returns `Allow(...)`, `Deny(...)`, `Ask(...)` or None for no opinion. It may
-be sync or async. Failing closed: a rule that raises, returns something else, or overruns its time budget is
-a deny naming the error. An async rule is cancelled at the budget; a sync one cannot be interrupted, so one
-that overruns is a deny once it returns.
+be sync or async. What it receives are read-only copies: a rule cannot change what is decided or run except
+through the `Allow(updated_input=...)` it returns, which is checked against deny and ask again.
+
+Failing closed: a rule that raises (anything, `SystemExit` included), returns something else, or overruns its
+time budget is a deny naming the error, and the deny comes at the deadline, not when the rule finally
+returns. An async rule is cancelled at its budget. A sync rule runs in a worker thread, which is abandoned at
+the budget (Python cannot stop a thread; it runs on until it returns, and what it returns is ignored).
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from fnmatch import translate
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import anyio
+import anyio.to_thread
 
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import RuleRef
+from magistrate.broker._immutable import frozen_mapping, thawed_mapping
 
 if TYPE_CHECKING:  # pydantic loads with the first typed view, not with the policy
     from magistrate.broker._tool_inputs import ToolInput
@@ -60,7 +66,7 @@ class CallView:
     input: ToolInput | Mapping[str, Any]
     """A pydantic model for built-in tools (`call.input.command`), the raw mapping for MCP and other tools."""
     raw: Mapping[str, Any]
-    """The input exactly as the CLI sent it."""
+    """The input exactly as the CLI sent it (a read-only copy: changing it is an error, so a deny)."""
     tool_use_id: str | None = None
 
     @property
@@ -92,6 +98,8 @@ class PythonRule:
     timeout: float
     takes_context: bool
     _regex: re.Pattern[str] = field(repr=False, compare=False, default=re.compile(""))
+    is_async: bool = False
+    """An `async def` rule runs on the event loop; any other runs in a worker thread it can be abandoned in."""
 
     def applies_to(self, tool_name: str) -> bool:
         return self._regex.match(tool_name) is not None
@@ -107,7 +115,8 @@ def make_rule(ref: RuleRef, tools: tuple[str, ...], function: RuleFunction, time
     if len(params) not in (1, 2):
         raise TypeError("a rule takes (call) or (call, context)")
     regex = re.compile("|".join(f"(?:{translate(t)})" for t in tools))
-    return PythonRule(ref, tools, function, timeout, len(params) == 2, regex)
+    is_async = inspect.iscoroutinefunction(function)
+    return PythonRule(ref, tools, function, timeout, len(params) == 2, regex, is_async)
 
 
 _RESULT_TYPES = (Allow, Deny, Ask)
@@ -122,16 +131,18 @@ class RuleOutcome(NamedTuple):
 
 
 def start_rule(rule: PythonRule, view: CallView, context: CallContext) -> RuleOutcome | Awaitable[RuleOutcome]:
-    """Run one rule: a sync rule's outcome at once, an async rule's as an awaitable. Never raises for the rule."""
+    """Run one rule, as an awaitable of its outcome (a `RuleOutcome` at once when it fails to start). Never
+    raises for the rule: its failure, wrong answer or overrun comes back as `error`."""
     args: tuple[Any, ...] = (view, context) if rule.takes_context else (view,)
-    started = time.perf_counter()
+    if not rule.is_async:
+        return _threaded(rule, args)
     try:
         value = rule.function(*args)
-    except Exception as exc:  # noqa: BLE001 - any failure of user code is a deny, by design
-        return RuleOutcome(rule, None, f"rule {rule.ref.text} raised {type(exc).__name__}: {exc}")
-    if value is not None and value.__class__ not in _RESULT_TYPES and inspect.isawaitable(value):
-        return _finish(rule, value, started)
-    return _judge(rule, value, started)
+    except BaseException as exc:  # noqa: BLE001 - any failure of user code is a deny, by design
+        # Even SystemExit or KeyboardInterrupt: a rule must not end the run. Raised before any await, a
+        # CancelledError is the rule's own and is just as much a failure.
+        return RuleOutcome(rule, None, _raised(rule, exc))
+    return _finish(rule, value, time.perf_counter())
 
 
 async def run_rule(rule: PythonRule, view: CallView, context: CallContext) -> RuleOutcome:
@@ -140,27 +151,76 @@ async def run_rule(rule: PythonRule, view: CallView, context: CallContext) -> Ru
     return outcome if isinstance(outcome, RuleOutcome) else await outcome
 
 
-async def _finish(rule: PythonRule, pending: Awaitable[Any], started: float) -> RuleOutcome:
+@dataclass(frozen=True, slots=True)
+class _Raised:
+    """What a rule raised in its worker thread, carried back as a value (BaseExceptions included)."""
+
+    exc: BaseException
+
+
+def _call_caught(function: RuleFunction, args: tuple[Any, ...]) -> Any:
+    try:
+        return function(*args)
+    except BaseException as exc:  # noqa: BLE001 - carried back to the event loop, where it becomes a deny
+        return _Raised(exc)
+
+
+def _overran(rule: PythonRule) -> RuleOutcome:
+    return RuleOutcome(rule, None, f"rule {rule.ref.text} overran its {rule.timeout:g} s budget")
+
+
+async def _threaded(rule: PythonRule, args: tuple[Any, ...]) -> RuleOutcome:
+    """A sync rule in a worker thread, given up at its budget: the deny comes at the deadline, and the thread,
+    which Python cannot stop, runs on unwatched (its answer, when it comes, is thrown away)."""
+    started = time.perf_counter()
     try:
         with anyio.fail_after(rule.timeout):
-            value = await pending
+            value = await anyio.to_thread.run_sync(_call_caught, rule.function, args, abandon_on_cancel=True)
+            if isinstance(value, _Raised):
+                return RuleOutcome(rule, None, _raised(rule, value.exc))
+            if value is not None and value.__class__ not in _RESULT_TYPES and inspect.isawaitable(value):
+                value = await value  # a plain function that returned a coroutine: awaited within the budget
     except TimeoutError:
-        return RuleOutcome(rule, None, f"rule {rule.ref.text} timed out after {rule.timeout:g} s")
-    except Exception as exc:  # noqa: BLE001 - any failure of user code is a deny, by design
-        return RuleOutcome(rule, None, f"rule {rule.ref.text} raised {type(exc).__name__}: {exc}")
+        return _overran(rule)
+    except anyio.get_cancelled_exc_class():
+        raise  # the caller is cancelled: the broker records the deny, then lets the cancellation go on
+    except BaseException as exc:  # noqa: BLE001 - any failure of user code is a deny, by design
+        return RuleOutcome(rule, None, _raised(rule, exc))
     return _judge(rule, value, started)
 
 
+async def _finish(rule: PythonRule, pending: Any, started: float) -> RuleOutcome:
+    try:
+        with anyio.fail_after(rule.timeout):
+            value = await pending if inspect.isawaitable(pending) else pending
+    except TimeoutError:
+        return RuleOutcome(rule, None, f"rule {rule.ref.text} timed out after {rule.timeout:g} s")
+    except anyio.get_cancelled_exc_class():
+        raise  # the caller is cancelled: the broker records the deny, then lets the cancellation go on
+    except BaseException as exc:  # noqa: BLE001 - any failure of user code is a deny, by design
+        return RuleOutcome(rule, None, _raised(rule, exc))
+    return _judge(rule, value, started)
+
+
+def _raised(rule: PythonRule, exc: BaseException) -> str:
+    return f"rule {rule.ref.text} raised {type(exc).__name__}: {exc}"
+
+
 def _judge(rule: PythonRule, value: Any, started: float) -> RuleOutcome:
-    if time.perf_counter() - started > rule.timeout:
-        return RuleOutcome(rule, None, f"rule {rule.ref.text} overran its {rule.timeout:g} s budget")
+    if time.perf_counter() - started > rule.timeout:  # an async rule that blocked the event loop past its budget
+        return _overran(rule)
     if value is not None and not isinstance(value, _RESULT_TYPES):
         return RuleOutcome(rule, None, f"rule {rule.ref.text} returned {type(value).__name__}, not Allow/Deny/Ask/None")
     return RuleOutcome(rule, value)
 
 
 def view_of(call: ToolCall) -> CallView:
-    """The typed view a Python rule receives; raises pydantic's ValidationError for a malformed input."""
+    """The typed view a Python rule receives; raises pydantic's ValidationError for a malformed input.
+
+    Nothing in it is shared with the call: `raw` is a read-only copy (a rule that tries to change it fails,
+    which is a deny), and the typed input, itself frozen, is parsed from a copy of its own."""
     from magistrate.broker._tool_inputs import parse_input
 
-    return CallView(call.tool_name, parse_input(call.tool_name, call.tool_input), call.tool_input, call.tool_use_id)
+    raw = frozen_mapping(call.tool_input)
+    typed = parse_input(call.tool_name, thawed_mapping(call.tool_input))
+    return CallView(call.tool_name, raw if isinstance(typed, Mapping) else typed, raw, call.tool_use_id)

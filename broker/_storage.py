@@ -6,6 +6,10 @@ frontier, sign the new checkpoint, insert the record and its checkpoint, move th
 under one lock: a file lock and `BEGIN IMMEDIATE` in SQLite, a row lock on the head in PostgreSQL. The commit
 is durable (SQLite WAL with `synchronous=FULL`) before the append returns.
 
+The lookup columns (`kind`, `time`, `session_id`, `tool_use_id`, `tool_name`) copy values of the signed body, so
+queries can use an index; they are not hashed themselves, so every row read is checked against its body
+(`column_problem`): a relabelled row is an `AuditError` for the reader, and `relabelled` for verification.
+
 Reads go through a `TrailView` of one snapshot; no cursor leaves this module. Opening checks the schema
 version in `trail_meta` and refuses one it does not know. Calls here block; the trail runs them in a worker
 thread. A store is safe to share between threads.
@@ -20,12 +24,16 @@ Schema (the same in both)::
 
 from __future__ import annotations
 
+import json
+import math
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+import rfc8785
 
 from magistrate.broker._config import Environment
 from magistrate.broker._database import Database, Flavor, Row, SchemaVersionError
@@ -83,8 +91,9 @@ class StoredRecord:
 Sealer = Callable[[str, int, bytes], Checkpoint]
 """Signs a checkpoint: (log id, tree size, root) -> Checkpoint. Called inside the append transaction."""
 
-Voucher = Callable[[Checkpoint | None, Frontier], None]
-"""Raises `AuditError` unless the head (frontier) is what the latest checkpoint signed."""
+Voucher = Callable[["TrailView", Frontier], None]
+"""Raises `AuditError` unless the head (frontier) is what the latest checkpoint signed (and, for a writer with
+a witness, what the witness saw); reads what it needs through the view of the append's own transaction."""
 
 _RECORD_COLUMNS = "seq, kind, time, session_id, tool_use_id, tool_name, body, leaf"
 _INSERT_RECORD = f"INSERT INTO trail_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
@@ -102,13 +111,18 @@ class _Source(Protocol):
     def stream(self, sql: str, params: Sequence[Any] = (), batch: int = 4096) -> Iterator[Row]: ...
 
 
+TAIL_SEARCH = 10_000
+"""How many of the newest records a history read searches by content for decisions filed under another session."""
+
+
 class TrailView:
     """The trail's queries over one consistent state: every value parsed from rows, no cursor handed out."""
 
-    def __init__(self, source: _Source, url: str) -> None:
+    def __init__(self, source: _Source, url: str, dialect: str = "sqlite") -> None:
         self._source = source
         self._url = url
         self._log_id: str | None = None
+        self._dialect = dialect
 
     def log_id(self) -> str:
         if self._log_id is None:
@@ -147,29 +161,90 @@ class TrailView:
             yield int(seq), bytes(body), bytes(leaf)
 
     def stream(self, *, start: int = 0, batch: int = 4096) -> Iterator[StoredRecord]:
-        """Every record from `start` in seq order, fetched in batches."""
+        """Every record from `start` in seq order, fetched in batches (each checked against its body)."""
         rows = self._source.stream(
             f"SELECT {_RECORD_COLUMNS} FROM trail_records WHERE seq >= ? ORDER BY seq",  # noqa: S608
             (start,),
             batch,
         )
-        return (_stored(r) for r in rows)
+        try:
+            for r in rows:
+                yield _stored(r)
+        finally:  # a bad row ends the stream: its cursor is closed now, not when the snapshot is long gone
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
 
-    def session_decisions(self, session_id: str, limit: int) -> list[bytes]:
-        """The bodies of a session's last `limit` decision records, oldest first."""
+    def session_decisions(self, session_id: str, limit: int) -> list[StoredRecord]:
+        """A session's last `limit` decision records, oldest first, each checked against its body.
+
+        A decision taken out of the session by editing its `session_id` column is an `AuditError`, not a
+        shorter history: a later decision of the session that links to it (`previous`) shows it, and the
+        newest records after the session's last one are searched for decisions of the session by their
+        signed content (bounded to the last `TAIL_SEARCH` records)."""
         rows = self._source.all(
-            "SELECT body FROM trail_records WHERE session_id = ? AND kind = 'decision' ORDER BY seq DESC LIMIT ?",
+            f"SELECT {_RECORD_COLUMNS} FROM trail_records WHERE session_id = ? AND kind = 'decision'"  # noqa: S608
+            " ORDER BY seq DESC LIMIT ?",
             (session_id, limit),
         )
-        return [bytes(r[0]) for r in reversed(rows)]
+        found = [_stored(r) for r in reversed(rows)]
+        seqs = {r.seq for r in found}
+        complete = len(found) < limit  # the window holds the whole session: every link must land in it
+        oldest = found[0].seq if found else 0
+        for record in found:
+            previous = json.loads(record.body).get("previous")
+            if isinstance(previous, int) and previous not in seqs and (complete or previous >= oldest):
+                raise AuditError(
+                    f"the trail was tampered with: decision {record.seq} of session {session_id!r} follows decision"
+                    f" {previous}, which is no longer recorded as one of the session's; run `magistrate audit verify`"
+                )
+        self._search_tail(session_id, found[-1].seq if found else -1)
+        return found
 
-    def decision_for(self, tool_use_id: str) -> bytes | None:
-        """The body of the latest decision record for a tool call, if the trail holds one."""
+    def _search_tail(self, session_id: str, after: int) -> None:
+        """Raise if a decision of `session_id` (by its signed content) is stored after `after` under another
+        session id; only the last `TAIL_SEARCH` records are searched, with a byte search the database runs."""
+        size = self.count()
+        start = max(after + 1, size - TAIL_SEARCH)
+        if start >= size:
+            return
+        needle = b'"session_id":' + rfc8785.dumps(session_id)
+        match = "instr(body, ?) > 0" if self._dialect == "sqlite" else "position(? in body) > 0"
+        rows = self._source.all(
+            f"SELECT seq, kind, session_id, body FROM trail_records WHERE seq >= ? AND {match}",  # noqa: S608
+            (start, needle),
+        )
+        for seq, kind, column, body in rows:
+            data = json.loads(bytes(body))
+            if (
+                isinstance(data, dict)
+                and data.get("session_id") == session_id
+                and data.get("kind") == "decision"
+                and (column != session_id or kind != "decision")
+            ):
+                raise AuditError(
+                    f"the trail was tampered with: decision {int(seq)} of session {session_id!r} is filed under"
+                    f" session {column!r}; run `magistrate audit verify`"
+                )
+
+    def decision_for(self, tool_use_id: str) -> StoredRecord | None:
+        """The latest decision record for a tool call, if the trail holds one (checked against its body)."""
         row = self._source.one(
-            "SELECT body FROM trail_records WHERE tool_use_id = ? AND kind = 'decision' ORDER BY seq DESC LIMIT 1",
+            f"SELECT {_RECORD_COLUMNS} FROM trail_records WHERE tool_use_id = ? AND kind = 'decision'"  # noqa: S608
+            " ORDER BY seq DESC LIMIT 1",
             (tool_use_id,),
         )
-        return None if row is None else bytes(row[0])
+        return None if row is None else _stored(row)
+
+    def rows(self, *, batch: int = 4096) -> Iterator[tuple[int, tuple[Any, ...], bytes, bytes]]:
+        """(seq, lookup columns, body, leaf) in seq order, unchecked: for verification, which names faults."""
+        stream = self._source.stream(
+            f"SELECT {_RECORD_COLUMNS} FROM trail_records ORDER BY seq",  # noqa: S608
+            (),
+            batch,
+        )
+        for r in stream:
+            yield int(r[0]), tuple(r[1:6]), bytes(r[6]), bytes(r[7])
 
     def of_calls(self, tool_use_ids: Sequence[str]) -> list[StoredRecord]:
         """Every record of these tool calls (decisions, approvals, outcomes), in seq order, through the index."""
@@ -299,10 +374,14 @@ class Store:
                 frontier = Frontier.decode(int(row[0]), bytes(row[1]))
             except ValueError as exc:
                 raise AuditError(f"the trail's head is corrupt: {exc}") from exc
+            view = TrailView(_Writing(db), self.url, db.dialect)
+            if view.log_id() != log_id:  # the tables were dropped and made anew under this open store
+                raise AuditError(
+                    f"the trail at {self.url} was replaced while open: it was trail {log_id}, it is now trail"
+                    f" {view.log_id()}; run `magistrate audit verify`"
+                )
             if vouch is not None:
-                view = TrailView(_Writing(db), self.url)
-                view._log_id = log_id
-                vouch(view.latest_checkpoint(), frontier)
+                vouch(view, frontier)
             out: list[tuple[int, Checkpoint]] = []
             rows, checkpoints = [], []
             for rec in records:
@@ -326,7 +405,7 @@ class Store:
     def snapshot(self) -> Iterator[TrailView]:
         """The trail's queries over one consistent state (a read transaction on its own connection)."""
         with self.db.snapshot() as snap:
-            view = TrailView(snap, self.url)
+            view = TrailView(snap, self.url, self.db.dialect)
             view._log_id = self._log_id
             yield view
 
@@ -338,17 +417,69 @@ def _checkpoint(log_id: str, row: Sequence[Any]) -> Checkpoint:
     return Checkpoint(log_id, int(row[0]), bytes(row[1]), str(row[2]), str(row[3]), bytes(row[4]))
 
 
+BOUND_COLUMNS = ("kind", "time", "session_id", "tool_use_id", "tool_name")
+"""The lookup columns, each a copy of the body's top-level field of the same name."""
+
+
+def column_problem(seq: int, columns: Sequence[Any], body: bytes) -> str | None:
+    """Why a row's lookup columns differ from the signed body they copy, or None when they agree.
+
+    A body value that redaction replaced (`[hmac:...]`) may stand beside the raw value in a column that an
+    older magistrate wrote before columns were taken from the redacted body; that difference is tolerated."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return f"record {seq}'s content is not JSON"
+    if not isinstance(data, dict):
+        return f"record {seq}'s content is not a JSON object"
+    for name, value in zip(BOUND_COLUMNS, columns, strict=True):
+        signed = data.get(name, None if name == "tool_use_id" else "")
+        if value != signed and not (isinstance(signed, str) and "[hmac:" in signed):
+            return f"record {seq}'s {name} column says {value!r}, but its signed content says {signed!r}"
+    return None
+
+
+def _checked(seq: int, columns: Sequence[Any], body: bytes) -> None:
+    problem = column_problem(seq, columns, body)
+    if problem is not None:
+        raise AuditError(f"the trail was tampered with: {problem}; run `magistrate audit verify`")
+
+
 def _stored(r: Row) -> StoredRecord:
-    return StoredRecord(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], str(r[5]), bytes(r[6]), bytes(r[7]))
+    record = StoredRecord(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], str(r[5]), bytes(r[6]), bytes(r[7]))
+    _checked(record.seq, r[1:6], record.body)
+    return record
 
 
-def open_store(url: str | Path | None = None, *, create: bool = True) -> Store:
+LOCK_TIMEOUT = 10.0
+"""Seconds an append waits for a database another writer holds locked (`MAGISTRATE_TRAIL_TIMEOUT`)."""
+
+
+def lock_timeout(env: Environment | None = None) -> float:
+    """`MAGISTRATE_TRAIL_TIMEOUT` from `env` (this process's environment by default), else `LOCK_TIMEOUT`;
+    an `AuditError` for a value that is not a positive number of seconds."""
+    text = (env or Environment.read()).trail_timeout
+    if text is None:
+        return LOCK_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value <= 3600):
+        raise AuditError(f"MAGISTRATE_TRAIL_TIMEOUT must be a number of seconds between 0 and 3600, not {text!r}")
+    return value
+
+
+def open_store(url: str | Path | None = None, *, create: bool = True, timeout: float | None = None) -> Store:
     """A store for a path (SQLite) or a `postgresql://` URL; the per-user SQLite trail when None.
 
     With `create=False` (readers), a missing trail is an error instead of a new empty one, and so is a
-    database without one. A trail of an unknown schema version is refused (`TrailSchemaError`)."""
+    database without one. A trail of an unknown schema version is refused (`TrailSchemaError`). `timeout`:
+    how long a write waits for a lock another writer holds before it fails (default `lock_timeout()`), so
+    a locked database turns into a deny within seconds."""
     target = str(url) if url is not None else default_db()
-    db = open_database(target, _FLAVOR, busy_timeout=60.0, write_lock_file=True, create=create)
+    wait = lock_timeout() if timeout is None else timeout
+    db = open_database(target, _FLAVOR, busy_timeout=wait, write_lock_file=True, create=create, lock_timeout=wait)
     try:
         return Store(db, create=create)
     except BaseException:

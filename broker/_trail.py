@@ -12,6 +12,7 @@ signed checkpoint per record). Each caller still waits for its own record's comm
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from magistrate.broker._signing import (
     load_or_create_signing_key,
     load_public_key,
 )
-from magistrate.broker._storage import NewRecord, Store, open_store
+from magistrate.broker._storage import NewRecord, Store, TrailView, lock_timeout, open_store
 from magistrate.broker._trail_errors import AuditError
 from magistrate.broker._trail_reader import TrailReader
 from magistrate.broker._trail_witness import Witness
@@ -106,7 +107,9 @@ class Trail(TrailReader):
         `trusted_keys` are other writers' public keys (default: the PEM files `env` lists). `env` is the
         configuration the caller read, this process's environment by default: `$MAGISTRATE_AUDIT`, else the
         per-user SQLite trail; `$MAGISTRATE_TRAIL_KEY`, else `~/.config/magistrate/trail.key`;
-        `$MAGISTRATE_TRAIL_TRUSTED_KEYS`. Blocking: call it before the event loop gets busy, or in a thread."""
+        `$MAGISTRATE_TRAIL_TRUSTED_KEYS`; `$MAGISTRATE_TRAIL_TIMEOUT` (seconds an append waits for a database
+        another writer holds locked before it fails, which makes the call a deny). Blocking: call it before
+        the event loop gets busy, or in a thread."""
         env = env or Environment.read()
         key_path = Path(key_path).expanduser() if key_path else env.key_path
         key = load_or_create_signing_key(key_path)
@@ -116,7 +119,7 @@ class Trail(TrailReader):
             redactor = Redactor(secret, extra_fields=redact_fields, extra_patterns=redact_patterns)
         witness_files = Witness.beside(key_path) if witness else None
         trusted = list(trusted_keys) or [load_public_key(Path(p).expanduser()) for p in env.trusted_keys]
-        store = open_store(db if db is not None else env.trail)
+        store = open_store(db if db is not None else env.trail, timeout=lock_timeout(env))
         try:
             return cls(store, key, redactor=redactor, witness=witness_files, trusted_keys=trusted)
         except BaseException:
@@ -155,17 +158,25 @@ class Trail(TrailReader):
         return self._key.public_key()
 
     def prepare(self, record: AnyRecord) -> NewRecord:
-        """Redact, canonicalise and hash a record (no I/O)."""
+        """Redact, canonicalise and hash a record (no I/O). The lookup columns are the body's own values (after
+        redaction), so readers can check each row against what was signed."""
         body = encode_record(record, self._redactor)
+        signed = json.loads(body)
         return NewRecord(
-            kind=record.kind,
-            time=record.time,
-            session_id=record.session_id,
-            tool_use_id=record.tool_use_id,
-            tool_name=record.tool_name,
+            kind=str(signed.get("kind", record.kind)),
+            time=str(signed.get("time", record.time)),
+            session_id=str(signed.get("session_id", "")),
+            tool_use_id=signed.get("tool_use_id"),
+            tool_name=str(signed.get("tool_name", "")),
             body=body,
             leaf=leaf_hash(body),
         )
+
+    def session_log(self, session_id: str, limit: int) -> list[tuple[int, DecisionRecord]]:
+        """A session's last `limit` decisions with their positions, oldest first; a session id that redaction
+        would replace is looked up by its stand-in, as it was recorded."""
+        recorded = self._redactor.text(session_id) if session_id else session_id
+        return super().session_log(recorded, limit)
 
     async def append(self, record: AnyRecord) -> Receipt:
         """Append a record; returns once it is durably committed. Raises `AuditError` when it is not."""
@@ -201,20 +212,28 @@ class Trail(TrailReader):
     def _seal(self, log_id: str, size: int, root: bytes) -> Checkpoint:
         return Checkpoint.sign(self._key, log_id, size, root, utc_now())
 
-    def _vouch(self, latest: Checkpoint | None, head: Frontier) -> None:
-        """Refuse to extend a tree that does not match its latest signed checkpoint (fail closed)."""
+    def _vouch(self, view: TrailView, head: Frontier) -> None:
+        """Refuse to extend a tree that does not match its latest signed checkpoint, or that is not the one
+        pinned at this location or does not extend the tree head the witness saw (fail closed)."""
         advice = "refusing to sign over it; run `magistrate audit verify`"
+        latest = view.latest_checkpoint()
+        root = head.root()
         if latest is None:
             if head.size:
                 raise AuditError(f"the trail has {head.size} records but no checkpoint: {advice}")
-            return
-        if latest.size != head.size or latest.root != head.root():
+        elif latest.size != head.size or latest.root != root:
             raise AuditError(f"the trail's head does not match its checkpoint for {latest.size} records: {advice}")
-        if latest == self._last_signed:  # this process signed exactly that; no need to check it again
-            return
-        problem = latest.verify(self._trusted)
-        if problem is not None:
-            raise AuditError(f"the trail's latest checkpoint {problem}: {advice}")
+        elif latest != self._last_signed:  # what this process signed last needs no second signature check
+            problem = latest.verify(self._trusted)
+            if problem is not None:
+                raise AuditError(f"the trail's latest checkpoint {problem}: {advice}")
+        if self.witness is not None:
+
+            def signed_root(size: int) -> bytes | None:
+                found = view.checkpoint(size)
+                return None if found is None else found.root
+
+            self.witness.check(self.store.url, view.log_id(), head.size, root, signed_root)
 
     def _write(self, records: list[NewRecord]) -> list[tuple[int, Checkpoint]]:
         results = self.store.append(records, self._seal, self._vouch)
@@ -223,7 +242,7 @@ class Trail(TrailReader):
         if self.witness is not None and results:
             try:
                 self.witness.advance(results[-1][1], self.store.url)
-            except (OSError, AuditError) as exc:  # the record is durable; a stale witness only weakens one check
+            except (OSError, AuditError) as exc:  # the record is durable; a stale witness only weakens a check
                 _log.error("trail_witness_not_updated", error=str(exc), witness=str(self.witness.directory))
         return results
 

@@ -3,7 +3,9 @@
 The broker asks for a session's history when it resumes one, the approval prompt for the decision the hook
 recorded for a call, `magistrate audit` for ranges of records, checkpoints, proofs and a verification. Each
 method reads one consistent snapshot and returns parsed records (`parse_record`) or `StoredRecord`s, which
-keep the signed bytes and leaf hash for export and proofs. Calls block; from async code run them in a thread.
+keep the signed bytes and leaf hash for export and proofs. Every row read has its lookup columns checked
+against the signed body, so an edited `session_id`, `kind`, `tool_name`, ... is an `AuditError`, never a
+record shown or judged under a forged label. Calls block; from async code run them in a thread.
 """
 
 from __future__ import annotations
@@ -84,15 +86,19 @@ class TrailReader:
     # -- the broker and the approval prompt ----------------------------------------------------------------
     def session_decisions(self, session_id: str, limit: int) -> list[DecisionRecord]:
         """A session's last `limit` decisions, oldest first (what its rules judge a new call against)."""
+        return [record for _, record in self.session_log(session_id, limit)]
+
+    def session_log(self, session_id: str, limit: int) -> list[tuple[int, DecisionRecord]]:
+        """`session_decisions` with each decision's position in the trail."""
         with self.store.snapshot() as view:
-            bodies = view.session_decisions(session_id, limit)
-        return [_decision(body, f"a recorded decision of session {session_id!r}") for body in bodies]
+            found = view.session_decisions(session_id, limit)
+        return [(r.seq, _decision(r.body, f"a recorded decision of session {session_id!r}")) for r in found]
 
     def decision_for(self, tool_use_id: str) -> DecisionRecord | None:
         """The latest decision recorded for a tool call, if the trail holds one."""
         with self.store.snapshot() as view:
-            body = view.decision_for(tool_use_id)
-        return None if body is None else _decision(body, f"the recorded decision of call {tool_use_id!r}")
+            found = view.decision_for(tool_use_id)
+        return None if found is None else _decision(found.body, f"the recorded decision of call {tool_use_id!r}")
 
     # -- ranges of records ---------------------------------------------------------------------------------
     def size(self) -> int:

@@ -1,8 +1,9 @@
 """Checks a trail with nothing but the public key(s) and the database (and, when there is one, the witness).
 
 The fast path reads every record once, in one snapshot: positions must run 0, 1, 2, ... without gaps, each
-record must hash to its stored leaf, and the Merkle root recomputed over the leaves must equal the root in
-the latest checkpoint, whose signature must hold. That alone catches any edit, insertion, deletion or
+record must hash to its stored leaf, its lookup columns must say what its body says (`relabelled` if not),
+and the Merkle root recomputed over the leaves must equal the root in the latest checkpoint, whose signature
+must hold. That alone catches any edit, insertion, deletion or
 reordering, and a trail whose hashes were all recomputed (the new root carries no valid signature).
 
 When something is wrong, the slow path names the first bad record: with a signed checkpoint after every
@@ -25,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from magistrate.broker._merkle import EMPTY_ROOT, MerkleLevels, StreamingRoot, leaf_hash
 from magistrate.broker._signing import Checkpoint, key_id
-from magistrate.broker._storage import Store, TrailView
+from magistrate.broker._storage import Store, TrailView, column_problem
 from magistrate.broker._trail_errors import TrailVerificationError
 
 
@@ -64,7 +65,7 @@ def verify_trail(
         prefix: dict[int, bytes] = {0: EMPTY_ROOT}
         acc = StreamingRoot()
         sha256 = hashlib.sha256
-        for seq, body, leaf in view.scan():
+        for seq, columns, body, leaf in view.rows():
             if seq != acc.size:
                 raise TrailVerificationError(
                     f"record {acc.size} is missing (the next stored record is {seq})", seq=acc.size, problem="missing"
@@ -72,6 +73,13 @@ def verify_trail(
             if sha256(b"\x00" + body).digest() != leaf:
                 raise TrailVerificationError(
                     f"record {seq} was edited: its content no longer matches its stored hash", seq=seq, problem="edited"
+                )
+            relabelled = column_problem(seq, columns, body)
+            if relabelled is not None:
+                raise TrailVerificationError(
+                    f"{relabelled}: a lookup column was edited, so readers would show or judge it under a forged value",
+                    seq=seq,
+                    problem="relabelled",
                 )
             acc.add(leaf)
             if acc.size in targets:
@@ -112,29 +120,7 @@ def verify_trail(
 
         if witness is not None:
             checked += 1
-            problem = witness.verify(keys)
-            if problem is not None:
-                raise TrailVerificationError(f"the witness checkpoint {problem}", problem="witness")
-            if witness.log_id != log_id:
-                raise TrailVerificationError(
-                    f"the witness belongs to trail {witness.log_id}, not {log_id}: the trail was replaced"
-                    f" (the witness saw {witness.size} records at {witness.time})",
-                    seq=0,
-                    problem="replaced",
-                )
-            if witness.size > size:
-                raise TrailVerificationError(
-                    f"truncated: the witness saw a signed checkpoint of {witness.size} records at {witness.time},"
-                    f" but the trail has only {size}; records {size}..{witness.size - 1} were deleted",
-                    seq=size,
-                    problem="truncated",
-                )
-            if prefix[witness.size] != witness.root:
-                raise TrailVerificationError(
-                    f"the trail's first {witness.size} records differ from the witness checkpoint"
-                    " (rewritten with the signing key?)",
-                    problem="forked",
-                )
+            _check_witness(witness, keys, log_id, size, prefix)
         if expected_size is not None and size < expected_size:
             raise TrailVerificationError(
                 f"truncated: {expected_size} records were expected but the trail has only {size}",
@@ -144,6 +130,39 @@ def verify_trail(
         if full:
             checked += checker.check_all(latest.size if latest else 0)
     return VerifyReport(size, root, latest, witness, checked, time.perf_counter() - started)
+
+
+def _check_witness(
+    witness: Checkpoint, keys: dict[str, Ed25519PublicKey], log_id: str, size: int, prefix: dict[int, bytes]
+) -> None:
+    """The trail must be the witness's trail and extend the tree head it holds: the root recomputed over the
+    first `witness.size` records must be the witness's root (a consistency check from the records themselves,
+    so a rewrite followed by new appends shows, however many appends followed)."""
+    problem = witness.verify(keys)
+    if problem is not None:
+        raise TrailVerificationError(f"the witness checkpoint {problem}", problem="witness")
+    if witness.log_id != log_id:
+        raise TrailVerificationError(
+            f"replaced: the witness pins trail {witness.log_id} at this location, but this is trail {log_id}"
+            f" (the witness saw {witness.size} records at {witness.time}): the trail was deleted and made anew,"
+            " or another trail was put in its place",
+            seq=0,
+            problem="replaced",
+        )
+    if witness.size > size:
+        raise TrailVerificationError(
+            f"truncated: the witness saw a signed checkpoint of {witness.size} records at {witness.time},"
+            f" but the trail has only {size}; records {size}..{witness.size - 1} were deleted"
+            " (or the database was rolled back)",
+            seq=size,
+            problem="truncated",
+        )
+    if prefix[witness.size] != witness.root:
+        raise TrailVerificationError(
+            f"forked: the trail's first {witness.size} records differ from the witness checkpoint of"
+            f" {witness.time} (rewritten, then appended to)",
+            problem="forked",
+        )
 
 
 class _Checker:

@@ -260,5 +260,8 @@ async def test_an_unreadable_history_is_a_recorded_deny(trail: Trail, tmp_path: 
     assert decision.behavior == "deny"
     assert decision.error is not None
     assert decision.error.startswith("history:")
-    assert json.loads(stored(trail)[-1].body)["behavior"] == "deny"
+    db = sqlite3.connect(tmp_path / "trail.sqlite3", isolation_level=None)
+    [(last,)] = db.execute("SELECT body FROM trail_records ORDER BY seq DESC LIMIT 1").fetchall()
+    db.close()
+    assert json.loads(last)["behavior"] == "deny"
     trail.close()

@@ -81,7 +81,7 @@ def test_a_decision_record_gives_its_values_back() -> None:
     decision = Decision("deny", call.tool_input, "no", RULE, (OTHER,), "v1:abc", 1234, error=None)
     record = DecisionRecord.of(call, context, decision)
     assert (record.call(), record.context(), record.decision()) == (call, context, decision)
-    assert record.v == 2
+    assert record.v == 3
 
 
 V1_BODY = (

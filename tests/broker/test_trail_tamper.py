@@ -164,9 +164,9 @@ def test_an_inserted_record_is_named(trail: Setup) -> None:
 
 def test_a_record_appended_without_the_key_is_unsigned(trail: Setup) -> None:
     fake = trail.body(0)
-    trail.sql(
+    trail.sql(  # a copy of record 0, its lookup columns included, so only the signature is missing
         "INSERT INTO trail_records (seq, kind, time, session_id, tool_use_id, tool_name, body, leaf)"
-        " VALUES (?, 'decision', 't', 's', 'x', 'Bash', ?, ?)",
+        " SELECT ?, kind, time, session_id, tool_use_id, tool_name, ?, ? FROM trail_records WHERE seq = 0",
         (N, fake, leaf_hash(fake)),
     )
     error = trail.fails()
@@ -183,9 +183,11 @@ def test_a_record_appended_without_the_key_is_unsigned(trail: Setup) -> None:
 
 
 def test_reordered_records_are_named(trail: Setup) -> None:
-    two, five = trail.body(2), trail.body(5)
-    trail.sql("UPDATE trail_records SET body = ?, leaf = ? WHERE seq = 2", (five, leaf_hash(five)))
-    trail.sql("UPDATE trail_records SET body = ?, leaf = ? WHERE seq = 5", (two, leaf_hash(two)))
+    columns = "kind, time, session_id, tool_use_id, tool_name, body, leaf"
+    two, five = (trail.sql(f"SELECT {columns} FROM trail_records WHERE seq = ?", (seq,))[0] for seq in (2, 5))
+    assign = "kind = ?, time = ?, session_id = ?, tool_use_id = ?, tool_name = ?, body = ?, leaf = ?"
+    trail.sql(f"UPDATE trail_records SET {assign} WHERE seq = 2", five)  # whole rows swapped, columns too
+    trail.sql(f"UPDATE trail_records SET {assign} WHERE seq = 5", two)
     error = trail.fails()
     assert (error.seq, error.problem) == (2, "edited")
 
