@@ -357,8 +357,8 @@ class RuleSet:
                 else:
                     found.extend(index.domains.matching(facts.hosts, deny_side=True))
         elif key == "Bash":
-            for gate, group in index.bash_gates:
-                found.extend(group.matching(facts.cwd, facts.bash_paths(gate), deny_side=True))
+            for gate, gated in index.bash_gates:
+                found.extend(gated.matching(facts.cwd, facts.bash_paths(gate), deny_side=True))
             if index.bash_compound or index.bash_other or index.bash_by_first:
                 analysis = facts.bash
                 if analysis is not None:
