@@ -43,6 +43,13 @@ SCENARIO: dict[str, Any] = {
             ],
         },
         {
+            "contains": "twenty tools",
+            "turns": [
+                *({"tool_calls": [{"name": "Bash", "input": {"command": f"{TOOL_COMMAND}-{i}"}}]} for i in range(20)),
+                "Got: {last_tool_result}",
+            ],
+        },
+        {
             "contains": "fifty tools",
             "turns": [
                 *({"tool_calls": [{"name": "Bash", "input": {"command": f"echo call-{i}"}}]} for i in range(50)),
@@ -54,6 +61,7 @@ SCENARIO: dict[str, Any] = {
 }
 GREETING = "greet me"
 ONE_TOOL = "run one tool"
+TWENTY_TOOLS = "run twenty tools"
 FIFTY_TOOLS = "run fifty tools"
 
 

@@ -272,7 +272,7 @@ def main() -> None:
         ],
         ["(e) Python peak RSS, one governed run < 60 MB", f"{peak:.0f} MB", verdict(peak < 60)],
     ]
-    print_table("Targets (issue 6)", ["target (`bench_governed.py`)", "measured", ""], targets)
+    print_table("Targets", ["target (`bench_governed.py`)", "measured", ""], targets)
 
 
 # -- the child: the in-process measurements ------------------------------------------------------------------

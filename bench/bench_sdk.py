@@ -184,7 +184,7 @@ def main() -> None:
             vs_sdk = med[variant, workload] / med[AGENT, workload]
             targets.append([f"{label}, {workload}: <= 1.15x claude -p", f"{vs_cli:.2f}x", verdict(vs_cli <= 1.15)])
             targets.append([f"{label}, {workload}: <= 0.5x {AGENT}", f"{vs_sdk:.2f}x", verdict(vs_sdk <= 0.5)])
-    print_table("Targets (issue 3)", ["target (`bench_sdk.py`)", "measured", ""], targets)
+    print_table("Targets", ["target (`bench_sdk.py`)", "measured", ""], targets)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from magistrate.broker._approval import (
         INPUT_SCHEMA,
-        PROMPT_TOOL,
-        SERVER_NAME,
         TOOL_DESCRIPTION,
-        TOOL_NAME,
         ApprovalCallback,
         Approver,
         AskRequest,
@@ -65,7 +62,7 @@ if TYPE_CHECKING:
         Health,
         Recorded,
     )
-    from magistrate.broker._defaults import DEFAULT_TIMEOUT, HISTORY_LIMIT
+    from magistrate.broker._defaults import DEFAULT_TIMEOUT, HISTORY_LIMIT, PROMPT_TOOL, SERVER_NAME, TOOL_NAME
     from magistrate.broker._errors import MagistrateError
     from magistrate.broker._hooks import (
         OUTCOME_EVENTS,
@@ -188,7 +185,7 @@ _EXPORTS: dict[str, str] = {
     "OUTCOME_PATH": "magistrate.broker._decision_wire",
     "OutcomeRecord": "magistrate.broker._audit_records",
     "PERMISSION_MODES": "magistrate.broker._call",
-    "PROMPT_TOOL": "magistrate.broker._approval",
+    "PROMPT_TOOL": "magistrate.broker._defaults",
     "PermissionMode": "magistrate.broker._call",
     "Policy": "magistrate.broker._interfaces",
     "PolicyCase": "magistrate.broker._policy_cases",
@@ -213,7 +210,7 @@ _EXPORTS: dict[str, str] = {
     "RuleRef": "magistrate.broker._decision",
     "RuleResult": "magistrate.broker._python_rules",
     "RuleSource": "magistrate.broker._decision",
-    "SERVER_NAME": "magistrate.broker._approval",
+    "SERVER_NAME": "magistrate.broker._defaults",
     "SchemaVersionError": "magistrate.broker._database",
     "SessionHookInput": "magistrate.broker._cli_decisions",
     "Snapshot": "magistrate.broker._database",
@@ -221,7 +218,7 @@ _EXPORTS: dict[str, str] = {
     "StoredRecord": "magistrate.broker._storage",
     "TOOL_DESCRIPTION": "magistrate.broker._approval",
     "TOOL_HOOK_EVENTS": "magistrate.broker._hooks",
-    "TOOL_NAME": "magistrate.broker._approval",
+    "TOOL_NAME": "magistrate.broker._defaults",
     "TerminalApprover": "magistrate.broker._approval_terminal",
     "TodoWriteInput": "magistrate.broker._tool_inputs",
     "ToolCall": "magistrate.broker._call",

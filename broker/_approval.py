@@ -29,9 +29,6 @@ from magistrate.broker._log import get_logger
 
 log = get_logger("magistrate.broker.approval")
 
-SERVER_NAME = "magistrate"
-TOOL_NAME = "approval_prompt"
-PROMPT_TOOL = f"mcp__{SERVER_NAME}__{TOOL_NAME}"
 
 TOOL_DESCRIPTION = (
     "Decide whether a tool call may run: the broker's policy decides, and an `ask` goes to an approver. "

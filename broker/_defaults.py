@@ -13,3 +13,9 @@ HISTORY_LIMIT = 1000
 """How many of a session's latest decisions a broker keeps for rules to see (and reads back from the trail
 when it meets a session it has not seen): the SDK's broker, `magistrate hook`, a remote broker's client and
 the replay of a trail all see the same history."""
+
+SERVER_NAME = "magistrate"
+"""The in-process MCP server a governed run attaches for its approval prompt."""
+TOOL_NAME = "approval_prompt"
+PROMPT_TOOL = f"mcp__{SERVER_NAME}__{TOOL_NAME}"
+"""The `--permission-prompt-tool` of a governed run: known before the CLI starts, so it costs no import."""

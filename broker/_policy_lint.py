@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from magistrate.broker._approval import SERVER_NAME, TOOL_NAME
 from magistrate.broker._decision import RuleSource
+from magistrate.broker._defaults import SERVER_NAME, TOOL_NAME
 from magistrate.broker._interfaces import Policy
 from magistrate.broker._policy_errors import PolicyLoadError
 from magistrate.broker._rule_shadows import shadows

@@ -365,6 +365,8 @@ class _ListIndex:
     bash_other: list[StringRule] = field(default_factory=list)
     bash_compound: list[StringRule] = field(default_factory=list)
     tool_globs: list[StringRule] = field(default_factory=list)
+    bash_gates: tuple[tuple[str, _PathGroup], ...] = ()
+    """The file-rule groups that gate Bash (`read`, `edit`), those present only: built once with the index."""
 
 
 class RuleSet:
@@ -394,47 +396,70 @@ class RuleSet:
                     index.bash_other.append(rule)
                 else:
                     index.by_tool.setdefault(tool, []).append(rule)
+        for index in self._lists.values():
+            gates = ((gate, index.paths.get(("Bash", gate))) for gate in ("read", "edit"))
+            index.bash_gates = tuple((gate, group) for gate, group in gates if group is not None)
 
     def _matching(self, list_name: ListName, facts: CallFacts) -> list[StringRule]:
         index = self._lists[list_name]
-        found = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts)]
-        found.extend(r for r in index.tool_globs if hits(r, facts))
-        if facts.key == "WebFetch":
+        key = facts.key
+        by_tool = index.by_tool.get(key)
+        found = [r for r in by_tool if hits(r, facts)] if by_tool else []
+        if index.tool_globs:
+            found.extend(r for r in index.tool_globs if hits(r, facts))
+        if key == "WebFetch":
             if index.domains.plain or index.domains.wildcard:
                 if facts.hosts is None:
                     # No host the CLI's parser would connect to: any domain rule of this list could apply.
                     found.append(next(iter((*index.domains.plain.values(), *index.domains.wildcard.values())))[0])
                 else:
                     found.extend(index.domains.matching(facts.hosts, deny_side=True))
-        elif facts.key == "Bash":
-            for gate in ("read", "edit"):
-                group = index.paths.get(("Bash", gate))
-                if group is not None:
-                    found.extend(group.matching(facts.cwd, facts.bash_paths(gate), deny_side=True))
-                    if group.rules and facts.paths_unknown(gate) and group.rules[0] not in found:
-                        found.append(group.rules[0])  # a file no one can name: any file rule may be about it
+        elif key == "Bash":
+            for gate, gated in index.bash_gates:
+                found.extend(gated.matching(facts.cwd, facts.bash_paths(gate), deny_side=True))
+                if gated.rules and facts.paths_unknown(gate) and gated.rules[0] not in found:
+                    found.append(gated.rules[0])  # a file no one can name: any file rule may be about it
+            if index.bash_compound or index.bash_other or index.bash_by_first:
+                analysis = facts.bash
+                if analysis is not None:
+                    if analysis.hidden:
+                        # Bash may run a command the analysis cannot name: every rule about commands may be
+                        # about it.
+                        unseen = [
+                            *index.bash_other,
+                            *index.bash_compound,
+                            *(r for rs in index.bash_by_first.values() for r in rs),
+                        ]
+                        found.extend(r for r in unseen[:1] if r not in found)
+                    self._bash_matching(index, analysis, facts, found)
         else:
-            group = index.paths.get((facts.key, None))
+            group = index.paths.get((key, None))
             if group is not None:
                 found.extend(group.matching(facts.cwd, facts.paths, deny_side=True))
                 if group.rules and facts.paths_unknown("tool") and group.rules[0] not in found:
                     found.append(group.rules[0])
-        if facts.key == "Bash" and facts.bash is not None and facts.bash.hidden:
-            # Bash may run a command the analysis cannot name: every rule about commands may be about it.
-            unseen = [*index.bash_other, *index.bash_compound, *(r for rs in index.bash_by_first.values() for r in rs)]
-            found.extend(r for r in unseen[:1] if r not in found)
-        if facts.key == "Bash" and index.bash_compound and facts.bash is not None:
-            forms = set(facts.bash.deny_forms)
-            found.extend(r for r in index.bash_compound if all(part in forms for part in r.bash_parts))
-        if facts.key == "Bash" and (index.bash_other or index.bash_by_first) and facts.bash is not None:
-            found.extend(r for r in index.bash_other if hits(r, facts))
-            seen: set[int] = set()
-            for form in facts.bash.deny_forms:
-                for rule in index.bash_by_first.get(form[0], ()):
-                    if id(rule) not in seen and _bash_form_matches(rule, form):
-                        seen.add(id(rule))
-                        found.append(rule)
         return found
+
+    @staticmethod
+    def _bash_matching(index: _ListIndex, analysis: BashAnalysis, facts: CallFacts, found: list[StringRule]) -> None:
+        forms = analysis.deny_forms
+        if index.bash_compound:
+            present = set(forms)
+            found.extend(r for r in index.bash_compound if all(part in present for part in r.bash_parts))
+        if index.bash_other:
+            found.extend(r for r in index.bash_other if hits(r, facts))
+        by_first = index.bash_by_first
+        if not by_first:
+            return
+        seen: set[int] = set()
+        for form in forms:
+            candidates = by_first.get(form[0])
+            if not candidates:
+                continue
+            for rule in candidates:
+                if id(rule) not in seen and _bash_form_matches(rule, form):
+                    seen.add(id(rule))
+                    found.append(rule)
 
     def _allowing(self, facts: CallFacts) -> list[StringRule]:
         index = self._lists["allow"]

@@ -7,6 +7,9 @@ before the store is touched; the store's blocking calls run in a worker thread.
 Appends from many tasks of one process are committed together: while one batch is being written, the
 next ones queue, and the next writer commits everything queued in one transaction (one fsync, still one
 signed checkpoint per record). Each caller still waits for its own record's commit.
+
+A record nothing waits on (a call's outcome) can be `defer`red instead: it rides in the next append's
+transaction, or is committed by `flush` or `close`, so it costs no commit of its own.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class Trail(TrailReader):
         self.witness = witness
         self._queue: list[_Pending] = []
         self._flush_lock = anyio.Lock()
+        self._deferred: list[NewRecord] = []
         self.inline_writes = False
         """Commit on the event loop's own thread instead of a worker thread. For a caller with nothing else to
         do while it waits for the commit (an SDK run answering a hook), this saves the two thread hand-offs,
@@ -178,9 +182,37 @@ class Trail(TrailReader):
         recorded = self._redactor.text(session_id) if session_id else session_id
         return super().session_log(recorded, limit)
 
+    def defer(self, record: AnyRecord) -> None:
+        """Queue `record` for the next append's commit (or `flush`, or `close`), ahead of that append's record.
+
+        For records whose writer need not wait: they share a commit instead of paying one each. Until then
+        they are only in memory, so a crash loses them; a decision must never be deferred."""
+        self._deferred.append(self.prepare(record))
+
+    async def flush(self) -> None:
+        """Commit the deferred records now. Raises `AuditError` when they are not committed."""
+        if not self._deferred:
+            return
+        carried = self._carry()
+        async with self._flush_lock:
+            if not carried[-1].done.is_set():
+                batch, self._queue = self._queue, []
+                with anyio.CancelScope(shield=True):
+                    await self._flush(batch)
+        failed = next((p.error for p in carried if p.error is not None), None)
+        if failed is not None:
+            raise AuditError(f"the trail did not record {len(carried)} deferred record(s): {failed}") from failed
+
+    def _carry(self) -> list[_Pending]:
+        carried = [_Pending(record) for record in self._deferred]
+        self._deferred = []
+        self._queue.extend(carried)
+        return carried
+
     async def append(self, record: AnyRecord) -> Receipt:
         """Append a record; returns once it is durably committed. Raises `AuditError` when it is not."""
         pending = _Pending(self.prepare(record))
+        carried = self._carry() if self._deferred else []
         self._queue.append(pending)
         async with self._flush_lock:
             if not pending.done.is_set():
@@ -190,6 +222,8 @@ class Trail(TrailReader):
                 with anyio.CancelScope(shield=True):
                     await self._flush(batch)
         if pending.error is not None:
+            if carried:
+                _log.error("trail_deferred_lost", records=len(carried), error=str(pending.error))
             raise AuditError(f"the trail did not record the {record.kind}: {pending.error}") from pending.error
         assert pending.receipt is not None
         return pending.receipt
@@ -246,7 +280,21 @@ class Trail(TrailReader):
                 _log.error("trail_witness_not_updated", error=str(exc), witness=str(self.witness.directory))
         return results
 
+    def close(self) -> None:
+        """Commit what is still deferred, then close the store."""
+        deferred, self._deferred = self._deferred, []
+        if deferred:
+            try:
+                self._write(deferred)
+            except Exception as exc:  # noqa: BLE001 - closing must go on; the loss is logged
+                _log.error("trail_deferred_lost", records=len(deferred), error=str(exc))
+        super().close()
+
     async def aclose(self) -> None:
+        try:
+            await self.flush()
+        except AuditError as exc:  # closing must go on; the loss is logged
+            _log.error("trail_deferred_lost", error=str(exc))
         await anyio.to_thread.run_sync(self.close)
 
     async def __aenter__(self) -> Trail:

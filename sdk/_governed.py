@@ -16,7 +16,18 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from magistrate.broker import Approver, AskRequest, CallbackApprover, Environment, Governor, Policy, Verdict
+from magistrate.broker import (
+    Approver,
+    AskRequest,
+    Broker,
+    CallbackApprover,
+    Environment,
+    Governor,
+    OutcomeRecord,
+    Policy,
+    ToolOutcome,
+    Verdict,
+)
 from magistrate.sdk._agent_options import AnyOptions
 from magistrate.sdk._errors import OptionsError
 from magistrate.sdk._governance import Governance
@@ -56,12 +67,20 @@ async def _default_governor(options: AnyOptions, cwd: str, env: Environment) -> 
 
         remote = RemoteGovernor(url, token=env.broker_token)
         return remote, [remote]
-    from magistrate.broker import Broker, Trail
+    from magistrate.broker import Trail
 
     policy = _resolve_policy(options, cwd, env)
     trail = await anyio.to_thread.run_sync(functools.partial(Trail.open, options.audit, env=env))
     trail.inline_writes = True  # the run waits on each commit anyway; skip the worker thread
-    return Broker(policy, trail), [trail]
+    return _RunBroker(policy, trail), [trail]
+
+
+class _RunBroker(Broker):
+    """The broker of one run, whose outcomes ride in the next decision's commit instead of one of their own:
+    nothing waits on an outcome, and a crash before that commit loses outcomes only, never a decision."""
+
+    async def record_outcome(self, outcome: ToolOutcome) -> None:
+        self.trail.defer(OutcomeRecord.of(outcome))
 
 
 class _CanUseToolApprover:

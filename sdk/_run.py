@@ -122,7 +122,6 @@ class Run:
                 governance = await governance_for(options, cwd or str(Path.cwd()), plan.endpoints, config)
                 plan.endpoints.update(bundled_endpoints(governance, config))
                 plan.governance.append(governance)
-                session.after_answer = governance.flush_outcomes
             init = await session.wait(pending)
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -258,14 +257,16 @@ def _add_user_hooks(options: AnyOptions, plan: _Plan) -> None:
 
 
 def _add_governance(options: AnyOptions, plan: _Plan) -> None:
-    """Register the hooks and attach the bundled servers by name; their implementations come later."""
-    from magistrate.broker import PROMPT_TOOL, SERVER_NAME, TOOL_HOOK_EVENTS
+    """Register the hook and attach the bundled servers by name; their implementations come later.
+
+    Only PreToolUse: outcomes come from the stream (see `Governance.observe`), so no call pays a second
+    round trip to the CLI for its PostToolUse."""
+    from magistrate.broker import PROMPT_TOOL, SERVER_NAME
     from magistrate.servers import COMPLIANCE_SERVER, DOCUMENTS_SERVER
 
-    for event in TOOL_HOOK_EVENTS:
-        callback_id = f"magistrate_{event}"
-        plan.hooks.setdefault(event, []).append({"matcher": None, "hookCallbackIds": [callback_id]})
-        plan.callbacks[callback_id] = None  # answered by governance
+    callback_id = "magistrate_PreToolUse"
+    plan.hooks.setdefault("PreToolUse", []).append({"matcher": None, "hookCallbackIds": [callback_id]})
+    plan.callbacks[callback_id] = None  # answered by governance
     bundled = (SERVER_NAME, COMPLIANCE_SERVER, DOCUMENTS_SERVER)
     if isinstance(options.mcp_servers, (str, Path)):
         raise OptionsError(
