@@ -25,6 +25,8 @@ VARIABLES: dict[str, str] = {
     "MAGISTRATE_APPROVAL_QUEUE": "the approval queue, a SQLite path or a `postgresql://` URL: when set, asks wait"
     " there for `magistrate approvals` unless `approver=` says otherwise (the default queue is"
     " `approvals.sqlite3` in the per-user state directory)",
+    "MAGISTRATE_ASK_WEBHOOK": "a URL the broker POSTs every pending ask to (JSON: its id, the call, and how to"
+    " answer it), for a chat notifier",
     "MAGISTRATE_AUDIT": "the audit trail, a SQLite path or a `postgresql://` URL (default `trail.sqlite3` in the"
     " per-user state directory)",
     "MAGISTRATE_BROKER": "the URL of a shared broker that decides and records instead of the run's own process",
@@ -104,6 +106,8 @@ class Environment:
     """`MAGISTRATE_LOG_LEVEL`, lower-cased."""
     log_format: LogFormat = "text"
     """`MAGISTRATE_LOG_FORMAT`."""
+    ask_webhook: str | None = None
+    """`MAGISTRATE_ASK_WEBHOOK`."""
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -131,6 +135,7 @@ class Environment:
             cli_path=get("MAGISTRATE_CLI_PATH"),
             log_level=(get("MAGISTRATE_LOG_LEVEL") or "warning").lower(),
             log_format=log_format,
+            ask_webhook=get("MAGISTRATE_ASK_WEBHOOK"),
         )
 
     # The directories are looked up when first needed: the log level is read on every `import magistrate.sdk`,

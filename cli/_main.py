@@ -24,6 +24,10 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "hook": ("magistrate.cli._hook", "The command hook that puts a plain claude run under the policy."),
     "settings": ("magistrate.cli._settings", "Write the files that run the plain claude CLI under a policy."),
     "approvals": ("magistrate.cli._approvals", "List, approve or deny the asks waiting in the approval queue."),
+    "broker": (
+        "magistrate.cli._broker_daemon",
+        "Run, start, stop or check the long-lived broker of plain claude.",
+    ),
 }
 
 
