@@ -25,6 +25,8 @@ VARIABLES: dict[str, str] = {
     "MAGISTRATE_APPROVAL_QUEUE": "the approval queue, a SQLite path or a `postgresql://` URL: when set, asks wait"
     " there for `magistrate approvals` unless `approver=` says otherwise (the default queue is"
     " `approvals.sqlite3` in the per-user state directory)",
+    "MAGISTRATE_ASK_WEBHOOK": "a URL the broker POSTs every pending ask to (JSON: its id, the call, and how to"
+    " answer it), for a chat notifier",
     "MAGISTRATE_AUDIT": "the audit trail, a SQLite path or a `postgresql://` URL (default `trail.sqlite3` in the"
     " per-user state directory)",
     "MAGISTRATE_BROKER": "the URL of a shared broker that decides and records instead of the run's own process",
@@ -108,6 +110,8 @@ class Environment:
     """`MAGISTRATE_LOG_FORMAT`."""
     trail_timeout: str | None = None
     """`MAGISTRATE_TRAIL_TIMEOUT`, as written (the trail checks it when it opens)."""
+    ask_webhook: str | None = None
+    """`MAGISTRATE_ASK_WEBHOOK`."""
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -136,6 +140,7 @@ class Environment:
             log_level=(get("MAGISTRATE_LOG_LEVEL") or "warning").lower(),
             log_format=log_format,
             trail_timeout=get("MAGISTRATE_TRAIL_TIMEOUT"),
+            ask_webhook=get("MAGISTRATE_ASK_WEBHOOK"),
         )
 
     # The directories are looked up when first needed: the log level is read on every `import magistrate.sdk`,

@@ -25,6 +25,10 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "settings": ("magistrate.cli._settings", "Write the files that run the plain claude CLI under a policy."),
     "approvals": ("magistrate.cli._approvals", "List, approve or deny the asks waiting in the approval queue."),
     "console": ("magistrate.cli._console", "Browse the trail and answer the approval queue in a web browser."),
+    "broker": (
+        "magistrate.cli._broker_daemon",
+        "Run, start, stop or check the long-lived broker of plain claude.",
+    ),
 }
 
 

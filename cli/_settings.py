@@ -1,5 +1,8 @@
 """`magistrate settings`: the files with which the plain `claude` CLI runs under a policy and into a trail.
 
+With `--install SCOPE` it instead merges HTTP hooks to the long-lived broker into a Claude Code settings file
+(`cli/_settings_install.py`), so a bare `claude` is governed with no flags at all.
+
 Two files and a command line: an `--mcp-config` that starts the approval prompt (`magistrate serve approval`)
 over stdio, and a `--settings` file whose command hooks run `magistrate hook` for every tool call and every
 outcome. The hook decides every call, including those the CLI would approve by itself; an `ask` then reaches
@@ -18,6 +21,8 @@ from typing import Any
 
 from magistrate.broker import PROMPT_TOOL, SERVER_NAME, TOOL_HOOK_EVENTS
 from magistrate.cli._hook_session import SESSION_EVENTS
+from magistrate.cli._settings_install import location as _location
+from magistrate.cli._settings_install import magistrate_command, register_install, run_install
 
 MCP_FILE = "magistrate-mcp.json"
 SETTINGS_FILE = "magistrate-settings.json"
@@ -27,18 +32,6 @@ are read from the transcript and recorded."""
 HOOK_TIMEOUT = 60
 """Seconds the CLI gives each `magistrate hook` command the written settings run; the hook denies by itself
 in half that."""
-
-
-def magistrate_command() -> list[str]:
-    """How to run this installation's `magistrate`, independent of PATH."""
-    return [str(Path(sys.executable).absolute()), "-m", "magistrate.cli"]
-
-
-def _location(db: str | None) -> str | None:
-    """A database location other processes can use: URLs as given, paths made absolute."""
-    if db is None or "://" in db:
-        return db
-    return str(Path(db).expanduser().absolute())
 
 
 def mcp_config(policy: Path, db: str | None, queue: str | None = None) -> dict[str, Any]:
@@ -91,6 +84,11 @@ def write(policy: Path, db: str | None, out: Path, queue: str | None = None) -> 
 def run(args: argparse.Namespace) -> int:
     from magistrate.broker import PolicyLoadError, load_policy
 
+    if args.install or args.uninstall:
+        return run_install(args)
+    if not args.policy:
+        sys.stderr.write("magistrate settings: --policy is required (unless --install or --uninstall)\n")
+        return 2
     policy = Path(args.policy).expanduser().absolute()
     try:
         load_policy(policy)
@@ -106,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--policy", required=True, metavar="FILE", help="a policy.py or a Claude Code settings JSON")
+    parser.add_argument("--policy", metavar="FILE", help="a policy.py or a Claude Code settings JSON")
     parser.add_argument(
         "--db", metavar="URL", help="the audit trail: SQLite path or postgresql:// URL (default: the per-user trail)"
     )
@@ -116,4 +114,5 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="answer asks through this approval queue (`magistrate approvals`) instead of the terminal",
     )
+    register_install(parser)
     parser.set_defaults(func=run)

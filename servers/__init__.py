@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from magistrate.servers._approval_queue import ApprovalQueue, QueueApprover, QueuedAsk, default_queue_path
+    from magistrate.servers._broker_service import serve_shared_broker
     from magistrate.servers._compliance import build_server as build_compliance_server
     from magistrate.servers._compliance import open_compliance
     from magistrate.servers._compliance_import import load_framework_file, sample_frameworks
     from magistrate.servers._compliance_repo import ComplianceRepository
     from magistrate.servers._compliance_tools import compliance_toolset
     from magistrate.servers._db import check_db_folder
-    from magistrate.servers._decision_api import serve_shared_broker
     from magistrate.servers._documents import build_server as build_documents_server
     from magistrate.servers._documents import open_documents
     from magistrate.servers._documents_extract import extract_text
@@ -74,7 +74,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "open_documents": ("magistrate.servers._documents", "open_documents"),
     "sample_frameworks": ("magistrate.servers._compliance_import", "sample_frameworks"),
     "serve_http": ("magistrate.servers._http", "serve_http"),
-    "serve_shared_broker": ("magistrate.servers._decision_api", "serve_shared_broker"),
+    "serve_shared_broker": ("magistrate.servers._broker_service", "serve_shared_broker"),
     "serve_stdio": ("magistrate.servers._http", "serve_stdio"),
 }
 

@@ -17,9 +17,8 @@ each decide request), so any process behind a load balancer can answer any reque
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -36,7 +35,6 @@ from magistrate.broker import (
     AuditError,
     CliDecisionRequest,
     DecideRequest,
-    Environment,
     ErrorBody,
     Health,
     Recorded,
@@ -47,11 +45,12 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from magistrate.broker import Broker, Policy
+    from magistrate.broker import Broker, Governor
 
 _log = get_logger("magistrate.servers.decision_api")
 ASGIApp = Any
 API_PREFIX = "/v1/"
+SERVICE_PATHS = frozenset({"/hook", "/metrics"})
 MAX_BODY_BYTES = 64 * 1024 * 1024
 """A decide request carries the call's input and the session's history; a Write of a large file is big."""
 
@@ -91,37 +90,61 @@ async def _parse(request: Request, validate_json: Callable[[bytes], _T]) -> _T:
         raise _Refused(422, "invalid_request", problems) from exc
 
 
-def decision_app(broker: Broker) -> ASGIApp:
-    """The `/v1/...` routes over `broker`, as an ASGI app (no token check: `http_app` wraps it in one)."""
+class BrokerHealth(Health):
+    """`GET /v1/health` of a broker that reloads its policy: `Health`, and why the latest edit did not load."""
+
+    policy_error: str | None = None
+    """Set while the policy file on disk does not load; the version above is the policy still in force."""
+
+
+def decision_app(
+    broker: Broker,
+    *,
+    governor: Governor | None = None,
+    routes: Sequence[Any] = (),
+    busy: Callable[[], AbstractContextManager[object]] | None = None,
+) -> ASGIApp:
+    """The `/v1/...` routes over `broker`, as an ASGI app (no token check: `http_app` wraps it in one).
+
+    Decisions go through `governor` when given (the broker, counted for `/metrics`); `routes` are served
+    beside them (`/hook`, `/metrics`), and `busy` is entered around each request, so a stopping service
+    finishes the ones in flight."""
+    from contextlib import nullcontext
+
     from starlette.applications import Starlette
     from starlette.routing import Route
+
+    deciding: Governor = governor if governor is not None else broker
+    entered = busy or nullcontext
 
     async def decide(request: Request) -> Response:
         parsed = await _parse(request, DecideRequest.model_validate_json)
         # The broker never raises for a policy's or the trail's failure: those are recorded denies.
-        decision = await broker.decide(parsed.call, parsed.context)
+        decision = await deciding.decide(parsed.call, parsed.context)
         return _json(DECISION_ADAPTER.dump_json(decision))
 
     async def outcome(request: Request) -> Response:
-        await broker.record_outcome(await _parse(request, OUTCOME_ADAPTER.validate_json))
+        await deciding.record_outcome(await _parse(request, OUTCOME_ADAPTER.validate_json))
         return _json(Recorded())
 
     async def approval(request: Request) -> Response:
-        await broker.record_approval(await _parse(request, APPROVAL_ADAPTER.validate_json))
+        await deciding.record_approval(await _parse(request, APPROVAL_ADAPTER.validate_json))
         return _json(Recorded())
 
     async def cli_decision(request: Request) -> Response:
         parsed = await _parse(request, CliDecisionRequest.model_validate_json)
-        await broker.record_cli_decision(parsed.call, parsed.context, parsed.decision)
+        await deciding.record_cli_decision(parsed.call, parsed.context, parsed.decision)
         return _json(Recorded())
 
     async def health(request: Request) -> Response:
-        return _json(Health(policy_version=broker.policy.version, log_id=broker.trail.log_id))
+        error = getattr(broker.policy, "error", None)
+        return _json(BrokerHealth(policy_version=broker.policy.version, log_id=broker.trail.log_id, policy_error=error))
 
     def guarded(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             try:
-                response: Response = await handler(request)
+                with entered():
+                    response: Response = await handler(request)
             except _Refused as refused:
                 _log.warning(
                     "decision_api_refused", path=request.url.path, status=refused.status, detail=refused.detail
@@ -143,53 +166,22 @@ def decision_app(broker: Broker) -> ASGIApp:
         Route(APPROVAL_PATH, guarded(approval), methods=["POST"]),
         Route(HEALTH_PATH, guarded(health), methods=["GET"]),
         Route(CLI_DECISION_PATH, guarded(cli_decision), methods=["POST"]),
+        *routes,
     ]
     return Starlette(routes=routes)
 
 
 class WithDecisionApi:
-    """Sends `/v1/...` HTTP requests to the decision API and everything else (MCP, lifespan) to `app`."""
+    """Sends `/v1/...` HTTP requests (and `/hook`, `/metrics`) to the decision API and everything else (MCP,
+    lifespan) to `app`."""
 
     def __init__(self, app: ASGIApp, api: ASGIApp) -> None:
         self.app = app
         self.api = api
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith(API_PREFIX):
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and (path.startswith(API_PREFIX) or path in SERVICE_PATHS):
             await self.api(scope, receive, send)
         else:
             await self.app(scope, receive, send)
-
-
-async def serve_shared_broker(
-    *,
-    db: str | None,
-    policy: Policy | str | Path | None,
-    host: str,
-    port: int,
-    token: str | None,
-    sock: socket.socket | None = None,
-    env: Environment | None = None,
-) -> None:
-    """Serve the approval prompt and the decision API over HTTP until cancelled, then close the trail.
-
-    The broker decides with `policy` (else $MAGISTRATE_POLICY, else the Claude Code settings of this
-    directory) and records in the trail at `db` (else $MAGISTRATE_AUDIT; PostgreSQL when shared). The
-    variables are read from `env`, this process's environment by default, as the approver is."""
-    import anyio.to_thread
-
-    from magistrate.servers._approval_server import build_server, open_broker
-    from magistrate.servers._http import check_exposure, serve_http
-
-    check_exposure(host, token)
-    env = env or Environment.read()
-    broker = await anyio.to_thread.run_sync(lambda: open_broker(db, policy=policy, env=env))
-    try:
-        server = build_server(governor=broker, env=env)
-        api = decision_app(broker)
-        _log.info("decision_api_serving", policy_version=broker.policy.version, log_id=broker.trail.log_id)
-        await serve_http(
-            server, host=host, port=port, token=token, sock=sock, wrap=lambda app: WithDecisionApi(app, api)
-        )
-    finally:
-        await broker.trail.aclose()

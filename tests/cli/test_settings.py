@@ -156,3 +156,143 @@ def test_a_policy_that_does_not_load_writes_nothing(tmp_path: Path) -> None:
     assert "policy" in done.stderr
     assert done.stdout == ""
     assert not (tmp_path / "magistrate-mcp.json").exists()
+
+
+# -- --install / --uninstall ------------------------------------------------------------------------------
+
+
+def install(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "magistrate.cli", "settings", *args],
+        cwd=cwd,
+        env={**os.environ, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+EXISTING = '{"model": "opus",\n "permissions": {"allow": ["Bash(npm test:*)"]},\n "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "true"}]}]}}\n'  # noqa: E501
+
+
+@pytest.mark.parametrize(
+    ("scope", "where"),
+    [
+        ("user", "home/.claude/settings.json"),
+        ("project", "proj/.claude/settings.json"),
+        ("local", "proj/.claude/settings.local.json"),
+    ],
+)
+def test_install_merges_into_the_scope_keeping_what_is_there_and_uninstall_restores_the_very_text(
+    tmp_path: Path, scope: str, where: str
+) -> None:
+    home, project = tmp_path / "home", tmp_path / "proj"
+    project.mkdir()
+    target = tmp_path / where
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(EXISTING)
+    (tmp_path / "policy.py").write_text(POLICY)
+    done = install(
+        "--install", scope, "--policy", str(tmp_path / "policy.py"), "--port", "8799", cwd=project, home=home
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"--- {target} (before)")  # the change, as a diff
+    assert '+            "onFailure": "block"' in done.stdout
+    doc = json.loads(target.read_text())
+    assert doc["model"] == "opus"
+    assert doc["permissions"] == {"allow": ["Bash(npm test:*)"]}  # nothing added to, nothing taken away
+    pre = doc["hooks"]["PreToolUse"]
+    assert pre[0] == {"matcher": "Bash", "hooks": [{"type": "command", "command": "true"}]}
+    [ours] = pre[1]["hooks"]
+    assert ours["type"] == "http"
+    assert ours["url"].startswith("http://127.0.0.1:8799/hook?")
+    assert "magistrate-broker-start" in ours["url"]
+    assert ours["onFailure"] == "block"
+    assert doc["hooks"]["PermissionRequest"][0]["hooks"][0]["onFailure"] == "block"
+    for event in ("PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd"):
+        assert doc["hooks"][event][0]["hooks"][0]["url"] == ours["url"]
+    [start] = doc["hooks"]["SessionStart"][0]["hooks"]
+    assert start["type"] == "command"
+    assert "broker start --port 8799 --policy" in start["command"]
+
+    again = install(
+        "--install", scope, "--policy", str(tmp_path / "policy.py"), "--port", "8799", cwd=project, home=home
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == ""  # installing twice changes nothing
+    assert json.loads(target.read_text()) == doc
+
+    removed = install("--uninstall", scope, cwd=project, home=home)
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.startswith(f"--- {target} (before)")
+    assert target.read_text() == EXISTING
+    assert not target.with_name(target.name + ".magistrate.json").exists()
+
+
+def test_uninstall_keeps_what_was_added_after_the_install(tmp_path: Path) -> None:
+    target = tmp_path / "home" / ".claude" / "settings.json"
+    done = install("--install", "user", cwd=tmp_path, home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("--- ")
+    doc = json.loads(target.read_text())
+    doc["theme"] = "dark"
+    doc["hooks"]["PreToolUse"].append({"matcher": "Read", "hooks": [{"type": "command", "command": "true"}]})
+    target.write_text(json.dumps(doc))
+    removed = install("--uninstall", "user", cwd=tmp_path, home=tmp_path / "home")
+    assert removed.returncode == 0, removed.stderr
+    assert json.loads(target.read_text()) == {
+        "hooks": {"PreToolUse": [{"matcher": "Read", "hooks": [{"type": "command", "command": "true"}]}]},
+        "theme": "dark",
+    }
+
+
+def test_install_into_a_file_that_did_not_exist_and_uninstall_removes_it(tmp_path: Path) -> None:
+    target = tmp_path / "home" / ".claude" / "settings.json"
+    assert install("--install", "user", cwd=tmp_path, home=tmp_path / "home").returncode == 0
+    assert target.exists()
+    assert install("--uninstall", "user", cwd=tmp_path, home=tmp_path / "home").returncode == 0
+    assert not target.exists()
+    nothing = install("--uninstall", "user", cwd=tmp_path, home=tmp_path / "home")
+    assert nothing.returncode == 0
+    assert "nothing of magistrate is installed" in nothing.stderr
+
+
+def test_a_team_broker_url_gets_the_token_header_and_no_autostart(tmp_path: Path) -> None:
+    target = tmp_path / "managed-settings.json"
+    target.write_text('{"allowedHttpHookUrls": ["https://hooks.example.com/*"]}')
+    done = install(
+        "--install", "managed", "--file", str(target), "--url", "https://broker.internal:8765",
+        cwd=tmp_path, home=tmp_path / "home",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(target.read_text())
+    [hook] = doc["hooks"]["PreToolUse"][0]["hooks"]
+    assert hook["url"] == "https://broker.internal:8765/hook"
+    assert hook["headers"] == {"Authorization": "Bearer ${MAGISTRATE_BROKER_TOKEN}"}
+    assert hook["allowedEnvVars"] == ["MAGISTRATE_BROKER_TOKEN"]
+    assert "SessionStart" not in doc["hooks"]
+    # An allow-list of hook URLs that left the broker out would block every call: the broker joins it.
+    assert doc["allowedHttpHookUrls"] == ["https://hooks.example.com/*", "https://broker.internal:8765/hook*"]
+    assert install("--uninstall", "managed", "--file", str(target), cwd=tmp_path, home=tmp_path).returncode == 0
+    assert json.loads(target.read_text()) == {"allowedHttpHookUrls": ["https://hooks.example.com/*"]}
+
+
+def test_a_settings_file_that_is_not_json_is_refused_clearly(tmp_path: Path) -> None:
+    target = tmp_path / "home" / ".claude" / "settings.json"
+    target.parent.mkdir(parents=True)
+    target.write_text("{not json")
+    done = install("--install", "user", cwd=tmp_path, home=tmp_path / "home")
+    assert done.returncode == 2
+    assert "cannot be read as JSON" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert target.read_text() == "{not json"
+
+
+def test_dry_run_shows_the_change_without_writing(tmp_path: Path) -> None:
+    done = install("--install", "user", "--dry-run", cwd=tmp_path, home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr
+    assert '"onFailure": "block"' in done.stdout
+    assert not (tmp_path / "home" / ".claude" / "settings.json").exists()
