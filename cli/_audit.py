@@ -66,6 +66,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     _common(export)
     export.add_argument("--from", dest="start", type=int, default=0)
     export.add_argument("--session", help="only this session's records")
+    export.add_argument("--json", action="store_true", help="(the output is JSON lines already)")
     export.set_defaults(func=_guard(_export))
 
     key = sub.add_parser("key", help="print the public key (PEM); creates the key pair if missing")
@@ -74,12 +75,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     checkpoint = sub.add_parser("checkpoint", help="print the latest signed checkpoint as JSON")
     _common(checkpoint)
+    checkpoint.add_argument("--json", action="store_true", help="(the output is JSON already)")
     checkpoint.set_defaults(func=_guard(_checkpoint))
 
     proof = sub.add_parser("proof", help="inclusion proof of a record, or consistency proof since a size")
     _common(proof)
     proof.add_argument("seq", type=int, nargs="?", help="the record to prove included in the latest tree")
     proof.add_argument("--since", type=int, metavar="SIZE", help="prove the latest tree extends the one of SIZE")
+    proof.add_argument("--json", action="store_true", help="(the output is JSON already)")
     proof.set_defaults(func=_guard(_proof))
 
 
