@@ -33,6 +33,7 @@ from magistrate.broker import (
     load_public_key,
     public_key_pem,
 )
+from magistrate.cli._audit_show import refusing, resolve_session
 from magistrate.cli._audit_show import register as register_show_tail
 
 EXIT_OK, EXIT_BAD, EXIT_ERROR = 0, 1, 2
@@ -65,7 +66,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     export = sub.add_parser("export", help="write records as JSONL to standard output")
     _common(export)
     export.add_argument("--from", dest="start", type=int, default=0)
-    export.add_argument("--session", help="only this session's records")
+    export.add_argument("--session", help="only this session's records (a full id or a prefix)")
     export.add_argument("--json", action="store_true", help="(the output is JSON lines already)")
     export.set_defaults(func=_guard(_export))
 
@@ -150,12 +151,14 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@refusing
 def _export(args: argparse.Namespace) -> int:
     out = sys.stdout
     with _reader(args) as trail:
+        session = resolve_session(trail, args.session) if args.session is not None else None
         for record in trail.scan(start=args.start):
             body = record.body
-            if args.session is not None and json.loads(body).get("session_id") != args.session:
+            if session is not None and record.session_id != session:
                 continue
             out.write(f'{{"seq":{record.seq},"leaf":"{record.leaf.hex()}","record":{body.decode()}}}\n')
     return EXIT_OK

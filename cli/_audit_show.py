@@ -260,7 +260,9 @@ def _finish(verdict: Verdict) -> int:
     return EXIT_FAILED if verdict.verified is False else EXIT_OK
 
 
-def _refusing(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def refusing(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A command whose refusals (a session prefix of none or several, a bad time) are one line on stderr."""
+
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
@@ -271,7 +273,7 @@ def _refusing(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
     return run
 
 
-@_refusing
+@refusing
 def _show(args: argparse.Namespace) -> int:
     with TrailReader.open(args.db if args.db is not None else args.env.trail) as trail:
         verdict = _verdict(trail, args)
@@ -323,7 +325,7 @@ def _appended(trail: TrailReader, after: int, interval: float) -> Iterator[list[
             time.sleep(interval)
 
 
-@_refusing
+@refusing
 def _tail(args: argparse.Namespace) -> int:
     if args.follow and not args.interval > 0:
         raise _RefusedError("--interval must be more than 0 seconds", 2)

@@ -1,8 +1,8 @@
 """Tables a person reads in a terminal: columns aligned, and the wide ones cut with `…` to fit its width.
 
 Only a terminal gets cut: when standard output is a pipe or a file the rows are written whole (a script
-should use `--json`, which always carries the full values). `COLUMNS` sets the width explicitly, for
-a terminal that does not report it, or to see what a narrow terminal would show.
+should use `--json`, which always carries the full values), whatever `COLUMNS` says, since libraries such as
+readline export it to every child process. In a terminal, `COLUMNS` overrides the width it reports.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ _MIN_FLEX = 8
 
 
 def terminal_width() -> int | None:
-    """The width to fit: `COLUMNS` when set, else the terminal's when standard output is one, else None."""
-    given = os.environ.get("COLUMNS", "")
-    if given.isdigit() and int(given) > 0:
-        return int(given)
+    """The width to fit when standard output is a terminal (`COLUMNS`, else what it reports), else None."""
     try:
-        if sys.stdout.isatty():
-            return os.get_terminal_size(sys.stdout.fileno()).columns
+        if not sys.stdout.isatty():
+            return None
+        given = os.environ.get("COLUMNS", "")
+        if given.isdigit() and int(given) > 0:
+            return int(given)
+        return os.get_terminal_size(sys.stdout.fileno()).columns or None
     except (OSError, ValueError):
         return None
-    return None
 
 
 def cut(text: str, width: int) -> str:

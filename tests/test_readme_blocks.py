@@ -108,7 +108,7 @@ def env(workspace: Path) -> Any:
     with ScriptedModel({"default": {"turns": ["The contract is reviewed."]}}) as model:
         environ = {**os.environ, **model.env()}
         environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-        for name in ("MAGISTRATE_POLICY", "MAGISTRATE_AUDIT", "COLUMNS"):
+        for name in ("MAGISTRATE_POLICY", "MAGISTRATE_AUDIT"):
             environ.pop(name, None)
         yield environ
 

@@ -17,6 +17,7 @@ import pytest
 from magistrate.broker import CallContext, Decision, DecisionRecord, ToolCall, Trail
 from magistrate.cli import main
 from tests._bounded import read_lines
+from tests.cli._terminal import on_terminal
 
 S1 = "3f2a9c1e-0000-4000-8000-000000000001"
 S2 = "3f2a9c1e-0000-4000-8000-000000000002"
@@ -118,17 +119,20 @@ def test_json_lines_carry_every_value_and_the_verdict(db: Path, capsys: pytest.C
 
 
 def test_a_narrow_terminal_gets_cut_cells_and_json_keeps_them_whole(
-    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     append(db, [("Bash", {"command": "echo " + "long " * 40}, "allow", S1)], first=len(CALLS))
-    monkeypatch.setenv("COLUMNS", "140")
-    code, out, _ = run(capsys, "show", "--db", str(db))
+    code, out = on_terminal(["audit", "show", "--db", str(db)], columns=140)
     assert code == 0
-    assert all(len(line) <= 140 for line in out.splitlines())
-    assert "…" in out.splitlines()[-1]
-    assert S1 in out.splitlines()[-1]  # the session is never cut
-    code, out, _ = run(capsys, "show", "--db", str(db), "--json", "--from", str(len(CALLS)))
-    assert json.loads(out)["record"]["input"]["command"] == "echo " + "long " * 40
+    lines = out.splitlines()
+    assert len(lines) == len(CALLS) + 2
+    assert all(len(line) <= 140 for line in lines)
+    assert "…" in lines[-1]
+    assert S1 in lines[-1]  # the session is never cut
+    code, piped, _ = run(capsys, "show", "--db", str(db))  # not a terminal: whole rows
+    assert "echo " + "long " * 39 in piped
+    code, piped, _ = run(capsys, "show", "--db", str(db), "--json", "--from", str(len(CALLS)))
+    assert json.loads(piped)["record"]["input"]["command"] == "echo " + "long " * 40
 
 
 def test_every_row_of_a_tampered_trail_is_marked_and_the_exit_is_one(
@@ -197,3 +201,12 @@ def test_tail_follow_prints_appended_records_and_ctrl_c_exits_zero(db: Path) -> 
         finally:
             if child.poll() is None:
                 child.kill()
+
+
+def test_export_takes_a_session_prefix_too(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "export", "--db", str(db), "--session", "77c0")
+    assert code == 0
+    assert [json.loads(line)["seq"] for line in out.splitlines()] == [3]
+    code, out, err = run(capsys, "export", "--db", str(db), "--session", "nothing")
+    assert (code, out) == (1, "")
+    assert "no session is 'nothing'" in err

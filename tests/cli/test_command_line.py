@@ -16,6 +16,7 @@ import pytest
 
 from magistrate.cli import main
 from magistrate.cli._main import _GROUPS, _build_parser
+from tests.cli._terminal import on_terminal
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -91,15 +92,16 @@ def test_db_goes_after_the_subcommand_everywhere_and_the_old_place_still_works(
     assert json.loads(capsys.readouterr().out)["name"] == "note.md"
 
 
-def test_tables_fit_the_terminal(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("COLUMNS", "40")
-    assert main(["compliance", "frameworks", "--db", str(tmp_path / "c.sqlite3")]) == 0
-    lines = capsys.readouterr().out.splitlines()
+def test_tables_fit_the_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "c.sqlite3")
+    code, out = on_terminal(["compliance", "frameworks", "--db", db], columns=40)
+    assert code == 0
+    lines = out.splitlines()
     assert lines[0].split() == ["framework", "requirements", "name"]
     assert all(len(line) <= 40 for line in lines)
     assert lines[1].endswith("…")
+    assert main(["compliance", "frameworks", "--db", db]) == 0  # into a pipe or a file: whole
+    assert "General Data Protection Regulation (EU) 2016/679" in capsys.readouterr().out
 
 
 def test_usage_errors_exit_two_without_a_traceback() -> None:
