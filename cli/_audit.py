@@ -33,7 +33,7 @@ from magistrate.broker import (
     load_public_key,
     public_key_pem,
 )
-from magistrate.cli._audit_show import refusing, resolve_session
+from magistrate.cli._audit_filter import refusing, resolve_session
 from magistrate.cli._audit_show import register as register_show_tail
 
 EXIT_OK, EXIT_BAD, EXIT_ERROR = 0, 1, 2

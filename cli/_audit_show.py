@@ -15,15 +15,12 @@ writes them plus `verified` (true, false, or null when not checked) and, when fa
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fnmatch
 import json
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +31,20 @@ from magistrate.broker import (
     TrailVerificationError,
     default_key_path,
     load_public_key,
-    parse_when,
+)
+from magistrate.cli._audit_filter import (
+    EXIT_NOT_FOUND,
+    RecordFilter,
+    RefusedError,
+    add_filter_arguments,
+    body_of,
+    record_filter,
+    refusing,
+    scanning,
 )
 from magistrate.cli._table import render, terminal_width
 
-EXIT_OK, EXIT_FAILED, EXIT_NOT_FOUND = 0, 1, 1
-_BEHAVIORS = ("allow", "deny", "ask")
+EXIT_OK, EXIT_FAILED = 0, 1
 _FOLLOW_BATCH = 1000
 """At most this many new records are read per poll, so a burst is printed in steps, never loaded whole."""
 _HEADER = ("seq", "time", "kind", "session", "tool", "result", "input", "rule")
@@ -47,62 +52,11 @@ _FLEXIBLE = (4, 6, 7)
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class TrailCheck:
     """Whether the trail verified: True, False (with the problem), or None when it was not checked."""
 
     verified: bool | None
     problem: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class RecordFilter:
-    """Which records a listing shows; every condition given must hold."""
-
-    session: str | None = None
-    """A full session id (resolved from a prefix by `resolve_session`)."""
-    tools: tuple[str, ...] = ()
-    """Tool names or globs; any one may match."""
-    decisions: tuple[str, ...] = ()
-    """Only decision records with one of these behaviours."""
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def __call__(self, record: StoredRecord) -> bool:
-        if self.session is not None and record.session_id != self.session:
-            return False
-        if self.tools and not any(fnmatch.fnmatchcase(record.tool_name, t) for t in self.tools):
-            return False
-        if self.decisions and (record.kind != "decision" or _body(record).get("behavior") not in self.decisions):
-            return False
-        if self.since is not None or self.until is not None:
-            when = parse_when(record.time)
-            if (self.since is not None and when < self.since) or (self.until is not None and when >= self.until):
-                return False
-        return True
-
-    @property
-    def only_session(self) -> bool:
-        """Whether the session is the only condition (the store's session index answers it)."""
-        return not (self.tools or self.decisions or self.since or self.until)
-
-
-def _body(record: StoredRecord) -> dict[str, Any]:
-    try:
-        body = json.loads(record.body)
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
-    """The filters `show` and `tail` share."""
-    parser.add_argument("--session", metavar="ID", help="only this session's records (a full id or a prefix)")
-    parser.add_argument("--tool", action="append", default=[], metavar="NAME", help="only this tool (a glob; repeat)")
-    parser.add_argument(
-        "--decision", action="append", default=[], choices=_BEHAVIORS, help="only decisions of this kind (repeat)"
-    )
-    parser.add_argument("--since", metavar="TIME", help="only records at or after TIME (2026-11-25, ...Z, 12h, 7d)")
-    parser.add_argument("--until", metavar="TIME", help="only records before TIME")
 
 
 def _verify_arguments(parser: argparse.ArgumentParser) -> None:
@@ -136,57 +90,10 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None], guard:
 # -- what to show -------------------------------------------------------------------------------------------
 
 
-class _RefusedError(Exception):
-    """A filter that cannot be applied: the message for stderr, and the exit code."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@contextlib.contextmanager
-def _scanning(trail: TrailReader, start: int = 0) -> Iterator[Iterator[StoredRecord]]:
-    """`trail.scan` whose snapshot is released when the reader stops early (a limit reached)."""
-    records = trail.scan(start=start)
-    try:
-        yield records
-    finally:
-        close = getattr(records, "close", None)
-        if close is not None:
-            close()
-
-
-def resolve_session(trail: TrailReader, given: str) -> str:
-    """The one session id that is `given` or starts with it; `_RefusedError` when none or several do."""
-    if trail.records(limit=1, session_id=given):
-        return given
-    found: set[str] = set()
-    with _scanning(trail) as records:
-        for record in records:
-            if record.session_id.startswith(given):
-                found.add(record.session_id)
-    if not found:
-        raise _RefusedError(f"no session is {given!r} or starts with it", EXIT_NOT_FOUND)
-    if len(found) > 1:
-        shown = ", ".join(sorted(found)[:10]) + (", ..." if len(found) > 10 else "")
-        raise _RefusedError(f"{len(found)} sessions start with {given!r}: {shown}; give more of the id", EXIT_NOT_FOUND)
-    return found.pop()
-
-
-def _filter(trail: TrailReader, args: argparse.Namespace) -> RecordFilter:
-    try:
-        since = parse_when(args.since) if args.since else None
-        until = parse_when(args.until) if args.until else None
-    except ValueError as exc:
-        raise _RefusedError(str(exc), 2) from None
-    session = resolve_session(trail, args.session) if args.session else None
-    return RecordFilter(session, tuple(args.tool), tuple(args.decision), since, until)
-
-
-def _verdict(trail: TrailReader, args: argparse.Namespace) -> Verdict:
+def _verdict(trail: TrailReader, args: argparse.Namespace) -> TrailCheck:
     """The trail verified as `audit verify` would by default: the key or `--public-key`s, and the witness."""
     if args.no_verify:
-        return Verdict(None)
+        return TrailCheck(None)
     key_path = args.key or default_key_path(args.env)
     if args.public_key:
         keys = [load_public_key(p) for p in args.public_key]
@@ -194,7 +101,7 @@ def _verdict(trail: TrailReader, args: argparse.Namespace) -> Verdict:
         keys = [load_public_key(key_path)]
     else:
         sys.stderr.write(f"magistrate audit: not verified: no key at {key_path} (pass --public-key FILE)\n")
-        return Verdict(None)
+        return TrailCheck(None)
     witness: Checkpoint | None = trail.witness_checkpoint(key_path)
     try:
         trail.verify(keys, witness=witness)
@@ -202,8 +109,8 @@ def _verdict(trail: TrailReader, args: argparse.Namespace) -> Verdict:
         where = f"record {exc.seq}" if exc.seq is not None else "the trail"
         problem = f"{exc.problem or 'failed'} at {where}: {exc}"
         sys.stderr.write(f"magistrate audit: WARNING: the trail does NOT verify ({problem}); rows marked !\n")
-        return Verdict(False, problem)
-    return Verdict(True)
+        return TrailCheck(False, problem)
+    return TrailCheck(True)
 
 
 # -- how it is shown ----------------------------------------------------------------------------------------
@@ -214,7 +121,7 @@ def _compact(value: Any) -> str:
 
 
 def _row(record: StoredRecord) -> list[str]:
-    body = _body(record)
+    body = body_of(record)
     result = str(body.get("behavior") or body.get("status") or "")
     rule = body.get("rule")
     detail = str(rule.get("text") or rule.get("id") or "") if isinstance(rule, dict) else ""
@@ -235,7 +142,7 @@ def _row(record: StoredRecord) -> list[str]:
     return [str(record.seq), record.time[:23], record.kind, record.session_id, record.tool_name, result, *one_line]
 
 
-def _write(records: Iterable[StoredRecord], verdict: Verdict, args: argparse.Namespace, *, header: bool) -> None:
+def _write(records: Iterable[StoredRecord], verdict: TrailCheck, args: argparse.Namespace, *, header: bool) -> None:
     out = sys.stdout
     if args.json:
         for record in records:
@@ -256,21 +163,8 @@ def _write(records: Iterable[StoredRecord], verdict: Verdict, args: argparse.Nam
     out.flush()
 
 
-def _finish(verdict: Verdict) -> int:
+def _finish(verdict: TrailCheck) -> int:
     return EXIT_FAILED if verdict.verified is False else EXIT_OK
-
-
-def refusing(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """A command whose refusals (a session prefix of none or several, a bad time) are one line on stderr."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except _RefusedError as exc:
-            sys.stderr.write(f"magistrate audit {args.audit_command}: {exc}\n")
-            return exc.code
-
-    return run
 
 
 @refusing
@@ -280,7 +174,7 @@ def _show(args: argparse.Namespace) -> int:
         if args.seq is not None:
             found = trail.record(args.seq)
             if found is None:
-                raise _RefusedError(f"no record {args.seq}", EXIT_NOT_FOUND)
+                raise RefusedError(f"no record {args.seq}", EXIT_NOT_FOUND)
             if args.json:
                 _write([found], verdict, args, header=False)
             else:
@@ -290,10 +184,10 @@ def _show(args: argparse.Namespace) -> int:
                 sys.stdout.write(json.dumps({**out, "record": json.loads(found.body)}, indent=2, ensure_ascii=False))
                 sys.stdout.write("\n")
             return _finish(verdict)
-        chosen = _filter(trail, args)
+        chosen = record_filter(trail, args)
         records: list[StoredRecord] = []
         if args.limit > 0:
-            with _scanning(trail, max(args.start, 0)) as scanned:
+            with scanning(trail, max(args.start, 0)) as scanned:
                 for record in scanned:
                     if chosen(record):
                         records.append(record)
@@ -309,7 +203,7 @@ def _last(trail: TrailReader, n: int, chosen: RecordFilter) -> list[StoredRecord
     if chosen.only_session:
         return trail.tail(n, session_id=chosen.session)
     kept: deque[StoredRecord] = deque(maxlen=n)
-    with _scanning(trail) as scanned:
+    with scanning(trail) as scanned:
         kept.extend(r for r in scanned if chosen(r))
     return list(kept)
 
@@ -328,12 +222,12 @@ def _appended(trail: TrailReader, after: int, interval: float) -> Iterator[list[
 @refusing
 def _tail(args: argparse.Namespace) -> int:
     if args.follow and not args.interval > 0:
-        raise _RefusedError("--interval must be more than 0 seconds", 2)
-    verdict = Verdict(None)
+        raise RefusedError("--interval must be more than 0 seconds", 2)
+    verdict = TrailCheck(None)
     try:
         with TrailReader.open(args.db if args.db is not None else args.env.trail) as trail:
             verdict = _verdict(trail, args)
-            chosen = _filter(trail, args)
+            chosen = record_filter(trail, args)
             size = trail.size()
             shown = _last(trail, args.n, chosen)
             _write(shown, verdict, args, header=True)
