@@ -30,7 +30,7 @@ CALLS = [
 ]
 
 
-def append(db: Path, calls: list[tuple[str, dict[str, str], str, str]], first: int = 0) -> None:
+def append(db: Path | str, calls: list[tuple[str, dict[str, str], str, str]], first: int = 0) -> None:
     async def fill() -> None:
         with anyio.fail_after(30):
             async with Trail.open(db) as trail:
@@ -210,3 +210,14 @@ def test_export_takes_a_session_prefix_too(db: Path, capsys: pytest.CaptureFixtu
     code, out, err = run(capsys, "export", "--db", str(db), "--session", "nothing")
     assert (code, out) == (1, "")
     assert "no session is 'nothing'" in err
+
+
+def test_a_postgres_trail_reads_the_same(postgres_database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    append(postgres_database, CALLS)
+    code, out, err = run(capsys, "tail", "--db", postgres_database, "--session", "3f2a9c1e-0000-4000-8000-0000000000")
+    assert code == 1
+    assert "2 sessions start with" in err
+    code, out, _ = run(capsys, "show", "--db", postgres_database, "--session", "77c", "--json", "--decision", "ask")
+    assert code == 0
+    assert [json.loads(line)["seq"] for line in out.splitlines()] == [3]
+    assert json.loads(out)["verified"] is True
