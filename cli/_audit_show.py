@@ -61,8 +61,9 @@ class TrailCheck:
 
 def _verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object a line, every value in full")
-    parser.add_argument("--key", type=Path, help="the signing key file (default $MAGISTRATE_TRAIL_KEY or ~/.config)")
-    parser.add_argument("--public-key", type=Path, action="append", default=[], help="trusted public key (PEM)")
+    key_help = "the signing key file (default $MAGISTRATE_TRAIL_KEY or ~/.config)"
+    parser.add_argument("--key", type=Path, metavar="FILE", help=key_help)
+    parser.add_argument("--public-key", type=Path, action="append", default=[], metavar="FILE", help="trusted (PEM)")
     parser.add_argument("--no-verify", action="store_true", help="list without verifying the trail first")
 
 
@@ -83,7 +84,7 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None], guard:
     add_filter_arguments(tail)
     tail.add_argument("-n", type=int, default=20, help="how many (default 20)")
     tail.add_argument("-f", "--follow", action="store_true", help="print new records as they are appended")
-    tail.add_argument("--interval", type=float, default=1.0, help="seconds between reads when following")
+    tail.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="between reads when following")
     tail.set_defaults(func=guard(_tail))
 
 
