@@ -2,9 +2,10 @@
 
 A run whose approver is the approval queue (`MAGISTRATE_APPROVAL_QUEUE`, or `approver="queue"`) puts each ask
 in a database table (a SQLite file or a `postgresql://` URL) and waits, bounded, for an answer. A reviewer
-answers here, from any terminal, with a note that goes into the audit trail with their name. An ask that is no
-longer pending (answered, or expired because the run stopped waiting) cannot be answered: exit 1 says so, as it
-does for a queue that cannot be opened or is of a schema version this magistrate does not know.
+answers here, from any terminal, with a note that goes into the audit trail with their name; an ask is named by
+its id or any prefix of it that no other ask shares. An ask that is no longer pending (answered, or expired
+because the run stopped waiting) cannot be answered: exit 1 says so, as it does for a prefix that names no ask
+or several, and for a queue that cannot be opened or is of a schema version this magistrate does not know.
 """
 
 from __future__ import annotations
@@ -68,17 +69,33 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolve(queue: ApprovalQueue, given: str) -> str:
+    """The id of the one ask whose id is `given` or starts with it; LookupError when none or several do."""
+    if not given or queue.get(given) is not None:
+        return given
+    found = sorted(row.id for row in queue.list(None) if row.id.startswith(given))
+    if not found:
+        raise LookupError(f"no ask with id {given!r} (nor one whose id starts with it)")
+    if len(found) > 1:
+        raise LookupError(f"{len(found)} asks have ids starting with {given!r}: {', '.join(found[:10])}; give more")
+    return found[0]
+
+
 def _answer(args: argparse.Namespace, *, approve: bool) -> int:
     from magistrate.servers import DatabaseError
 
     try:
-        row = _queue(args).decide(args.id, approve=approve, by=args.by, note=args.note)
+        queue = _queue(args)
+        row = queue.decide(_resolve(queue, args.id), approve=approve, by=args.by, note=args.note)
     except LookupError as exc:
         sys.stderr.write(f"magistrate approvals: {exc.args[0]}\n")
         return 1
     except DatabaseError as exc:
         sys.stderr.write(f"magistrate approvals: {exc}\n")
         return 1
+    if args.json:
+        sys.stdout.write(json.dumps(dataclasses.asdict(row), ensure_ascii=False) + "\n")
+        return 0
     sys.stdout.write(f"{row.id} {row.status} by {row.decided_by}\n")
     return 0
 
@@ -97,7 +114,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     for name, approve in (("approve", True), ("deny", False)):
         answer = sub.add_parser(name, parents=[common], help=f"{name} a pending ask")
-        answer.add_argument("id", metavar="ID", help="the ask's id, as `list` shows it")
+        answer.add_argument("id", metavar="ID", help="the ask's id as `list` shows it, or any unambiguous prefix")
         answer.add_argument("--note", default="", metavar="TEXT", help="why; recorded in the audit trail")
         answer.add_argument("--by", default=None, metavar="NAME", help="who answers (default: your user name)")
+        answer.add_argument("--json", action="store_true", help="print the answered ask as one JSON object")
         answer.set_defaults(func=lambda a, approve=approve: _answer(a, approve=approve))

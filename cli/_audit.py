@@ -3,8 +3,9 @@
 - `verify`: exit 0 when intact, 1 when not (naming the first bad record and what is wrong), 2 when the
   trail or a key cannot be read at all; `--json` prints the verdict as one object
   (`{"ok", "size", "root", ...}` or `{"ok": false, "seq", "problem", "message"}`).
-- `show`, `tail`: records as a table (or one record in full with `show --seq N`); `export`: JSONL on
-  standard output, one `{"seq", "leaf", "record"}` object a line.
+- `show`, `tail` (in `_audit_show`): records as a table fitted to the terminal, or JSON lines (`--json`),
+  filtered, marked when the trail does not verify (then exit 1); `export`: JSONL on standard output, one
+  `{"seq", "leaf", "record"}` object a line.
 - `key`: the public key (PEM) a verifier needs; `checkpoint`: the latest signed checkpoint as JSON, to keep
   somewhere the database's owner cannot reach (`verify --witness FILE` checks against it); `proof`: the
   inclusion proof of one record, or (`--since SIZE`) the consistency proof that the latest tree extends an
@@ -24,7 +25,6 @@ from typing import Any
 from magistrate.broker import (
     AuditError,
     Checkpoint,
-    StoredRecord,
     TrailReader,
     TrailVerificationError,
     default_db,
@@ -33,6 +33,8 @@ from magistrate.broker import (
     load_public_key,
     public_key_pem,
 )
+from magistrate.cli._audit_filter import refusing, resolve_session
+from magistrate.cli._audit_show import register as register_show_tail
 
 EXIT_OK, EXIT_BAD, EXIT_ERROR = 0, 1, 2
 
@@ -59,24 +61,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     verify.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
     verify.set_defaults(func=_guard(_verify))
 
-    show = sub.add_parser("show", help="list records, or one record in full")
-    _common(show)
-    show.add_argument("--seq", type=int, help="show this record in full")
-    show.add_argument("--session", help="only this session's records")
-    show.add_argument("--from", dest="start", type=int, default=0, help="first record to list")
-    show.add_argument("--limit", type=int, default=100)
-    show.set_defaults(func=_guard(_show))
-
-    tail = sub.add_parser("tail", help="the last records")
-    _common(tail)
-    tail.add_argument("-n", type=int, default=20, help="how many (default 20)")
-    tail.add_argument("--session", help="only this session's records")
-    tail.set_defaults(func=_guard(_tail))
+    register_show_tail(sub, _common, _guard)
 
     export = sub.add_parser("export", help="write records as JSONL to standard output")
     _common(export)
     export.add_argument("--from", dest="start", type=int, default=0)
-    export.add_argument("--session", help="only this session's records")
+    export.add_argument("--session", help="only this session's records (a full id or a prefix)")
+    export.add_argument("--json", action="store_true", help="(the output is JSON lines already)")
     export.set_defaults(func=_guard(_export))
 
     key = sub.add_parser("key", help="print the public key (PEM); creates the key pair if missing")
@@ -85,12 +76,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     checkpoint = sub.add_parser("checkpoint", help="print the latest signed checkpoint as JSON")
     _common(checkpoint)
+    checkpoint.add_argument("--json", action="store_true", help="(the output is JSON already)")
     checkpoint.set_defaults(func=_guard(_checkpoint))
 
     proof = sub.add_parser("proof", help="inclusion proof of a record, or consistency proof since a size")
     _common(proof)
     proof.add_argument("seq", type=int, nargs="?", help="the record to prove included in the latest tree")
     proof.add_argument("--since", type=int, metavar="SIZE", help="prove the latest tree extends the one of SIZE")
+    proof.add_argument("--json", action="store_true", help="(the output is JSON already)")
     proof.set_defaults(func=_guard(_proof))
 
     _register_report(sub)
@@ -167,54 +160,14 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _summary(record: StoredRecord) -> str:
-    try:
-        body: dict[str, Any] = json.loads(record.body)
-    except ValueError:
-        body = {}
-    what = body.get("behavior") or body.get("status") or ""
-    rule = body.get("rule") or {}
-    detail = rule.get("text", "") if isinstance(rule, dict) else ""
-    if record.kind == "approval":
-        detail = f"by {body.get('approver', '')}"
-    return (
-        f"{record.seq:>8}  {record.time[:23]}  {record.kind:<8}  {record.session_id[:12]:<12}  "
-        f"{record.tool_name[:28]:<28}  {what:<7}  {detail}".rstrip()
-    )
-
-
-def _list(records: list[StoredRecord]) -> int:
-    sys.stdout.write(f"{'seq':>8}  {'time':<23}  {'kind':<8}  {'session':<12}  {'tool':<28}  {'result':<7}  rule\n")
-    for record in records:
-        sys.stdout.write(_summary(record) + "\n")
-    return EXIT_OK
-
-
-def _show(args: argparse.Namespace) -> int:
-    with _reader(args) as trail:
-        if args.seq is not None:
-            found = trail.record(args.seq)
-            if found is None:
-                raise AuditError(f"no record {args.seq}")
-            out = {"seq": args.seq, "leaf": found.leaf.hex(), "record": json.loads(found.body)}
-            sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
-            return EXIT_OK
-        records = trail.records(start=args.start, limit=args.limit, session_id=args.session)
-    return _list(records)
-
-
-def _tail(args: argparse.Namespace) -> int:
-    with _reader(args) as trail:
-        records = trail.tail(args.n, session_id=args.session)
-    return _list(records)
-
-
+@refusing
 def _export(args: argparse.Namespace) -> int:
     out = sys.stdout
     with _reader(args) as trail:
+        session = resolve_session(trail, args.session) if args.session is not None else None
         for record in trail.scan(start=args.start):
             body = record.body
-            if args.session is not None and json.loads(body).get("session_id") != args.session:
+            if session is not None and record.session_id != session:
                 continue
             out.write(f'{{"seq":{record.seq},"leaf":"{record.leaf.hex()}","record":{body.decode()}}}\n')
     return EXIT_OK

@@ -7,6 +7,7 @@ writes nothing (exit 1), so a fixed file can be imported again from scratch.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,16 +16,25 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from magistrate.servers import ComplianceRepository
 
+from magistrate.cli._options import add_db, add_group_db, add_json
+from magistrate.cli._table import write as write_table
+
+_DB_HELP = "SQLite path or postgresql:// URL (default: compliance.sqlite3 in the per-user data dir)"
+
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (default: per-user data dir)")
+    add_group_db(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     load = sub.add_parser("import", help="load frameworks from CSV, JSON or YAML files")
     load.add_argument("files", nargs="*", type=Path, metavar="FILE")
     load.add_argument("--samples", action="store_true", help="(re)load the shipped GDPR and SOC 2 frameworks")
     load.set_defaults(func=_import)
+    add_db(load, _DB_HELP)
+    add_json(load, "print what was imported as one JSON object")
     listing = sub.add_parser("frameworks", help="list the frameworks in the database")
     listing.set_defaults(func=_frameworks)
+    add_db(listing, _DB_HELP)
+    add_json(listing, "one JSON object a line per framework")
     waive = sub.add_parser("waive", help="waive a requirement until a date")
     waive.add_argument("requirement_id")
     waive.add_argument("--reason", required=True)
@@ -32,6 +42,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     waive.add_argument("--until", required=True, help="expiry, YYYY-MM-DD or an ISO 8601 time (UTC)")
     waive.add_argument("--document", default=None, help="only for this document")
     waive.set_defaults(func=_waive)
+    add_db(waive, _DB_HELP)
+    add_json(waive, "print the waiver as one JSON object")
 
 
 def _open(args: argparse.Namespace) -> ComplianceRepository:
@@ -65,6 +77,9 @@ def _import(args: argparse.Namespace) -> int:
     except ServerError as exc:
         sys.stderr.write(f"magistrate compliance import: {exc}; nothing imported\n")
         return 1
+    if args.json:
+        sys.stdout.write(json.dumps({"requirements": count, "frameworks": [fw.id for fw in frameworks]}) + "\n")
+        return 0
     names = ", ".join(fw.id for fw in frameworks)
     sys.stdout.write(f"imported {count} requirement(s) in {len(frameworks)} framework(s): {names}\n")
     return 0
@@ -79,8 +94,11 @@ def _frameworks(args: argparse.Namespace) -> int:
     except ServerError as exc:
         sys.stderr.write(f"magistrate compliance frameworks: {exc}\n")
         return 1
-    for fw in frameworks:
-        sys.stdout.write(f"{fw.id}\t{fw.requirements}\t{fw.name}\n")
+    if args.json:
+        sys.stdout.write("".join(fw.model_dump_json() + "\n" for fw in frameworks))
+        return 0
+    rows = [(fw.id, str(fw.requirements), fw.name) for fw in frameworks]
+    write_table(("framework", "requirements", "name"), rows, flexible=(2,))
     return 0
 
 
@@ -100,5 +118,8 @@ def _waive(args: argparse.Namespace) -> int:
     except ServerError as exc:
         sys.stderr.write(f"magistrate compliance waive: {exc}\n")
         return 1
+    if args.json:
+        sys.stdout.write(waiver.model_dump_json() + "\n")
+        return 0
     sys.stdout.write(f"waiver {waiver.id} on {waiver.requirement_id} until {waiver.expires_at}\n")
     return 0

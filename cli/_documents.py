@@ -7,6 +7,7 @@ stops the whole command with every problem listed, and nothing half-added.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,19 +15,28 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from magistrate.servers import DocumentStore
 
+from magistrate.cli._options import add_db, add_group_db, add_json
+from magistrate.cli._table import write as write_table
+
+_DB_HELP = "SQLite path or postgresql:// URL (default: documents.sqlite3 in the per-user data dir)"
+
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (default: per-user data dir)")
+    add_group_db(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add = sub.add_parser("add", help="store files' text as documents (a new version when changed)")
     add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     add.add_argument("--label", action="append", default=[], dest="labels", help="a label; repeat for more")
     add.add_argument("--prefix", default="", help="prepended to each file name to make the document name")
     add.set_defaults(func=_add)
+    add_db(add, _DB_HELP)
+    add_json(add, "one JSON object a line per file: state, and the document as stored")
     listing = sub.add_parser("list", help="list live documents")
     listing.add_argument("--prefix", default=None)
     listing.add_argument("--label", default=None)
     listing.set_defaults(func=_list)
+    add_db(listing, _DB_HELP)
+    add_json(listing, "one JSON object a line per document")
 
 
 def _open(args: argparse.Namespace) -> DocumentStore:
@@ -78,6 +88,9 @@ def _add(args: argparse.Namespace) -> int:
                 sys.stderr.write(f"{doc.name}: {exc}\n")
                 return 1
             state = "added" if created else "unchanged"
+            if args.json:
+                sys.stdout.write(json.dumps({"state": state, **info.model_dump()}, ensure_ascii=False) + "\n")
+                continue
             sys.stdout.write(f"{state}\t{info.name}@{info.version}\t{info.sha256}\t{','.join(info.labels)}\n")
     return 0
 
@@ -91,6 +104,9 @@ def _list(args: argparse.Namespace) -> int:
     except ServerError as exc:
         sys.stderr.write(f"magistrate documents list: {exc}\n")
         return 1
-    for info in found:
-        sys.stdout.write(f"{info.name}@{info.version}\t{info.size}\t{info.sha256}\t{','.join(info.labels)}\n")
+    if args.json:
+        sys.stdout.write("".join(info.model_dump_json() + "\n" for info in found))
+        return 0
+    rows = [(f"{i.name}@{i.version}", str(i.size), i.sha256, ",".join(i.labels)) for i in found]
+    write_table(("document", "size", "sha256", "labels"), rows, flexible=(0, 2, 3))
     return 0

@@ -32,8 +32,25 @@ _GROUPS: dict[str, tuple[str, str]] = {
 }
 
 
+def _version() -> str:
+    """This installation's version, from its package metadata (a source tree without it says so)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("magistrate")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _build_parser(selected: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="magistrate", description="Policy-governed Claude Code agents.")
+    parser = argparse.ArgumentParser(
+        prog="magistrate",
+        description="Policy-governed Claude Code agents.",
+        epilog="Shared options (--db, --json) go after the subcommand: magistrate audit show --db TRAIL --json. "
+        "Exit codes: 0 ok, 1 the answer is no (a deny, a trail that does not verify, a failing case, nothing "
+        "found), 2 a usage error or an input that cannot be read, 3 an ask (policy check).",
+    )
+    parser.add_argument("--version", action="version", version=f"magistrate {_version()}")
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
     for name, (module_name, help_text) in _GROUPS.items():
         group_parser = sub.add_parser(name, help=help_text, description=help_text)

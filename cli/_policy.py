@@ -7,6 +7,7 @@ Scripts depend on the output and the exit codes, so they are stable:
   stderr, one per line.
 - `lint` prints every problem (`file:line: ...`) and exits 1 if there is one, 0 when there is none; a rule
   that loads but may not mean what it seems to (`Bash(touch :*)`) is printed as a warning, and does not fail.
+  `--json` prints them as one object instead, with the same exit code.
 - `test` and `replay` live in `_policy_test` and `_policy_replay`.
 
 `--policy` defaults to `MAGISTRATE_POLICY` for `check`, `lint` and `test`.
@@ -121,6 +122,8 @@ def _lint(args: argparse.Namespace) -> int:
     if not chosen:
         return fail("lint", "no policy: name a FILE or set MAGISTRATE_POLICY")
     report = lint_policy(chosen, servers=bundled_servers())
+    if args.json:
+        return _lint_json(chosen, report)
     for finding in report.findings:
         sys.stdout.write(f"{finding}\n")
     sys.stdout.flush()
@@ -133,6 +136,19 @@ def _lint(args: argparse.Namespace) -> int:
     version = str(getattr(report.policy, "version", ""))[:16]
     sys.stdout.write(f"ok: {chosen} (version {version})\n")
     return 0
+
+
+def _lint_json(chosen: str, report: Any) -> int:
+    """`lint --json`: `{"ok", "policy", "version", "problems": [...], "warnings": [...]}`; the same exit code."""
+    problems = [
+        {"where": str(f.source), "kind": f.kind, "rule": f.rule or None, "list": f.list, "message": f.message}
+        for f in report.findings
+    ]
+    warnings = [str(w) for w in getattr(report.policy, "warnings", ())] if not problems else []
+    version = str(getattr(report.policy, "version", "")) if report.policy is not None else None
+    out = {"ok": not problems, "policy": chosen, "version": version, "problems": problems, "warnings": warnings}
+    sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+    return 1 if problems else 0
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -154,9 +170,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--mode", default="default", choices=get_args(PermissionMode), help="session permission mode")
     check.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="a label of the session")
     check.add_argument("--no-exit-code", action="store_true", help="exit 0 whatever the decision")
+    check.add_argument("--json", action="store_true", help="(the output is one JSON object already)")
     check.set_defaults(func=_check)
     lint = sub.add_parser("lint", help="load a policy and list every problem; exit 1 if there is one")
     lint.add_argument("file", nargs="?", metavar="FILE", help="a policy.py or a settings JSON ($MAGISTRATE_POLICY)")
+    lint.add_argument("--json", action="store_true", help="print the problems and warnings as one JSON object")
     lint.set_defaults(func=_lint)
     register_test(sub)
     register_replay(sub)

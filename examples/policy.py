@@ -1,8 +1,8 @@
 """An example policy for an agent that works on a web service's repository.
 
 Check it:      magistrate policy lint examples/policy.py
-Ask it:        magistrate policy check --policy examples/policy.py --tool Bash --input '{"command": "npm test"}'
-Use it:        query(prompt, options=ClaudeAgentOptions(policy="examples/policy.py"))  (or MAGISTRATE_POLICY)
+Ask it:        magistrate policy check --policy examples/policy.py --tool Bash --input '{"command": "npm run test"}'
+Use it:        query(prompt, options=ClaudeCodeOptions(policy="examples/policy.py"))  (or MAGISTRATE_POLICY)
 
 Rule strings mean exactly what they mean to Claude Code; Python rules say what rule strings cannot. A deny,
 from either, is final; then ask; then allow; nothing matched is the default, deny.
