@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from magistrate.broker import AskRequest
 from magistrate.sdk.scripted_model import ScriptedModel
+from magistrate.servers import ApprovalQueue
 from tests._harness import CliRun
 from tests.console.conftest import SCENARIO, Console, Governed, governed_setup
 
@@ -204,4 +206,36 @@ def test_beyond_loopback_a_token_is_required(
     assert "token" not in page.url
     page.get_by_role("link", name="Approvals", exact=True).first.click()
     expect(page.get_by_role("heading", name="Approvals")).to_be_visible()
+    page.close()
+
+
+def test_deny_with_a_note_and_a_form_from_elsewhere_is_refused(
+    tmp_path: Path, start_console: Callable[..., Console], browser: Browser
+) -> None:
+    governed = governed_setup(tmp_path / "denying")
+    queue = ApprovalQueue(governed.queue)
+    console = console_for(start_console, governed)
+    page = open_page(browser, console.url + "/approvals")
+    waiting = queue.submit(AskRequest("Bash", {"command": "touch x"}, "toolu_9", "s9", "asks", "Bash(touch:*)"))
+    ask = page.get_by_test_id("pending-ask")
+    expect(ask).to_have_count(1)
+    expect(ask).to_contain_text(waiting)
+    ask.get_by_label("note").fill("not on a Friday")
+    ask.get_by_role("button", name="Deny").click()
+    expect(page.get_by_test_id("notice")).to_contain_text(f"{waiting} denied by")
+    row = queue.get(waiting)
+    assert row is not None
+    assert (row.status, row.note) == ("denied", "not on a Friday")
+
+    other = queue.submit(AskRequest("Bash", {"command": "touch y"}, "toolu_10", "s9", "asks", "Bash(touch:*)"))
+    forged = urllib.request.Request(
+        f"{console.url}/approvals/{other}", data=b"answer=approve&csrf=guess", method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(forged, timeout=30)
+    assert refused.value.code == 403
+    refused.value.close()
+    still = queue.get(other)
+    assert still is not None
+    assert still.status == "pending"
     page.close()
