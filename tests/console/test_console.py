@@ -68,8 +68,9 @@ def test_overview_decisions_filters_and_one_record_with_its_proof(
     expect(status).to_contain_text(f"{len(records)} records verified")
     expect(page.locator("main")).to_contain_text(session)  # the session, in full, among the sessions
     screenshots(page, "overview")
+    expect(page.get_by_role("link", name="Approvals")).to_have_count(1)
 
-    page.get_by_role("link", name="Decisions", exact=True).first.click()
+    page.get_by_role("link", name="Decisions").click()  # the one link so labelled
     expect(page.get_by_test_id("decision-row")).to_have_count(len(decisions))
     by_command = {r: text for text in rows(page) for r in ("ls", "cat notes.txt", "echo fine") if f'"{r}"' in text}
     assert "Bash(ls:*)" in by_command["ls"]
@@ -113,7 +114,7 @@ def test_overview_decisions_filters_and_one_record_with_its_proof(
     expect(page.get_by_test_id("record-leaf")).to_have_text(echo["leaf"])
     expect(page.locator("main")).to_contain_text(f"signed tree of {len(records)} records")
     expect(page.locator("main")).to_contain_text("outcome")  # the linked outcome, in the same call's records
-    page.get_by_role("link", name="Policy", exact=True).first.click()
+    page.get_by_role("link", name="Policy").click()
     expect(page.get_by_test_id("policy-version")).to_have_text(echo["record"]["policy_version"])
     expect(page.locator("main")).to_contain_text("Bash(touch:*)")
     page.close()
@@ -204,7 +205,7 @@ def test_beyond_loopback_a_token_is_required(
     page = open_page(browser, console.url + "/?token=s3cret")
     expect(page.get_by_test_id("trail-status")).to_have_attribute("data-state", "intact")
     assert "token" not in page.url
-    page.get_by_role("link", name="Approvals", exact=True).first.click()
+    page.get_by_role("link", name="Approvals").click()
     expect(page.get_by_role("heading", name="Approvals")).to_be_visible()
     page.close()
 
