@@ -173,9 +173,10 @@ def start_console() -> Iterator[Callable[..., Console]]:
             process.stderr.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium through playwright; a clear failure when it is not installed."""
+    """Headless Debian Chromium through playwright; a clear failure when it is not installed. Per module:
+    playwright's sync API keeps an event loop running on this thread, which no later `anyio.run` may meet."""
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail("chromium is not installed: the browser tests need it (run scripts/ensure-chromium as root)")
