@@ -89,10 +89,9 @@ def build_app(config: ConsoleConfig) -> Starlette:
         with reader() as trail:
             status = trail_status(trail, config.key_path)
             ov = overview(trail)
+        # The navigation holds the one link labelled Decisions and the one labelled Approvals.
         body = (
-            f"<h1>Overview</h1>{status_section(status)}"
-            f'<p><a href="/decisions">Decisions</a> · <a href="/approvals">Approvals</a> · '
-            f'<a href="/policy">Policy in force</a></p>{overview_sections(ov)}'
+            f"<h1>Overview</h1>{status_section(status)}{overview_sections(ov)}"
             f'<p class="muted small">trail {esc(trail.url)}</p>'
         )
         return HTMLResponse(document("Overview", body))
@@ -224,7 +223,8 @@ class ConsoleToken:
         given = request.query_params.get("token")
         if given is not None and self._valid(given):
             rest = {k: v for k, v in request.query_params.items() if k != "token"}
-            response: Response = RedirectResponse(f"{request.url.path}?{urlencode(rest)}", status_code=303)
+            target = f"{request.url.path}?{urlencode(rest)}" if rest else request.url.path
+            response: Response = RedirectResponse(target, status_code=303)
             response.set_cookie(COOKIE, given, httponly=True, samesite="strict")
         else:
             response = _error("Token required", "open the console's address with ?token=TOKEN", 401)

@@ -258,7 +258,8 @@ def decision_page(
     found: list[tuple[StoredRecord, dict[str, Any]]] = []
     cursor, examined = high, 0
     while cursor > low and len(found) < limit and (budget is None or examined < budget):
-        start = max(low, cursor - _BATCH)
+        step = _BATCH if budget is None else min(_BATCH, budget - examined)
+        start = max(low, cursor - step)
         batch = reader.records(start=start, limit=cursor - start)
         for record in reversed(batch):
             cursor = record.seq

@@ -34,6 +34,7 @@ th { background: #eef1f5; font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, pre, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 12.5px; }
 pre { margin: 0; white-space: pre-wrap; word-break: break-all; max-width: 38rem; }
+td.input { min-width: 18rem; } td.tool { min-width: 9rem; max-width: 16rem; word-break: break-all; }
 .status { border-radius: 6px; padding: .8rem 1rem; margin-bottom: 1rem; border: 2px solid; }
 .status.intact { background: #e7f6ec; border-color: #2f9e55; color: #17492a; }
 .status.failed { background: #fdeaea; border-color: #d93636; color: #6e1111; }
@@ -187,7 +188,8 @@ def decisions_table(rows: list[DecisionRow], *, links: bool = True) -> str:
         out.append(
             f'<tr data-testid="decision-row" data-seq="{r.seq}"><td class="num">{seq}</td>'
             f'<td class="small">{esc(r.time)}</td><td>{session}</td><td>{esc(r.agent_id)}</td>'
-            f"<td><code>{esc(r.tool_name)}</code></td><td><pre>{esc(shown_input(r.input))}</pre></td>"
+            f'<td class="tool"><code>{esc(r.tool_name)}</code></td>'
+            f'<td class="input"><pre>{esc(shown_input(r.input))}</pre></td>'
             f"<td>{badge(r.behavior)}{reason}</td><td>{rule}</td><td>{answered}</td><td>{badge(r.outcome)}</td></tr>"
         )
     empty = '<tr><td colspan="10" class="muted">no decisions match</td></tr>'

@@ -8,6 +8,7 @@ from records the real CLI and hook wrote.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -104,7 +105,8 @@ def governed(tmp_path_factory: pytest.TempPathFactory) -> Governed:
     """A trail filled by one governed run: a denied read-only command, a denied allowed-tools command, a
     denied write under acceptEdits, and an allowed echo with its outcome."""
     setup = governed_setup(tmp_path_factory.mktemp("governed"))
-    with ScriptedModel(SCENARIO) as model:
+    scenario = json.loads(json.dumps(SCENARIO).replace("{cwd}", str(setup.workspace)))
+    with ScriptedModel(scenario) as model:
         run = setup.run(
             "auto-approved calls",
             model,
@@ -171,9 +173,10 @@ def start_console() -> Iterator[Callable[..., Console]]:
             process.stderr.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium through playwright; a clear failure when it is not installed."""
+    """Headless Debian Chromium through playwright; a clear failure when it is not installed. Per module:
+    playwright's sync API keeps an event loop running on this thread, which no later `anyio.run` may meet."""
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail("chromium is not installed: the browser tests need it (run scripts/ensure-chromium as root)")

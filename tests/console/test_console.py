@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from magistrate.broker import AskRequest
 from magistrate.sdk.scripted_model import ScriptedModel
+from magistrate.servers import ApprovalQueue
 from tests._harness import CliRun
 from tests.console.conftest import SCENARIO, Console, Governed, governed_setup
 
@@ -66,8 +68,9 @@ def test_overview_decisions_filters_and_one_record_with_its_proof(
     expect(status).to_contain_text(f"{len(records)} records verified")
     expect(page.locator("main")).to_contain_text(session)  # the session, in full, among the sessions
     screenshots(page, "overview")
+    expect(page.get_by_role("link", name="Approvals")).to_have_count(1)
 
-    page.get_by_role("link", name="Decisions", exact=True).first.click()
+    page.get_by_role("link", name="Decisions").click()  # the one link so labelled
     expect(page.get_by_test_id("decision-row")).to_have_count(len(decisions))
     by_command = {r: text for text in rows(page) for r in ("ls", "cat notes.txt", "echo fine") if f'"{r}"' in text}
     assert "Bash(ls:*)" in by_command["ls"]
@@ -111,7 +114,7 @@ def test_overview_decisions_filters_and_one_record_with_its_proof(
     expect(page.get_by_test_id("record-leaf")).to_have_text(echo["leaf"])
     expect(page.locator("main")).to_contain_text(f"signed tree of {len(records)} records")
     expect(page.locator("main")).to_contain_text("outcome")  # the linked outcome, in the same call's records
-    page.get_by_role("link", name="Policy", exact=True).first.click()
+    page.get_by_role("link", name="Policy").click()
     expect(page.get_by_test_id("policy-version")).to_have_text(echo["record"]["policy_version"])
     expect(page.locator("main")).to_contain_text("Bash(touch:*)")
     page.close()
@@ -202,6 +205,38 @@ def test_beyond_loopback_a_token_is_required(
     page = open_page(browser, console.url + "/?token=s3cret")
     expect(page.get_by_test_id("trail-status")).to_have_attribute("data-state", "intact")
     assert "token" not in page.url
-    page.get_by_role("link", name="Approvals", exact=True).first.click()
+    page.get_by_role("link", name="Approvals").click()
     expect(page.get_by_role("heading", name="Approvals")).to_be_visible()
+    page.close()
+
+
+def test_deny_with_a_note_and_a_form_from_elsewhere_is_refused(
+    tmp_path: Path, start_console: Callable[..., Console], browser: Browser
+) -> None:
+    governed = governed_setup(tmp_path / "denying")
+    queue = ApprovalQueue(governed.queue)
+    console = console_for(start_console, governed)
+    page = open_page(browser, console.url + "/approvals")
+    waiting = queue.submit(AskRequest("Bash", {"command": "touch x"}, "toolu_9", "s9", "asks", "Bash(touch:*)"))
+    ask = page.get_by_test_id("pending-ask")
+    expect(ask).to_have_count(1)
+    expect(ask).to_contain_text(waiting)
+    ask.get_by_label("note").fill("not on a Friday")
+    ask.get_by_role("button", name="Deny").click()
+    expect(page.get_by_test_id("notice")).to_contain_text(f"{waiting} denied by")
+    row = queue.get(waiting)
+    assert row is not None
+    assert (row.status, row.note) == ("denied", "not on a Friday")
+
+    other = queue.submit(AskRequest("Bash", {"command": "touch y"}, "toolu_10", "s9", "asks", "Bash(touch:*)"))
+    forged = urllib.request.Request(
+        f"{console.url}/approvals/{other}", data=b"answer=approve&csrf=guess", method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(forged, timeout=30)
+    assert refused.value.code == 403
+    refused.value.close()
+    still = queue.get(other)
+    assert still is not None
+    assert still.status == "pending"
     page.close()
