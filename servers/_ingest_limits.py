@@ -72,7 +72,15 @@ def check_archive(path: Path, budget: Budget) -> None:
                 with archive.open(part) as unpacked:
                     while unpacked.read(_CHUNK):
                         budget.check_time()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         raise ExtractionError(f"{path}: not a readable DOCX: {exc}") from exc
 
 

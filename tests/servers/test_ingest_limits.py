@@ -182,3 +182,17 @@ def test_deep_nesting_is_a_clear_problem(tmp_path: Path, suffix: str) -> None:
     path.write_text("[" * 100_000 + "]" * 100_000, "utf-8")
     with bounded(), pytest.raises(ImportRowsError):
         load_framework_file(path)
+
+
+def test_an_encrypted_docx_is_a_clear_error(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.docx"
+    docx.Document().save(str(plain))
+    data = bytearray(plain.read_bytes())
+    entry = data.find(b"PK\x01\x02")
+    while entry != -1:
+        data[entry + 8] |= 1  # the "encrypted" flag of every central directory entry
+        entry = data.find(b"PK\x01\x02", entry + 1)
+    locked = tmp_path / "locked.docx"
+    locked.write_bytes(bytes(data))
+    with pytest.raises(ExtractionError, match="not a readable DOCX"):
+        extract_text(locked)
