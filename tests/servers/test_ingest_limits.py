@@ -196,3 +196,22 @@ def test_an_encrypted_docx_is_a_clear_error(tmp_path: Path) -> None:
     locked.write_bytes(bytes(data))
     with pytest.raises(ExtractionError, match="not a readable DOCX"):
         extract_text(locked)
+
+
+def test_an_xml_part_too_big_to_parse_is_refused_whatever_its_ratio(tmp_path: Path) -> None:
+    import random
+
+    words = random.Random(7)
+
+    def write(out: zipfile.ZipExtFile) -> None:  # text that hardly compresses, so the ratio check passes
+        out.write(
+            b'<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+        )
+        for _ in range(20):
+            out.write(b"<w:p><w:r><w:t>" + words.randbytes(1024 * 1024).hex().encode() + b"</w:t></w:r></w:p>")
+        out.write(b"</w:body></w:document>")
+
+    big = tmp_path / "big.docx"
+    _docx_with_document(big, write)
+    with bounded(), pytest.raises(LimitExceededError, match=r"part word/document\.xml"):
+        extract_text(big)
