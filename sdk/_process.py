@@ -79,6 +79,12 @@ class CLIProcess:
         cls, argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str], user: str | None = None
     ) -> CLIProcess:
         stderr_file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process, closed in close()
+        # The watchdog starts first, so that no moment passes in which the CLI runs unwatched.
+        try:
+            watchdog = await Watchdog.start()
+        except BaseException:
+            stderr_file.close()
+            raise
         try:
             process = await anyio.open_process(
                 list(argv),
@@ -90,19 +96,16 @@ class CLIProcess:
                 start_new_session=True,
                 user=user,
             )
-        except FileNotFoundError as exc:
+        except BaseException as exc:
             stderr_file.close()
-            raise CLINotFoundError("Claude Code CLI could not be started", argv[0]) from exc
-        except OSError as exc:
-            stderr_file.close()
-            raise CLIConnectionError(f"could not start the CLI {argv[0]!r}: {exc}") from exc
-        try:
-            watchdog = await Watchdog.start(process.pid)
-        except BaseException:
             with anyio.CancelScope(shield=True):
-                await cls(process, stderr_file).close(grace=0)
-            stderr_file.close()
+                await watchdog.stop()
+            if isinstance(exc, FileNotFoundError):
+                raise CLINotFoundError("Claude Code CLI could not be started", argv[0]) from exc
+            if isinstance(exc, OSError):
+                raise CLIConnectionError(f"could not start the CLI {argv[0]!r}: {exc}") from exc
             raise
+        watchdog.watch(process.pid)
         log.debug("cli_started", pid=process.pid, argv0=argv[0])
         return cls(process, stderr_file, watchdog)
 

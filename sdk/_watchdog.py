@@ -27,12 +27,13 @@ from pathlib import Path
 import anyio
 import anyio.abc
 
-# `read` returns at end of file; nothing is ever written, so it returns only when this process is gone.
-# Then: stop the CLI's group, collect its descendants from /proc (field 2 after the command name is the
+# The first line is the CLI's pid, written once it is started (none: the start failed, nothing to watch).
+# The second `read` returns at end of file; nothing more is written, so it returns only when this process
+# is gone. Then: stop the CLI's group, collect its descendants from /proc (field 2 after the command name is the
 # parent id; the name may hold ") ", hence the longest match), stopping each, and kill them all.
 _SCRIPT = r"""
+read -r cli || exit 0
 read _ignored
-cli=$1
 kill -s STOP -- "-$cli" 2>/dev/null
 found=" $cli "
 if [ -r /proc/self/stat ]; then
@@ -66,14 +67,15 @@ class Watchdog:
         self._write_fd = write_fd
 
     @classmethod
-    async def start(cls, pgid: int) -> Watchdog:
-        """Watch `pgid`; without a POSIX shell (Windows) this is a no-op watchdog."""
+    async def start(cls) -> Watchdog:
+        """A watchdog ready to watch a group (`watch`); started before the CLI, so that the CLI is watched
+        from the moment it exists. Without a POSIX shell (Windows) this is a no-op watchdog."""
         if os.name != "posix" or not Path("/bin/sh").exists():
             return cls(None, None)
         read_fd, write_fd = os.pipe()  # both ends non-inheritable: only the watchdog gets the read end
         try:
             process = await anyio.open_process(
-                ["/bin/sh", "-c", _SCRIPT, "magistrate-watchdog", str(pgid)],
+                ["/bin/sh", "-c", _SCRIPT, "magistrate-watchdog"],
                 stdin=read_fd,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -85,6 +87,15 @@ class Watchdog:
         finally:
             os.close(read_fd)
         return cls(process, write_fd)
+
+    def watch(self, pgid: int) -> None:
+        """Kill `pgid` and its descendants once this process is gone; called right after the CLI starts."""
+        if self._write_fd is not None:
+            try:
+                os.write(self._write_fd, f"{pgid}\n".encode())
+            except OSError:  # the watchdog is gone (killed from outside): nothing watches, as without a shell
+                os.close(self._write_fd)
+                self._write_fd = None
 
     async def stop(self) -> None:
         """End the watchdog first, then close the pipe, so it can never signal a reused process group."""

@@ -23,6 +23,8 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 """The largest file `extract_text` opens."""
 MAX_UNPACKED_BYTES = 100 * 1024 * 1024
 """The most a DOCX may unpack to, all its parts together."""
+MAX_XML_PART_BYTES = 32 * 1024 * 1024
+"""The most one XML part of a DOCX may unpack to: the parser holds its whole tree (pictures are not parsed)."""
 MAX_STREAM_BYTES = 16 * 1024 * 1024
 """The most one PDF stream may decompress to."""
 MAX_RATIO = 100
@@ -72,7 +74,15 @@ def check_archive(path: Path, budget: Budget) -> None:
                 with archive.open(part) as unpacked:
                     while unpacked.read(_CHUNK):
                         budget.check_time()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         raise ExtractionError(f"{path}: not a readable DOCX: {exc}") from exc
 
 
@@ -87,6 +97,8 @@ def _check_directory(path: Path, parts: list[zipfile.ZipInfo]) -> None:
         total += part.file_size
         if total > MAX_UNPACKED_BYTES:
             raise LimitExceededError(f"{path}: unpacked", MAX_UNPACKED_BYTES, total)
+        if part.filename.endswith((".xml", ".rels")) and part.file_size > MAX_XML_PART_BYTES:
+            raise LimitExceededError(f"{path}: part {part.filename}", MAX_XML_PART_BYTES, part.file_size)
         if part.file_size > RATIO_FLOOR_BYTES and part.file_size > MAX_RATIO * max(part.compress_size, 1):
             ratio = part.file_size // max(part.compress_size, 1)
             raise LimitExceededError(f"{path}: part {part.filename} compression ratio", MAX_RATIO, ratio, "to 1")

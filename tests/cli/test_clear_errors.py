@@ -174,3 +174,28 @@ def test_a_busy_port_is_one_clear_line_and_nothing_is_made(workdir: Path, comman
 def test_an_unknown_host_is_one_clear_line(workdir: Path) -> None:
     done = magistrate("scripted-model", "--scenario", str(SCENARIO), "--host", "no-such-host.invalid", cwd=workdir)
     assert_clear_error(done, "cannot listen on no-such-host.invalid")
+
+
+def test_a_csv_field_past_the_csv_limit_is_a_clear_import_problem(workdir: Path) -> None:
+    huge = workdir / "huge.csv"
+    huge.write_text(f'framework,id,title,text\nacme,ACME-1,Title,"{"x" * 200_000}"\n', "utf-8")
+    db = workdir / "compliance.sqlite3"
+    done = magistrate("compliance", "--db", str(db), "import", str(huge), cwd=workdir)
+    assert_clear_error(done, "line 2: a field is longer than 131072 characters", "nothing imported")
+    assert not db.exists()
+
+
+def test_a_zip_bomb_is_refused_by_documents_add_and_nothing_is_added(workdir: Path) -> None:
+    import zipfile
+
+    bomb = workdir / "bomb.docx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        part = zipfile.ZipInfo("word/document.xml")
+        part.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(part, "w") as out:
+            for _ in range(200):
+                out.write(b"<w:p/>" * 100_000)
+    db = workdir / "documents.sqlite3"
+    done = magistrate("documents", "--db", str(db), "add", str(bomb), "note.md", cwd=workdir)
+    assert_clear_error(done, "bomb.docx", "over the limit", "nothing added")
+    assert not db.exists()
