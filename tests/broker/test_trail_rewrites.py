@@ -267,3 +267,21 @@ def test_a_trail_of_version_2_records_still_verifies_and_reads(tmp_path: Path) -
         assert [r.previous for r in reader.session_decisions("s", 10)] == [None, None]
     assert anyio.run(_decide, made, "curl https://example.com").behavior == "deny"  # the history still counts
     assert made.verify() is None
+
+
+def test_the_witness_never_moves_back_nor_to_another_root(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from magistrate.broker._signing import Checkpoint
+    from magistrate.broker._trail_witness import Witness
+
+    key = Ed25519PrivateKey.generate()
+    witness = Witness(tmp_path / "trail.witness")
+    three = Checkpoint.sign(key, "log", 3, b"a" * 32, "t3")
+    witness.advance(three, "db")
+    witness.advance(Checkpoint.sign(key, "log", 2, b"b" * 32, "t2"), "db")  # older: ignored
+    assert witness.read("log") == three
+    with pytest.raises(AuditError, match="forked"):
+        witness.advance(Checkpoint.sign(key, "log", 3, b"c" * 32, "t3'"), "db")
+    assert witness.pinned("db") == "log"
+    assert witness.pinned("elsewhere") is None
