@@ -106,14 +106,17 @@ class Broker:
         decision: Decision | None = None
         call = ToolCall(call.tool_name, thawed_mapping(call.tool_input), call.tool_use_id)  # the broker's own copy
         context = dataclasses.replace(context, labels=dict(context.labels), history=_frozen_history(context.history))
+        cancelled: BaseException | None = None
         if not context.history:
             try:
                 context = dataclasses.replace(context, history=await self._history_of(context.session_id))
-            except Exception as exc:  # noqa: BLE001 - without its history, a session's rules cannot judge
+            except BaseException as exc:  # without its history, a session's rules cannot judge
+                if not isinstance(exc, Exception) and not _is_cancellation(exc):
+                    raise  # SystemExit or KeyboardInterrupt of this process, not of a rule: it goes on
+                cancelled = None if isinstance(exc, Exception) else exc
                 _log.error("history_unreadable", session=context.session_id, error=repr(exc))
                 message = "the session's history could not be read, so the call is denied"
                 decision = self._deny(call, message, f"history: {exc}", time.perf_counter_ns() - started)
-        cancelled: BaseException | None = None
         if decision is None:
             asked = ToolCall(call.tool_name, thawed_mapping(call.tool_input), call.tool_use_id)
             shown = dataclasses.replace(context, labels=frozen_mapping(context.labels))

@@ -267,3 +267,40 @@ def test_a_trail_of_version_2_records_still_verifies_and_reads(tmp_path: Path) -
         assert [r.previous for r in reader.session_decisions("s", 10)] == [None, None]
     assert anyio.run(_decide, made, "curl https://example.com").behavior == "deny"  # the history still counts
     assert made.verify() is None
+
+
+def test_the_witness_never_moves_back_nor_to_another_root(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from magistrate.broker._signing import Checkpoint
+    from magistrate.broker._trail_witness import Witness
+
+    key = Ed25519PrivateKey.generate()
+    witness = Witness(tmp_path / "trail.witness")
+    three = Checkpoint.sign(key, "log", 3, b"a" * 32, "t3")
+    witness.advance(three, "db")
+    witness.advance(Checkpoint.sign(key, "log", 2, b"b" * 32, "t2"), "db")  # older: ignored
+    assert witness.read("log") == three
+    with pytest.raises(AuditError, match="forked"):
+        witness.advance(Checkpoint.sign(key, "log", 3, b"c" * 32, "t3'"), "db")
+    assert witness.pinned("db") == "log"
+    assert witness.pinned("elsewhere") is None
+
+
+def test_a_cut_trail_grown_past_the_witness_by_a_writer_without_it_is_forked(setup: Setup) -> None:
+    """A writer elsewhere, without this witness, carries the cut trail on past the size the witness saw."""
+    setup.cut_to(3)
+
+    async def grow() -> None:
+        with anyio.fail_after(60):
+            async with await Trail.aopen(setup.db, key_path=setup.key_path, witness=False) as trail:
+                for i in range(N):
+                    call = ToolCall("Bash", {"command": f"echo other {i}"}, tool_use_id=f"o{i}")
+                    await trail.append(DecisionRecord.of(call, CallContext(session_id="t"), Decision("allow", {})))
+
+    anyio.run(grow)
+    error = setup.verify()
+    assert error is not None
+    assert error.problem == "forked"
+    with pytest.raises(AuditError, match="rewritten"):
+        setup.append()  # and the writers that have the witness still refuse
