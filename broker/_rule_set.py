@@ -28,6 +28,8 @@ from magistrate.broker._rules import EDIT_TOOLS, ListName, StringRule
 _PATH_FIELDS = {"file_path": ("Read", "Write", "Edit", "MultiEdit"), "notebook_path": ("NotebookEdit", "NotebookRead")}
 _TOOL_PATH_FIELD = {tool: name for name, tools in _PATH_FIELDS.items() for tool in tools}
 _MAX_GLOB_EXPANSION = 256
+_PATH_MAX = 4096
+"""Longer names no system call opens (ENAMETOOLONG); matching them would only cost time."""
 
 
 @lru_cache(maxsize=256)
@@ -91,9 +93,10 @@ class CallFacts:
             if field_name is not None:
                 value = tool_input.get(field_name)
                 if isinstance(value, str):
-                    found.append(value)
-                    if unknowable(value):
+                    if unknowable(value) or len(value) > _PATH_MAX:
                         self._unknown.add("tool")
+                    else:
+                        found.append(value)
             elif self.call.tool_name in {"Glob", "Grep", "LS"}:
                 base = tool_input.get("path")
                 base = base if isinstance(base, str) and base else self.cwd
@@ -177,6 +180,8 @@ class CallFacts:
         if analysis is not None and family == "edit":
             words = (*words, *analysis.write_trees)
         for word in words:
+            if len(word) > _PATH_MAX:
+                continue  # no file has such a name: the command cannot open it
             if _computed(word):
                 self._unknown.add(family)
                 continue
