@@ -364,4 +364,6 @@ def read_shell(words: list[str]) -> Reading:
         return Reading("string", text=words[i])
     if i >= len(words) or words[i].startswith(_STDIN_FILES):
         return Reading("hidden", text=f"{words[0]} reads its commands from stdin")
+    if any(c in words[i] for c in "$`…"):
+        return Reading("hidden", text=f"{words[0]} runs a script whose name or content is computed (`<(...)`)")
     return Reading("none")  # a script file: it runs as a program does
