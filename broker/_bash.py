@@ -447,8 +447,19 @@ def _git_paths(args: list[str], sink: _Sink) -> None:
     if i >= len(args):
         return
     sub, rest = args[i], args[i + 1 :]
+    operands = [a for a in rest if not a.startswith("-")]
     if sub in {"rm", "mv"}:
-        sink.writes.extend(a for a in rest if not a.startswith("-"))
+        sink.writes.extend(operands)
+    elif (sub, tuple(operands[:1])) in {("submodule", ("foreach",)), ("bisect", ("run",))} or (
+        sub == "rebase" and any(a in {"-x", "--exec"} or a.startswith("--exec=") for a in rest)
+    ):
+        sink.hide(f"git {sub} runs a command string")
+    elif sub in {"stash", "worktree", "submodule"} and operands[:1] in (["list"], ["show"], ["status"]):
+        return
+    elif sub in {"checkout", "switch"} and any(a in {"-b", "-B", "-c", "-C"} for a in rest) and len(operands) <= 1:
+        return  # a new branch where HEAD is: the working tree stays as it is
+    elif sub == "reset" and not any(a in {"--hard", "--merge", "--keep"} for a in rest):
+        return  # moves HEAD and the index, never the files
     elif sub in _GIT_TREE_WRITERS:
         sink.trees.append(".")
 
