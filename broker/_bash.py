@@ -62,6 +62,7 @@ _RISKY_VARIABLES = frozenset(
 _ASSIGNED = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*\s+)*([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=")
 _MAX_PAYLOAD_DEPTH = 8
 _MAX_GUESSES = 32
+_MAX_STEPS = 2048
 _GROUP_AND_KEYWORDS = frozenset({"{", "}", "(", ")", "!", "if", "then", "else", "elif", "do", "while", "until"})
 _COMPUTED = frozenset({"param", "subst", "glob"})
 _EXPANDED = frozenset({"param", "subst"})
@@ -110,6 +111,9 @@ class _Sink:
     hidden: str | None = None
     reads_unknown: bool = False
     writes_unknown: bool = False
+    steps: int = 0
+    """Wrapper readings tried so far; past `_MAX_STEPS` the line is refused rather than read further."""
+    peeled: set[tuple[str, ...]] = field(default_factory=set)
 
     def hide(self, reason: str) -> None:
         if self.hidden is None:
@@ -183,7 +187,15 @@ def _risky_assignment(words: list[str]) -> str | None:
 def _peel(words: list[str], flags: list[frozenset[str]], depth: int, sink: _Sink) -> Iterator[str]:  # noqa: PLR0915
     """Record each form of a command in `sink`, wrappers peeled; yield the command strings it runs."""
     while words:
-        sink.forms.append(tuple(words))
+        sink.steps += 1
+        if sink.steps > _MAX_STEPS:
+            sink.hide("too many ways to read the line's wrappers")
+            return
+        key = tuple(words)
+        if key in sink.peeled:
+            return  # already read from here (guessing tries the same suffix many ways)
+        sink.peeled.add(key)
+        sink.forms.append(key)
         word0 = words[0]
         first = _basename(word0)
         if first != word0:
@@ -495,6 +507,7 @@ def _collect(text: str, depth: int, sink: _Sink) -> Parsed:
         command_start = len(sink.forms)
         if command.words:
             flags = _flags_for(command)
+            sink.steps = 0  # the budget is per command: a long line of plain commands is no harder to read
             risky = _risky_assignment(command.words)
             if risky is not None:
                 sink.hide(f"it sets {risky}, which changes what bash runs")

@@ -28,6 +28,8 @@ from magistrate.broker._rules import EDIT_TOOLS, ListName, StringRule
 _PATH_FIELDS = {"file_path": ("Read", "Write", "Edit", "MultiEdit"), "notebook_path": ("NotebookEdit", "NotebookRead")}
 _TOOL_PATH_FIELD = {tool: name for name, tools in _PATH_FIELDS.items() for tool in tools}
 _MAX_GLOB_EXPANSION = 256
+_MAX_GLOBS = 16
+"""Globs one decision walks; a line with more is judged as naming files that cannot be known."""
 _PATH_MAX = 4096
 """Longer names no system call opens (ENAMETOOLONG); matching them would only cost time."""
 
@@ -179,6 +181,7 @@ class CallFacts:
         bases = self.bash_bases()
         if analysis is not None and family == "edit":
             words = (*words, *analysis.write_trees)
+        globs = 0
         for word in words:
             if len(word) > _PATH_MAX:
                 continue  # no file has such a name: the command cannot open it
@@ -192,6 +195,10 @@ class CallFacts:
             for base in bases if relative else bases[:1]:
                 out.append(self._resolve_word(word, base))
                 if any(c in word for c in "*?["):
+                    globs += 1
+                    if globs > _MAX_GLOBS or family in self._unknown:
+                        self._unknown.add(family)  # enough walking for one decision: every file rule applies
+                        continue
                     matches = bounded_glob(out[-1][0], max_matches=_MAX_GLOB_EXPANSION)
                     if matches is None:
                         self._unknown.add(family)  # too wide to expand in time: every file rule applies
