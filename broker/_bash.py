@@ -62,9 +62,13 @@ _RISKY_VARIABLES = frozenset(
 _ASSIGNED = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*\s+)*([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=")
 _MAX_PAYLOAD_DEPTH = 8
 _MAX_GUESSES = 32
+_MAX_STEPS = 2048
 _GROUP_AND_KEYWORDS = frozenset({"{", "}", "(", ")", "!", "if", "then", "else", "elif", "do", "while", "until"})
 _COMPUTED = frozenset({"param", "subst", "glob"})
+_EXPANDED = frozenset({"param", "subst"})
 _NO_FLAGS: frozenset[str] = frozenset()
+_COMPUTED_NAME = re.compile("[$`…]")
+_SHELL_DECIDES = re.compile(r"[${*?\[`…]")
 _STDIN_SOURCES = ("/dev/stdin", "/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/", "<(…)")
 
 
@@ -107,6 +111,9 @@ class _Sink:
     hidden: str | None = None
     reads_unknown: bool = False
     writes_unknown: bool = False
+    steps: int = 0
+    """Wrapper readings tried so far; past `_MAX_STEPS` the line is refused rather than read further."""
+    peeled: set[tuple[str, ...]] = field(default_factory=set)
 
     def hide(self, reason: str) -> None:
         if self.hidden is None:
@@ -144,7 +151,7 @@ def _brace_words(
     words: list[str], flags: list[frozenset[str]], views: dict[int, str] | None = None
 ) -> tuple[list[str], list[frozenset[str]]] | None:
     """The words after brace expansion (only words with an unquoted `{`); None past the bound."""
-    if not any("brace" in f for f in flags):
+    if not any(flags) or not any("brace" in f for f in flags):
         return words, flags
     out: list[str] = []
     out_flags: list[frozenset[str]] = []
@@ -161,12 +168,16 @@ def _brace_words(
 
 
 def _flags_for(command: SimpleCommand) -> list[frozenset[str]]:
-    flags = list(command.flags)
-    return flags + [_NO_FLAGS] * (len(command.words) - len(flags))
+    flags = command.flags
+    if len(flags) == len(command.words):
+        return flags
+    return [*flags, *[_NO_FLAGS] * (len(command.words) - len(flags))]
 
 
 def _risky_assignment(words: list[str]) -> str | None:
     for word in words:
+        if "=" not in word:
+            continue
         match = _ASSIGNED.match(word)
         if match and (match.group(1) in _RISKY_VARIABLES or match.group(1).startswith("BASH_FUNC_")):
             return match.group(1)
@@ -176,12 +187,20 @@ def _risky_assignment(words: list[str]) -> str | None:
 def _peel(words: list[str], flags: list[frozenset[str]], depth: int, sink: _Sink) -> Iterator[str]:  # noqa: PLR0915
     """Record each form of a command in `sink`, wrappers peeled; yield the command strings it runs."""
     while words:
-        sink.forms.append(tuple(words))
+        sink.steps += 1
+        if sink.steps > _MAX_STEPS:
+            sink.hide("too many ways to read the line's wrappers")
+            return
+        key = tuple(words)
+        if key in sink.peeled:
+            return  # already read from here (guessing tries the same suffix many ways)
+        sink.peeled.add(key)
+        sink.forms.append(key)
         word0 = words[0]
         first = _basename(word0)
         if first != word0:
             sink.forms.append((first, *words[1:]))
-        if flags[0] & _COMPUTED or "…" in word0 or any(c in word0 for c in "$`"):
+        if (flags[0] and flags[0] & _COMPUTED) or _COMPUTED_NAME.search(word0):
             sink.hide(f"bash computes the command's name ({word0!r})")
             return
         if "{}" in word0:
@@ -327,7 +346,7 @@ def _xargs_replace(words: list[str]) -> str | None:
 
 
 def _hides_command(words: tuple[str, ...]) -> bool:
-    if any(c in words[0] for c in "${*?[`…"):  # the shell decides what runs: expansion, braces, globs
+    if _SHELL_DECIDES.search(words[0]):  # the shell decides what runs: expansion, braces, globs
         return True
     first = _basename(words[0])
     if first in _HIDING or first in _NPX or first in _OTHER_WRAPPERS or _is_assignment(words[0]):
@@ -347,16 +366,25 @@ def _strip_safe(words: list[str]) -> list[str]:
     return words
 
 
-def _option_values(args: list[str]) -> Iterator[tuple[str, str]]:
+def _option_values(args: list[str]) -> list[tuple[str, str]]:
     """(option, value) for every `--opt=value`, `-oVALUE`, and `-o VALUE` / `--opt VALUE` pair."""
+    out: list[tuple[str, str]] = []
+    last = len(args) - 1
     for i, arg in enumerate(args):
-        if arg.startswith("--") and "=" in arg:
-            option, _, value = arg.partition("=")
-            yield option, value
-        elif arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
-            yield arg[:2], arg[2:]
-        if arg.startswith("-") and "=" not in arg and i + 1 < len(args):
-            yield arg, args[i + 1]
+        if arg[:1] != "-":
+            continue
+        if "=" in arg:
+            if arg[:2] == "--":
+                option, _, value = arg.partition("=")
+                out.append((option, value))
+            elif len(arg) > 2:
+                out.append((arg[:2], arg[2:]))
+            continue
+        if arg[:2] != "--" and len(arg) > 2:
+            out.append((arg[:2], arg[2:]))
+        if i < last:
+            out.append((arg, args[i + 1]))
+    return out
 
 
 def _paths_of(command: SimpleCommand, forms: list[tuple[str, ...]], sink: _Sink) -> None:
@@ -431,8 +459,19 @@ def _git_paths(args: list[str], sink: _Sink) -> None:
     if i >= len(args):
         return
     sub, rest = args[i], args[i + 1 :]
+    operands = [a for a in rest if not a.startswith("-")]
     if sub in {"rm", "mv"}:
-        sink.writes.extend(a for a in rest if not a.startswith("-"))
+        sink.writes.extend(operands)
+    elif (sub, tuple(operands[:1])) in {("submodule", ("foreach",)), ("bisect", ("run",))} or (
+        sub == "rebase" and any(a in {"-x", "--exec"} or a.startswith("--exec=") for a in rest)
+    ):
+        sink.hide(f"git {sub} runs a command string")
+    elif sub in {"stash", "worktree", "submodule"} and operands[:1] in (["list"], ["show"], ["status"]):
+        return
+    elif sub in {"checkout", "switch"} and any(a in {"-b", "-B", "-c", "-C"} for a in rest) and len(operands) <= 1:
+        return  # a new branch where HEAD is: the working tree stays as it is
+    elif sub == "reset" and not any(a in {"--hard", "--merge", "--keep"} for a in rest):
+        return  # moves HEAD and the index, never the files
     elif sub in _GIT_TREE_WRITERS:
         sink.trees.append(".")
 
@@ -468,6 +507,7 @@ def _collect(text: str, depth: int, sink: _Sink) -> Parsed:
         command_start = len(sink.forms)
         if command.words:
             flags = _flags_for(command)
+            sink.steps = 0  # the budget is per command: a long line of plain commands is no harder to read
             risky = _risky_assignment(command.words)
             if risky is not None:
                 sink.hide(f"it sets {risky}, which changes what bash runs")
@@ -492,7 +532,7 @@ def _allow_forms(parsed: Parsed) -> list[tuple[str, ...]] | None:
     forms: list[tuple[str, ...]] = []
     for simple in parsed.commands:
         flags = _flags_for(simple)
-        if simple.opaque or any(f & {"param", "subst"} for f in flags):
+        if simple.opaque or (any(flags) and any(f & _EXPANDED for f in flags)):
             return None
         expanded = _brace_words(list(simple.words), flags, simple.brace_views)
         if expanded is None or (expanded[0] != simple.words and "brace" in flags[0]):

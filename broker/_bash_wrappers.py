@@ -44,7 +44,9 @@ class Grammar:
     joined: bool = False
     """The command is the rest of the words joined into one shell string (`watch`, `sg GROUP cmd`)."""
     any_long: bool = False
-    """Every `--opt` and `--opt=value` is read as a flag (valgrind, firejail: value options use `=`)."""
+    """`--opt=value` is read whole; a bare `--opt` may take the next word, so the reading becomes a guess."""
+    guess: bool = False
+    """The grammar is too loose to place the command (`faketime [-f FMT | TIME]`): every later word is tried."""
 
 
 def _g(
@@ -61,6 +63,7 @@ def _g(
     long_string: Iterable[str] = (),
     joined: bool = False,
     any_long: bool = False,
+    guess: bool = False,
 ) -> Grammar:
     return Grammar(
         flags=flags,
@@ -75,6 +78,7 @@ def _g(
         long_string=frozenset(long_string),
         joined=joined,
         any_long=any_long,
+        guess=guess,
     )
 
 
@@ -165,7 +169,7 @@ WRAPPERS: dict[str, Grammar] = {
     "nsenter": _g(flags="aimnpuUCTFrwW", values="tSGeZ", any_long=True, shell_when_bare=True),
     "chroot": _g(long_flags={"--skip-chdir"}, long_values={"--userspec", "--groups"}, operands=1, shell_when_bare=True),
     "sudo": _g(
-        flags="AbEHKkLlnPSV",
+        flags="AbEHiKkLlnPSsV",
         values="CDghpRrTUu",
         long_flags={"--askpass", "--background", "--preserve-env", "--set-home", "--non-interactive", "--stdin"}
         | {"--reset-timestamp", "--remove-timestamp"},
@@ -206,7 +210,7 @@ WRAPPERS: dict[str, Grammar] = {
     "xvfb-run": _g(flags="ah", values="nslfpew", any_long=True),
     "dbus-launch": _g(any_long=True),
     "sshpass": _g(flags="veh", values="pfdP"),
-    "faketime": _g(flags="m", values="f", operands=1),
+    "faketime": _g(flags="m", values="f", guess=True),
     "cpulimit": _g(flags="bfkiqrvz", values="lpec", any_long=True),
     "prlimit": _g(flags="", values="", any_long=True, stops={"-p", "--pid"}),
     "caffeinate": _g(flags="dimsu", values="tw"),
@@ -270,11 +274,15 @@ def read_wrapper(name: str, words: list[str]) -> Reading:  # noqa: PLR0915 - one
                 continue
             if option in grammar.stops:
                 return Reading("none")
-            if option in grammar.long_flags or grammar.any_long:
+            if option in grammar.long_flags or (grammar.any_long and eq):
                 i += 1
                 continue
             if _takes_value(grammar, option):
                 i += 1 if eq else 2
+                continue
+            if grammar.any_long:  # `--target 1 curl`: 1 may be the option's value or the command
+                guess = True
+                i += 1
                 continue
             guess = True
             i += 1
@@ -311,7 +319,9 @@ def read_wrapper(name: str, words: list[str]) -> Reading:  # noqa: PLR0915 - one
             return Reading("string", text=words[i + 1] if i + 1 < len(words) else "")
         if word.startswith(tuple(f"{option}=" for option in grammar.long_string)):
             return Reading("string", text=word.partition("=")[2])
-    if guess:
+    if guess or grammar.guess:
+        if i >= len(words) and grammar.shell_when_bare:
+            return Reading("hidden", text=f"{name} may start a shell that reads commands unseen")
         return Reading("guess", start=min(i, len(words)))
     if i >= len(words):
         if grammar.shell_when_bare:
@@ -354,4 +364,6 @@ def read_shell(words: list[str]) -> Reading:
         return Reading("string", text=words[i])
     if i >= len(words) or words[i].startswith(_STDIN_FILES):
         return Reading("hidden", text=f"{words[0]} reads its commands from stdin")
+    if any(c in words[i] for c in "$`…"):
+        return Reading("hidden", text=f"{words[0]} runs a script whose name or content is computed (`<(...)`)")
     return Reading("none")  # a script file: it runs as a program does

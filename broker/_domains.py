@@ -7,8 +7,8 @@ the last `@`, the host percent-decoded (`evil%2Ecom` is evil.com), mapped to ASC
 IPv4 forms normalised (`0x7f.1` is 127.0.0.1); a trailing dot is dropped for matching. A second, looser
 reading (Python's `urlsplit`, and the URL with `https://` put in front when it has no scheme) adds its host
 when it finds a different one: a deny matches if any of them matches, an allow only if all do. A URL in
-which the WHATWG reading finds no host has none a rule could vouch for; the rule set then denies it when
-any domain deny exists.
+which the WHATWG reading finds no host has none a rule could vouch for: the WebFetch input check denies it,
+whatever the policy.
 `domain:example.com` names that host; `domain:*.example.com` its subdomains. In deny and ask lists the plain
 form also covers subdomains, since a deny should never be narrower than its author meant.
 """

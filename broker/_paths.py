@@ -266,7 +266,7 @@ def _lexical(path: str, cwd: str, home: str) -> str:
         if rest == "/cwd" or rest.startswith("/cwd/"):
             lexical = posixpath.normpath(cwd + rest[4:])
         elif rest == "/root" or rest.startswith("/root/"):
-            lexical = posixpath.normpath("/" + rest[5:])
+            lexical = "/" + posixpath.normpath(rest[5:] or "/").lstrip("/")
     return lexical
 
 

@@ -66,6 +66,8 @@ def explain_bash(policy: RulePolicy, call: ToolCall, context: CallContext) -> tu
     whole = analyse(command)
     if whole.parse_error:
         return (f"the command does not parse ({whole.parse_error}), so no allow rule can cover it",)
+    if whole.hidden:
+        return (f"bash may run a command magistrate cannot see ({whole.hidden}), {_NO_ALLOW}",)
     reasons: list[str] = []
     for text in whole.allow_texts:
         parsed = parse(text)

@@ -28,6 +28,10 @@ from magistrate.broker._rules import EDIT_TOOLS, ListName, StringRule
 _PATH_FIELDS = {"file_path": ("Read", "Write", "Edit", "MultiEdit"), "notebook_path": ("NotebookEdit", "NotebookRead")}
 _TOOL_PATH_FIELD = {tool: name for name, tools in _PATH_FIELDS.items() for tool in tools}
 _MAX_GLOB_EXPANSION = 256
+_MAX_GLOBS = 16
+"""Globs one decision walks; a line with more is judged as naming files that cannot be known."""
+_PATH_MAX = 4096
+"""Longer names no system call opens (ENAMETOOLONG); matching them would only cost time."""
 
 
 @lru_cache(maxsize=256)
@@ -91,9 +95,10 @@ class CallFacts:
             if field_name is not None:
                 value = tool_input.get(field_name)
                 if isinstance(value, str):
-                    found.append(value)
-                    if unknowable(value):
+                    if unknowable(value) or len(value) > _PATH_MAX:
                         self._unknown.add("tool")
+                    else:
+                        found.append(value)
             elif self.call.tool_name in {"Glob", "Grep", "LS"}:
                 base = tool_input.get("path")
                 base = base if isinstance(base, str) and base else self.cwd
@@ -176,7 +181,10 @@ class CallFacts:
         bases = self.bash_bases()
         if analysis is not None and family == "edit":
             words = (*words, *analysis.write_trees)
+        globs = 0
         for word in words:
+            if len(word) > _PATH_MAX:
+                continue  # no file has such a name: the command cannot open it
             if _computed(word):
                 self._unknown.add(family)
                 continue
@@ -187,6 +195,10 @@ class CallFacts:
             for base in bases if relative else bases[:1]:
                 out.append(self._resolve_word(word, base))
                 if any(c in word for c in "*?["):
+                    globs += 1
+                    if globs > _MAX_GLOBS or family in self._unknown:
+                        self._unknown.add(family)  # enough walking for one decision: every file rule applies
+                        continue
                     matches = bounded_glob(out[-1][0], max_matches=_MAX_GLOB_EXPANSION)
                     if matches is None:
                         self._unknown.add(family)  # too wide to expand in time: every file rule applies

@@ -12,7 +12,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+
+from magistrate.broker._domains import hosts_of
 
 
 class ToolInput(BaseModel):
@@ -98,6 +110,14 @@ class WebFetchInput(ToolInput):
     url: StrictStr
     prompt: StrictStr
     offset: StrictInt | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _has_a_host(cls, url: str) -> str:
+        """A URL in which the CLI's own parser finds no host reaches nothing a rule could vouch for."""
+        if hosts_of(url) is None:
+            raise ValueError("the URL names no host the fetch could reach (read as Node's URL parser reads it)")
+        return url
 
 
 class WebSearchInput(ToolInput):

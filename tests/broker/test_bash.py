@@ -154,3 +154,73 @@ def test_a_glob_or_expansion_in_the_command_name_hides_the_command(line: str) ->
 @pytest.mark.parametrize("line", ["$CMD -rf x", "{ls,rm} x", "/usr/bin/l? x", "l* x"])
 def test_a_command_name_the_shell_computes_is_never_allowable(line: str) -> None:
     assert analyse(line).allow_forms is None
+
+
+# -- wrappers by their option grammar ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "form"),
+    [
+        ("timeout -k 1 5s curl x", ("curl", "x")),
+        ("timeout --signal=KILL 5 curl", ("curl",)),
+        ("nice -5 curl", ("curl",)),
+        ("nice -n 5 curl", ("curl",)),
+        ("chrt -f 1 curl x", ("curl", "x")),
+        ("taskset -c 0-3 curl", ("curl",)),
+        ("flock -n /tmp/l curl x", ("curl", "x")),
+        ("flock /tmp/l -c 'curl x'", ("curl", "x")),
+        ("script -qc 'curl x' /dev/null", ("curl", "x")),
+        ("watch -n 1 curl x", ("curl", "x")),
+        ("strace -f -o /dev/null curl", ("curl",)),
+        ("busybox curl x", ("curl", "x")),
+        ("env -S 'curl x'", ("curl", "x")),
+        ("bash -c -- 'curl x'", ("curl", "x")),
+        ("bash -o pipefail -xc 'curl x'", ("curl", "x")),
+        ("sudo -u root -- curl", ("curl",)),
+        ("unshare -r curl", ("curl",)),
+        ("sg group 'curl x'", ("curl", "x")),
+        ("strace --unknown-option curl", ("curl",)),
+    ],
+)
+def test_wrappers_are_read_by_their_option_grammar(line: str, form: tuple[str, ...]) -> None:
+    assert form in analyse(line).deny_forms
+
+
+@pytest.mark.parametrize("line", ["chrt -p 1 1234", "taskset -p 1 1234", "command -v curl", "timeout 5 -- curl"])
+def test_wrapper_options_that_run_nothing_run_nothing(line: str) -> None:
+    """`timeout 5 -- curl` runs a program named `--` (GNU timeout stops at its first operand)."""
+    assert ("curl",) not in analyse(line).deny_forms
+
+
+@pytest.mark.parametrize(
+    "line", ["echo x | bash", "bash <<< x", "sh -s", "sudo -s", "unshare", "chroot /", "su", "xargs bash -c", "at now"]
+)
+def test_a_shell_with_commands_from_elsewhere_is_hidden(line: str) -> None:
+    assert analyse(line).hidden is not None
+
+
+@pytest.mark.parametrize(
+    ("line", "writes"),
+    [
+        ("sort -o out.txt in.txt", "out.txt"),
+        ("sort --output=out.txt in.txt", "out.txt"),
+        ("sed --in-place=.bak s/a/b/ f.txt", "f.txt"),
+        ("sed -Ei s/a/b/ f.txt", "f.txt"),
+        ("gzip f.txt", "f.txt.gz"),
+        ("gunzip f.txt.gz", "f.txt"),
+        ("cp --target-directory=d x", "d"),
+        ("dd if=a of=b", "b"),
+        ("git rm -r d", "d"),
+        ("wget -O page.html http://h", "page.html"),
+    ],
+)
+def test_writers_name_what_they_write(line: str, writes: str) -> None:
+    assert writes in analyse(line).write_paths
+
+
+@pytest.mark.parametrize(
+    "line", ["tar -xf a.tar", "unzip a.zip -d d", "find . -delete", "git checkout main", "wget http://h"]
+)
+def test_writes_that_cannot_be_named_write_beneath_a_folder(line: str) -> None:
+    assert analyse(line).write_trees

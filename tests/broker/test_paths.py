@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from magistrate.broker import CallContext, RulePolicy, ToolCall, load_policy
 from magistrate.broker._interfaces import Policy
@@ -166,3 +169,53 @@ def test_an_allowed_line_that_moves_elsewhere_may_not_write_there() -> None:
     policy = RulePolicy(allow=["Bash(cd:*)", "Bash(touch:*)"])
     assert behavior(policy, "Bash", {"command": "cd sub && touch a"}) == "allow"
     assert behavior(policy, "Bash", {"command": "cd /etc && touch a"}) == "deny"
+
+
+# -- paths as the tool reads them ------------------------------------------------------------------
+
+
+def test_proc_self_and_tilde_forms_resolve_for_the_calls_folder(tmp_path: Path) -> None:
+    from magistrate.broker._paths import resolve, unknowable
+
+    cwd = str(tmp_path)
+    assert resolve("/proc/self/cwd/secrets/k", cwd, "/home/u") == (f"{cwd}/secrets/k",)
+    assert resolve("/proc/thread-self/cwd", cwd, "/home/u") == (cwd,)
+    assert resolve("~+/a", cwd, "/home/u") == (f"{cwd}/a",)
+    assert resolve("/proc/self/root/etc/hosts", cwd, "/home/u")[0] == "/etc/hosts"
+    assert resolve("~root/x", cwd, "/home/u")[0].endswith("/x")
+    assert resolve("~nosuchuser-z/x", cwd, "/home/u")[0] == f"{cwd}/~nosuchuser-z/x"
+    for path in ("~-/x", "/proc/1/cwd/x", "/proc/self/fd/3", "/dev/fd/0", "/proc/42/root"):
+        assert unknowable(path), path
+    for path in ("/proc/self/status", "~/x", "~+/x", "/dev/null"):
+        assert not unknowable(path), path
+
+
+_SEGMENT_CHOICES = st.sampled_from(["a", "b", "c", "l", "m", "..", ".", "", "x"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(segments=st.lists(_SEGMENT_CHOICES, min_size=1, max_size=7), absolute=st.booleans())
+def test_the_file_the_kernel_opens_is_among_the_spellings_judged(segments: list[str], absolute: bool) -> None:
+    """`l/..` is resolved through the link, as the kernel does, not by dropping a segment."""
+    from magistrate.broker._paths import resolve
+
+    root = _TREE
+    path = "/".join(segments).lstrip("/") or "."
+    word = f"{root}/{path}" if absolute else path
+    spellings = resolve(word, str(root), "/home/u")
+    kernel = os.path.realpath(f"{root}/{path}")
+    assert kernel in spellings, (word, spellings, kernel)
+
+
+def _tree() -> Path:
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="magistrate-paths-"))
+    (root / "a" / "b" / "c").mkdir(parents=True)
+    (root / "x").mkdir()
+    (root / "l").symlink_to(root / "a" / "b")
+    (root / "m").symlink_to(root / "a" / "b" / "c" / "..")
+    return Path(os.path.realpath(root))
+
+
+_TREE = _tree()

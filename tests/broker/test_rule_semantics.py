@@ -15,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from magistrate.broker import CallContext, PermissionMode, PolicyLoadError, RulePolicy, ToolCall
+from magistrate.broker._bash import analyse
+from magistrate.broker._bash_wrappers import RUNS_UNSEEN, SHELLS, WRAPPERS
 
 
 def behavior(policy: RulePolicy, tool: str, tool_input: dict[str, Any], mode: PermissionMode = "default") -> str:
@@ -200,7 +202,11 @@ def test_a_compound_deny_matches_any_line_that_runs_all_its_commands() -> None:
 
 _SHELL_WORDS = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "case", "esac", "in"}
 _SHELL_WORDS |= {"select", "coproc", "function", "time"}
-_WORD = st.from_regex(r"[a-z][a-z0-9]{0,5}", fullmatch=True).filter(lambda w: w not in _SHELL_WORDS)
+_PROGRAM_RUNNERS = RUNS_UNSEEN | SHELLS | set(WRAPPERS) | {"eval", "source", "exec", "env", "busybox", "npx", "find"}
+"""Words that run another program: an allow never covers a line that starts with one."""
+_WORD = st.from_regex(r"[a-z][a-z0-9]{0,5}", fullmatch=True).filter(
+    lambda w: w not in _SHELL_WORDS and analyse(w).hidden is None and w not in _PROGRAM_RUNNERS
+)
 _OPERATOR = st.sampled_from([" && ", " || ", "; "])
 
 

@@ -250,10 +250,11 @@ def test_ipv4_forms_are_normalised_as_node_does(url: str, host: str) -> None:
 
 
 @pytest.mark.parametrize("url", ["https://a%00b.com/", "javascript:alert(1)", "file:///etc/passwd", "https://"])
-def test_a_url_without_a_host_is_denied_when_any_domain_deny_exists(url: str) -> None:
+def test_a_url_without_a_host_is_denied_under_any_policy(url: str) -> None:
     policy = RulePolicy(allow=["WebFetch"], deny=["WebFetch(domain:evil.com)"])
     assert behavior(policy, "WebFetch", {"url": url, "prompt": "p"}) == "deny"
-    assert behavior(RulePolicy(allow=["WebFetch"]), "WebFetch", {"url": url, "prompt": "p"}) == "allow"
+    assert behavior(RulePolicy(allow=["WebFetch"]), "WebFetch", {"url": url, "prompt": "p"}) == "deny"
+    assert behavior(RulePolicy(default="allow"), "WebFetch", {"url": url, "prompt": "p"}) == "deny"
 
 
 def test_webfetch_allow_still_covers_ordinary_urls() -> None:

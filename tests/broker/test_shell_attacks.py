@@ -107,3 +107,16 @@ def test_the_broker_process_folder_is_not_the_calls(project: Path) -> None:
     assert _decide(case, project) == "deny"
     case = {"policy": "wide", "tool": "Read", "input": {"file_path": "/proc/self/cwd/README.md"}}
     assert _decide(case, project) == "allow"
+
+
+def test_reading_wrappers_is_bounded_per_command() -> None:
+    """Guessing through unknown options tries each suffix once; past the step budget the line is refused."""
+    assert ("curl",) in analyse("strace --x " * 40 + "curl").deny_forms
+    assert analyse("strace --x " * 300 + "curl").hidden is not None
+    assert analyse("a && " * 3000 + "b").hidden is None  # many plain commands are no harder to read
+
+
+def test_a_line_with_many_globs_walks_only_a_few(project: Path) -> None:
+    line = "cat " + " ".join(f"/*/*/*/nothing{i}" for i in range(40))
+    case = {"policy": "wide", "tool": "Bash", "input": {"command": line}}
+    assert _decide(case, project) == "deny"
