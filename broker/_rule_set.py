@@ -427,23 +427,25 @@ class RuleSet:
                 else:
                     found.extend(index.domains.matching(facts.hosts, deny_side=True))
         elif key == "Bash":
+            # Rules that name what the line touches come first, so the one that decides is the one a reader
+            # expects (`Bash(wget:*)` for `wget URL`); the rules that may apply only because something is
+            # unnamed (a file written under a name no one can tell, a command the analysis cannot see) follow.
             for gate, gated in index.bash_gates:
                 found.extend(gated.matching(facts.cwd, facts.bash_paths(gate), deny_side=True))
+            analysis = facts.bash
+            if analysis is not None and (index.bash_compound or index.bash_other or index.bash_by_first):
+                self._bash_matching(index, analysis, facts, found)
+            for gate, gated in index.bash_gates:
                 if gated.rules and facts.paths_unknown(gate) and gated.rules[0] not in found:
                     found.append(gated.rules[0])  # a file no one can name: any file rule may be about it
-            if index.bash_compound or index.bash_other or index.bash_by_first:
-                analysis = facts.bash
-                if analysis is not None:
-                    if analysis.hidden:
-                        # Bash may run a command the analysis cannot name: every rule about commands may be
-                        # about it.
-                        unseen = [
-                            *index.bash_other,
-                            *index.bash_compound,
-                            *(r for rs in index.bash_by_first.values() for r in rs),
-                        ]
-                        found.extend(r for r in unseen[:1] if r not in found)
-                    self._bash_matching(index, analysis, facts, found)
+            if analysis is not None and analysis.hidden:
+                # Bash may run a command the analysis cannot name: every rule about commands may be about it.
+                unseen = [
+                    *index.bash_other,
+                    *index.bash_compound,
+                    *(r for rs in index.bash_by_first.values() for r in rs),
+                ]
+                found.extend(r for r in unseen[:1] if r not in found)
         else:
             group = index.paths.get((key, None))
             if group is not None:
