@@ -30,6 +30,7 @@ from magistrate.sdk._permissions import (
 from magistrate.sdk._process import CLIProcess
 from magistrate.sdk._sdk_mcp import McpEndpoint
 from magistrate.sdk._session import ControlSession, RequestHandler
+from magistrate.sdk._store_mirror import StoreMirror, check_store_options, materialize
 from magistrate.sdk._transport import Transport, TransportChannel
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ class Run:
         self.stderr_callback: Callable[[str], None] | None = None
         """`ClaudeAgentOptions.stderr`: given each line the CLI wrote to stderr, as the run reads on."""
         self._stderr_seen = 0
+        self.mirror: StoreMirror | None = None
+        """`ClaudeAgentOptions.session_store`: where the transcript is copied as it grows."""
         self._error_result: dict[str, Any] | None = None
         """The last result line, when it was an error: the CLI exits non-zero after it."""
 
@@ -102,6 +105,9 @@ class Run:
         else:
             cli = "claude"  # the transport starts or reaches the CLI itself; the argv only checks the options
         plan = _plan(options)
+        if isinstance(options, ClaudeAgentOptions) and options.session_store is not None:
+            check_store_options(options)
+            await materialize(options, cwd or str(Path.cwd()))
         argv = build_argv(cli, replace(options, permission_prompt_tool_name=plan.prompt_tool), mcp_servers=plan.servers)
         env = {**os.environ, **plan.env, **options.env}
         process: CLIProcess | TransportChannel
@@ -134,6 +140,8 @@ class Run:
         run = cls(session, init, governance)
         if isinstance(options, ClaudeAgentOptions):
             run.stderr_callback = options.stderr
+            if options.session_store is not None:
+                run.mirror = StoreMirror(options.session_store, cwd or str(Path.cwd()))
         return run
 
     def pass_stderr(self, *, final: bool = False) -> None:
@@ -166,6 +174,8 @@ class Run:
             self.pass_stderr()
             if raw.get("type") == "result":
                 self._error_result = raw if raw.get("is_error") else None
+            if self.mirror is not None and self.mirror.observe(raw):
+                await self.mirror.flush()
             if self.governance is not None:
                 await self.governance.observe(raw)
             message = parse_message(raw)
@@ -195,6 +205,9 @@ class Run:
             await process.close(grace=grace)
         finally:
             process.release()
+            if self.mirror is not None:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                    await self.mirror.flush()
             if self.governance is not None:
                 with anyio.CancelScope(shield=True):
                     await self.governance.close()

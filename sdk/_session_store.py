@@ -6,7 +6,7 @@ A store keeps transcript entries (the CLI's JSONL lines, as opaque dicts) by `Se
 """
 
 import time
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from typing_extensions import NotRequired, Required, TypedDict
 
@@ -50,6 +50,10 @@ class SessionSummaryEntry(TypedDict):
     data: dict[str, Any]
 
 
+def _absent(store: object, method: str) -> NoReturn:
+    raise NotImplementedError(f"{type(store).__name__} has no {method}")
+
+
 class SessionStore(Protocol):
     """Where transcripts are mirrored. The optional methods raise `NotImplementedError` here, so a store that
     subclasses this protocol and leaves one out is seen as not having it."""
@@ -64,19 +68,19 @@ class SessionStore(Protocol):
 
     async def list_sessions(self, project_key: str) -> list[SessionStoreListEntry]:
         """The sessions of a project, with their last change."""
-        raise NotImplementedError
+        _absent(self, "list_sessions")
 
     async def list_session_summaries(self, project_key: str) -> list[SessionSummaryEntry]:
         """The summaries kept by `append` for a project's sessions."""
-        raise NotImplementedError
+        _absent(self, "list_session_summaries")
 
     async def delete(self, key: SessionKey) -> None:
         """Forget a transcript (a main key takes its sub-agents with it)."""
-        raise NotImplementedError
+        _absent(self, "delete")
 
     async def list_subkeys(self, key: SessionListSubkeysKey) -> list[str]:
         """The subpaths stored under a session."""
-        raise NotImplementedError
+        _absent(self, "list_subkeys")
 
 
 def fold_session_summary(

@@ -64,6 +64,11 @@ PRINTS: dict[str, tuple[str, ...]] = {
     "include_partial_messages": ("delta: 'Scripted answer to: Write a haiku about rivers'", "'content_block_delta': 1"),
     "max_budget_usd": ("Status: success", "The budget was used up.", "Stopped: error_max_budget_usd"),
     "plugin_example": ("Plugins loaded: ['hello-plugin'", "Claude: Scripted answer to: Hello there"),
+    "session_store": (
+        "Sessions in the store: 1",
+        "Claude: Scripted answer to: What is my favourite colour?",
+        "Messages in the resumed session: 4",
+    ),
     "setting_sources": (
         "default: /ship available",
         "none: /ship not available",
