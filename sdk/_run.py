@@ -104,6 +104,11 @@ class Run:
             cli = await anyio.to_thread.run_sync(lambda: find_cli(options.cli_path, cwd, env=config))
         else:
             cli = "claude"  # the transport starts or reaches the CLI itself; the argv only checks the options
+        # The CLI answers a JSON schema through its StructuredOutput tool, which it never prompts for; the run
+        # allows it as the CLI would, or a governed run would deny its own answer.
+        structured = isinstance(options, ClaudeAgentOptions) and options.output_format is not None
+        if structured and "StructuredOutput" not in options.allowed_tools:
+            options = replace(options, allowed_tools=[*options.allowed_tools, "StructuredOutput"])
         plan = _plan(options)
         if isinstance(options, ClaudeAgentOptions) and options.session_store is not None:
             check_store_options(options)

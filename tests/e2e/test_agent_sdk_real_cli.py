@@ -32,6 +32,10 @@ from tests.e2e._cases import bash, trail_records
 
 SCENARIO = {
     "rules": [
+        {
+            "contains": "as json",
+            "turns": [{"tool_calls": [{"name": "StructuredOutput", "input": {"answer": 42}}]}, "ok"],
+        },
         {"contains": "denied", "turns": [{"tool_calls": [bash("rm -rf ./notes.txt")]}, "after: {last_tool_result}"]},
     ],
     "default": {"turns": ["Scripted answer to: {prompt}"]},
@@ -163,3 +167,13 @@ async def test_the_run_s_session_is_read_back_from_the_cli_s_own_files(model: Sc
     info = get_session_info(result.session_id, workspace)
     assert info is not None
     assert info.summary == "Kept"
+
+
+@pytest.mark.anyio
+async def test_a_governed_run_answers_in_the_json_schema_it_was_given(model: ScriptedModel, workspace: Path) -> None:
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
+    options = ClaudeAgentOptions(cwd=workspace, output_format={"type": "json_schema", "schema": schema})
+    messages = await run("give the answer as json", options)
+    result = messages[-1]
+    assert isinstance(result, ResultMessage)
+    assert result.structured_output == {"answer": 42}
