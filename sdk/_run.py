@@ -81,7 +81,7 @@ class Run:
         self.governance = governance
         self.stderr_callback: Callable[[str], None] | None = None
         """`ClaudeAgentOptions.stderr`: given each line the CLI wrote to stderr, as the run reads on."""
-        self._stderr_seen = 0
+        self._stderr_mark = ""
         self.mirror: StoreMirror | None = None
         """`ClaudeAgentOptions.session_store`: where the transcript is copied as it grows."""
         self._error_result: dict[str, Any] | None = None
@@ -153,12 +153,16 @@ class Run:
         """Hand the CLI's new complete stderr lines (all of them when `final`) to the stderr callback."""
         if self.stderr_callback is None:
             return
+        # The process keeps the tail of its stderr (64 KiB), so what was passed on is found again by its last
+        # line; a tail that has moved past it entirely is passed on whole.
         text = self.session.process.stderr_text()
-        fresh = text[self._stderr_seen :]
+        if self._stderr_mark:
+            at = text.rfind(self._stderr_mark)
+            text = text[at + len(self._stderr_mark) :] if at >= 0 else text
         if not final:
-            fresh = fresh[: fresh.rfind("\n") + 1]
-        self._stderr_seen += len(fresh)
-        for line in fresh.splitlines():
+            text = text[: text.rfind("\n") + 1]
+        self._stderr_mark = (self._stderr_mark + text)[-256:]  # the end of what was passed on, as in the file
+        for line in text.splitlines():
             self.stderr_callback(line)
 
     async def send_prompt(self, prompt: str | AsyncIterable[dict[str, Any]], session_id: str = "default") -> int:
