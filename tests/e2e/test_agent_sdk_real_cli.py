@@ -3,6 +3,7 @@ options reaching the CLI, the client's control methods answered, and the run's s
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from magistrate.sdk import (
     ClaudeAgentOptions,
     ClaudeSDKClient,
     HookContext,
+    HookEventMessage,
     HookJSONOutput,
     HookMatcher,
     PermissionResultAllow,
@@ -32,6 +34,7 @@ from tests.e2e._cases import bash, trail_records
 
 SCENARIO = {
     "rules": [
+        {"contains": "say hi", "turns": [{"tool_calls": [bash("echo hi")]}, "said: {last_tool_result}"]},
         {
             "contains": "as json",
             "turns": [{"tool_calls": [{"name": "StructuredOutput", "input": {"answer": 42}}]}, "ok"],
@@ -177,3 +180,19 @@ async def test_a_governed_run_answers_in_the_json_schema_it_was_given(model: Scr
     result = messages[-1]
     assert isinstance(result, ResultMessage)
     assert result.structured_output == {"answer": 42}
+
+
+@pytest.mark.anyio
+async def test_hook_events_of_the_cli_s_own_hooks_arrive_as_hook_event_messages(
+    model: ScriptedModel, workspace: Path
+) -> None:
+    settings = {"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "true"}]}]}}
+    options = ClaudeAgentOptions(
+        cwd=workspace, include_hook_events=True, allowed_tools=["Bash(echo:*)"], settings=json.dumps(settings)
+    )
+    messages = await run("say hi", options)
+    events = [(m.subtype, m.hook_event_name) for m in messages if isinstance(m, HookEventMessage)]
+    assert ("hook_started", "PreToolUse") in events
+    assert ("hook_response", "PreToolUse") in events
+    assert isinstance(messages[-1], ResultMessage)
+    assert messages[-1].result == "said: hi"
