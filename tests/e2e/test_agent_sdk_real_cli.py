@@ -23,6 +23,8 @@ from magistrate.sdk import (
     PermissionResultAllow,
     ResultMessage,
     TextBlock,
+    delete_session,
+    fork_session,
     get_session_info,
     get_session_messages,
     list_sessions,
@@ -196,3 +198,23 @@ async def test_hook_events_of_the_cli_s_own_hooks_arrive_as_hook_event_messages(
     assert ("hook_response", "PreToolUse") in events
     assert isinstance(messages[-1], ResultMessage)
     assert messages[-1].result == "said: hi"
+
+
+@pytest.mark.anyio
+async def test_a_forked_session_resumes_in_the_cli_with_the_conversation_so_far(
+    model: ScriptedModel, workspace: Path
+) -> None:
+    first = (await run("the code word is plum", ClaudeAgentOptions(cwd=workspace, governed=False)))[-1]
+    assert isinstance(first, ResultMessage)
+    fork = fork_session(first.session_id, workspace, title="Plum branch")
+    assert fork.session_id != first.session_id
+    second = await run(
+        "what was the code word?", ClaudeAgentOptions(cwd=workspace, governed=False, resume=fork.session_id)
+    )
+    assert isinstance(second[-1], ResultMessage)
+    prompts = [m.prompt_text() for m in model.message_requests()[-1].messages if m.role == "user"]
+    assert any("the code word is plum" in p for p in prompts), prompts
+    titles = {s.session_id: s.summary for s in list_sessions(workspace)}
+    assert titles[fork.session_id] == "Plum branch"
+    delete_session(fork.session_id, workspace)
+    assert get_session_info(fork.session_id, workspace) is None
