@@ -10,8 +10,6 @@ from typing import Any, NoReturn, Protocol
 
 from typing_extensions import NotRequired, Required, TypedDict
 
-from magistrate.sdk._transcripts import first_prompt
-
 
 class SessionKey(TypedDict):
     """A session's transcript (no `subpath`) or one of its sub-agents' (`subpath="subagents/agent-<id>"`)."""
@@ -89,6 +87,8 @@ def fold_session_summary(
     """The session's summary after `entries` were appended, from the one before (pure; `mtime` is kept).
 
     A store calls this in `append` and keeps the result, so `list_sessions_from_store` needs no full loads."""
+    from magistrate.sdk._transcripts import first_prompt  # with the first append, not with the SDK
+
     data: dict[str, Any] = dict(prev["data"]) if prev else {}
     plain = [dict(e) for e in entries]
     for entry in plain:

@@ -16,7 +16,6 @@ from magistrate.broker import get_logger
 from magistrate.sdk._agent_options import ClaudeAgentOptions
 from magistrate.sdk._errors import OptionsError
 from magistrate.sdk._session_store import SessionKey, SessionStore
-from magistrate.sdk._transcripts import project_key_for_directory, projects_dir, read_entries
 
 log = get_logger("magistrate.sdk.session_mirror")
 
@@ -34,6 +33,8 @@ async def materialize(options: ClaudeAgentOptions, cwd: str) -> None:
     store, session = options.session_store, options.resume
     if store is None or not session:
         return
+    from magistrate.sdk._transcripts import project_key_for_directory, projects_dir
+
     folder = projects_dir() / project_key_for_directory(cwd)
     target = folder / f"{session}.jsonl"
     if target.exists():
@@ -64,6 +65,8 @@ class StoreMirror:
     """Copies a run's transcript files to a session store as they grow."""
 
     def __init__(self, store: SessionStore, cwd: str) -> None:
+        from magistrate.sdk._transcripts import project_key_for_directory
+
         self._store = store
         self._project = project_key_for_directory(cwd)
         self._session: str | None = None
@@ -78,6 +81,8 @@ class StoreMirror:
     def _files(self) -> list[tuple[str | None, Path]]:
         if self._session is None:
             return []
+        from magistrate.sdk._transcripts import projects_dir
+
         main = projects_dir() / self._project / f"{self._session}.jsonl"
         files: list[tuple[str | None, Path]] = [(None, main)]
         folder = main.with_suffix("")
@@ -86,6 +91,8 @@ class StoreMirror:
         return files
 
     async def flush(self) -> None:
+        from magistrate.sdk._transcripts import read_entries
+
         for subpath, path in self._files():
             if not path.is_file():
                 continue
