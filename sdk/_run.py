@@ -269,14 +269,41 @@ def _add_user_hooks(options: AnyOptions, plan: _Plan) -> None:
     for event, matchers in (options.hooks or {}).items():
         for matcher in matchers:
             ids = []
+            if matcher.on_failure not in (None, "continue", "block"):
+                raise OptionsError(f"HookMatcher.on_failure must be 'continue' or 'block': {matcher.on_failure!r}")
             for callback in matcher.hooks:
                 callback_id = f"hook_{len(plan.callbacks)}"
-                plan.callbacks[callback_id] = callback
+                plan.callbacks[callback_id] = _blocking(callback) if matcher.on_failure == "block" else callback
                 ids.append(callback_id)
             entry: dict[str, Any] = {"matcher": matcher.matcher, "hookCallbackIds": ids}
             if getattr(matcher, "timeout", None) is not None:
                 entry["timeout"] = matcher.timeout
             plan.hooks.setdefault(event, []).append(entry)
+
+
+def _blocking(callback: Any) -> Any:
+    """`on_failure="block"`: a callback that raises or answers nothing blocks what it was asked about."""
+
+    async def guarded(hook_input: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
+        try:
+            output = await callback(hook_input, tool_use_id, context)
+        except Exception as exc:  # noqa: BLE001 - the failure itself is the answer: block
+            reason = f"the hook failed ({type(exc).__name__}: {exc}); blocked because on_failure='block'"
+        else:
+            if isinstance(output, Mapping):
+                return dict(output)
+            reason = "the hook gave no answer; blocked because on_failure='block'"
+        answer: dict[str, Any] = {"decision": "block", "reason": reason}
+        event = hook_input.get("hook_event_name")
+        if event == "PreToolUse":
+            answer["hookSpecificOutput"] = {
+                "hookEventName": event,
+                "permissionDecision": "deny",
+                "permissionDecisionReason": reason,
+            }
+        return answer
+
+    return guarded
 
 
 def _add_governance(options: AnyOptions, plan: _Plan) -> None:

@@ -7,7 +7,7 @@ import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
@@ -218,3 +218,21 @@ async def test_a_forked_session_resumes_in_the_cli_with_the_conversation_so_far(
     assert titles[fork.session_id] == "Plum branch"
     delete_session(fork.session_id, workspace)
     assert get_session_info(fork.session_id, workspace) is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("on_failure", "blocked"), [("block", True), (None, False)])
+async def test_a_failing_hook_blocks_the_call_only_when_on_failure_says_block(
+    model: ScriptedModel, workspace: Path, on_failure: Literal["block"] | None, blocked: bool
+) -> None:
+    async def broken(hook_input: Any, tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
+        raise RuntimeError("the hook has a bug")
+
+    matcher = HookMatcher(matcher="Bash", hooks=[broken], on_failure=on_failure)
+    options = ClaudeAgentOptions(
+        cwd=workspace, governed=False, allowed_tools=["Bash(echo:*)"], hooks={"PreToolUse": [matcher]}
+    )
+    messages = await run("say hi", options)
+    [result] = model.tool_results()
+    assert result.is_error == blocked, result
+    assert isinstance(messages[-1], ResultMessage)
