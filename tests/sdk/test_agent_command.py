@@ -104,3 +104,12 @@ def test_the_older_options_keep_their_argv() -> None:
     args = build_argv("claude", ClaudeCodeOptions(system_prompt="x"))
     assert value(args, "--system-prompt") == "x"
     assert value(args, "--max-thinking-tokens") == "8000"
+
+
+def test_a_sub_agent_may_be_a_dict_but_not_anything_else() -> None:
+    options = ClaudeAgentOptions(agents={"w": {"description": "Writes", "prompt": "Write"}})  # type: ignore[dict-item]
+    assert initialize_fields(options)["agents"] == {"w": {"description": "Writes", "prompt": "Write"}}
+    with pytest.raises(OptionsError, match="needs a description"):
+        initialize_fields(ClaudeAgentOptions(agents={"w": {"prompt": "x"}}))  # type: ignore[dict-item]
+    with pytest.raises(OptionsError, match="must be an AgentDefinition"):
+        initialize_fields(ClaudeAgentOptions(agents={"w": "writer"}))  # type: ignore[dict-item]
