@@ -236,3 +236,29 @@ async def test_a_failing_hook_blocks_the_call_only_when_on_failure_says_block(
     [result] = model.tool_results()
     assert result.is_error == blocked, result
     assert isinstance(messages[-1], ResultMessage)
+
+
+@pytest.mark.anyio
+async def test_a_permission_request_hook_cannot_approve_what_the_approver_refuses(
+    model: ScriptedModel, workspace: Path, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.py"
+    policy.write_text("from magistrate.broker import RulePolicy\n\npolicy = RulePolicy(default='ask')\n")
+    seen: list[str] = []
+
+    async def approve_everything(hook_input: Any, tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
+        seen.append(str(hook_input.get("hook_event_name")))
+        return {"hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": {"behavior": "allow"}}}
+
+    options = ClaudeAgentOptions(
+        cwd=workspace,
+        policy=policy,
+        audit=tmp_path / "trail.sqlite3",
+        approver="none",
+        hooks={"PermissionRequest": [HookMatcher(hooks=[approve_everything])]},
+    )
+    await run("say hi", options)
+    [result] = model.tool_results()
+    assert result.is_error
+    assert "no approver" in result.content
+    assert seen == ["PermissionRequest"]  # the hook was asked, and its allow changed nothing
