@@ -13,6 +13,7 @@ import anyio
 import pytest
 
 from magistrate.sdk import (
+    AgentDefinition,
     AssistantMessage,
     ClaudeAgentOptions,
     ClaudeSDKClient,
@@ -262,3 +263,30 @@ async def test_a_permission_request_hook_cannot_approve_what_the_approver_refuse
     assert result.is_error
     assert "no approver" in result.content
     assert seen == ["PermissionRequest"]  # the hook was asked, and its allow changed nothing
+
+
+@pytest.mark.anyio
+async def test_the_cli_takes_every_flag_the_new_options_pass(model: ScriptedModel, workspace: Path) -> None:
+    session = "3f2b8c1e-9a4d-4c6e-8b7f-1d2e3f4a5b6c"
+    options = ClaudeAgentOptions(
+        cwd=workspace,
+        tools=["Read", "Grep"],
+        session_id=session,
+        max_budget_usd=10.0,
+        task_budget={"total": 50000},
+        fallback_model="haiku",
+        effort="high",
+        thinking={"type": "adaptive", "display": "summarized"},
+        betas=["context-1m-2025-08-07"],
+        strict_mcp_config=True,
+        include_hook_events=True,
+        sandbox={"enabled": False},
+        agents={"helper": AgentDefinition(description="Helps", prompt="Help briefly.")},
+    )
+    messages = await run("hello", options)
+    result = messages[-1]
+    assert isinstance(result, ResultMessage)
+    assert (result.session_id, result.result) == (session, "Scripted answer to: hello")
+    again = await run("hello again", ClaudeAgentOptions(cwd=workspace, resume=session, fork_session=True))
+    assert isinstance(again[-1], ResultMessage)
+    assert again[-1].session_id != session
