@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from magistrate.sdk._agent_options import AnyOptions, ClaudeAgentOptions
+from magistrate.sdk._agent_run import StderrRelay, blocking, prepared, result_error, warn_if_shadowed
 from magistrate.sdk._command import build_argv, resolve_cwd
 from magistrate.sdk._discovery import find_cli
-from magistrate.sdk._errors import CanUseToolShadowedWarning, OptionsError, ProcessError, ResultError
+from magistrate.sdk._errors import OptionsError, ProcessError
 from magistrate.sdk._events import Message
 from magistrate.sdk._parse import parse_message
 from magistrate.sdk._permissions import (
@@ -30,7 +31,7 @@ from magistrate.sdk._permissions import (
 from magistrate.sdk._process import CLIProcess
 from magistrate.sdk._sdk_mcp import McpEndpoint
 from magistrate.sdk._session import ControlSession, RequestHandler
-from magistrate.sdk._store_mirror import StoreMirror, check_store_options, materialize
+from magistrate.sdk._store_mirror import StoreMirror
 from magistrate.sdk._transport import Transport, TransportChannel
 
 if TYPE_CHECKING:
@@ -79,9 +80,8 @@ class Run:
         self.session = session
         self.init_response = init_response
         self.governance = governance
-        self.stderr_callback: Callable[[str], None] | None = None
+        self.stderr: StderrRelay | None = None
         """`ClaudeAgentOptions.stderr`: given each line the CLI wrote to stderr, as the run reads on."""
-        self._stderr_mark = ""
         self.mirror: StoreMirror | None = None
         """`ClaudeAgentOptions.session_store`: where the transcript is copied as it grows."""
         self._error_result: dict[str, Any] | None = None
@@ -104,15 +104,9 @@ class Run:
             cli = await anyio.to_thread.run_sync(lambda: find_cli(options.cli_path, cwd, env=config))
         else:
             cli = "claude"  # the transport starts or reaches the CLI itself; the argv only checks the options
-        # The CLI answers a JSON schema through its StructuredOutput tool, which it never prompts for; the run
-        # allows it as the CLI would, or a governed run would deny its own answer.
-        structured = isinstance(options, ClaudeAgentOptions) and options.output_format is not None
-        if structured and "StructuredOutput" not in options.allowed_tools:
-            options = replace(options, allowed_tools=[*options.allowed_tools, "StructuredOutput"])
+        if isinstance(options, ClaudeAgentOptions):
+            options = await prepared(options, cwd or str(Path.cwd()))
         plan = _plan(options)
-        if isinstance(options, ClaudeAgentOptions) and options.session_store is not None:
-            check_store_options(options)
-            await materialize(options, cwd or str(Path.cwd()))
         argv = build_argv(cli, replace(options, permission_prompt_tool_name=plan.prompt_tool), mcp_servers=plan.servers)
         env = {**os.environ, **plan.env, **options.env}
         process: CLIProcess | TransportChannel
@@ -144,26 +138,15 @@ class Run:
             raise
         run = cls(session, init, governance)
         if isinstance(options, ClaudeAgentOptions):
-            run.stderr_callback = options.stderr
+            run.stderr = None if options.stderr is None else StderrRelay(options.stderr)
             if options.session_store is not None:
                 run.mirror = StoreMirror(options.session_store, cwd or str(Path.cwd()))
         return run
 
     def pass_stderr(self, *, final: bool = False) -> None:
         """Hand the CLI's new complete stderr lines (all of them when `final`) to the stderr callback."""
-        if self.stderr_callback is None:
-            return
-        # The process keeps the tail of its stderr (64 KiB), so what was passed on is found again by its last
-        # line; a tail that has moved past it entirely is passed on whole.
-        text = self.session.process.stderr_text()
-        if self._stderr_mark:
-            at = text.rfind(self._stderr_mark)
-            text = text[at + len(self._stderr_mark) :] if at >= 0 else text
-        if not final:
-            text = text[: text.rfind("\n") + 1]
-        self._stderr_mark = (self._stderr_mark + text)[-256:]  # the end of what was passed on, as in the file
-        for line in text.splitlines():
-            self.stderr_callback(line)
+        if self.stderr is not None:
+            self.stderr.pass_on(self.session.process.stderr_text(), final=final)
 
     async def send_prompt(self, prompt: str | AsyncIterable[dict[str, Any]], session_id: str = "default") -> int:
         """Send a prompt or a stream of user messages; returns how many messages were sent."""
@@ -199,13 +182,7 @@ class Run:
         except ProcessError as exc:
             if self._error_result is None or isinstance(exc, OptionsError):
                 raise
-            text = self._error_result.get("result") or ", ".join(map(str, self._error_result.get("errors") or []))
-            error = ResultError(
-                f"Claude Code returned an error result: {text or self._error_result.get('subtype')}",
-                data=self._error_result,
-                exit_code=exc.exit_code,
-            )
-            raise error from exc
+            raise result_error(self._error_result, exc.exit_code) from exc
 
     async def close(self, *, grace: float = 5.0) -> None:
         process = self.session.process
@@ -236,7 +213,7 @@ def _plan(options: AnyOptions) -> _Plan:
             "can_use_tool and permission_prompt_tool_name both answer permission prompts; give one",
             option="can_use_tool",
         )
-    _warn_if_shadowed(options)
+    warn_if_shadowed(options)
     _add_user_hooks(options, plan)
     if options.governed:
         _add_governance(options, plan)
@@ -250,21 +227,6 @@ def _plan(options: AnyOptions) -> _Plan:
     return plan
 
 
-def _warn_if_shadowed(options: AnyOptions) -> None:
-    """`allowed_tools` entries that allow a whole tool keep its calls from ever reaching `can_use_tool`."""
-    if options.can_use_tool is None or not isinstance(options, ClaudeAgentOptions):
-        return
-    whole = [entry for entry in options.allowed_tools if "(" not in entry or entry.endswith(("()", "(*)"))]
-    if whole:
-        import warnings
-
-        warnings.warn(
-            f"can_use_tool is set, but allowed_tools allows {', '.join(whole)} outright: those calls never reach it",
-            CanUseToolShadowedWarning,
-            stacklevel=4,
-        )
-
-
 def _add_user_hooks(options: AnyOptions, plan: _Plan) -> None:
     for event, matchers in (options.hooks or {}).items():
         for matcher in matchers:
@@ -273,37 +235,12 @@ def _add_user_hooks(options: AnyOptions, plan: _Plan) -> None:
                 raise OptionsError(f"HookMatcher.on_failure must be 'continue' or 'block': {matcher.on_failure!r}")
             for callback in matcher.hooks:
                 callback_id = f"hook_{len(plan.callbacks)}"
-                plan.callbacks[callback_id] = _blocking(callback) if matcher.on_failure == "block" else callback
+                plan.callbacks[callback_id] = blocking(callback) if matcher.on_failure == "block" else callback
                 ids.append(callback_id)
             entry: dict[str, Any] = {"matcher": matcher.matcher, "hookCallbackIds": ids}
             if getattr(matcher, "timeout", None) is not None:
                 entry["timeout"] = matcher.timeout
             plan.hooks.setdefault(event, []).append(entry)
-
-
-def _blocking(callback: Any) -> Any:
-    """`on_failure="block"`: a callback that raises or answers nothing blocks what it was asked about."""
-
-    async def guarded(hook_input: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
-        try:
-            output = await callback(hook_input, tool_use_id, context)
-        except Exception as exc:  # noqa: BLE001 - the failure itself is the answer: block
-            reason = f"the hook failed ({type(exc).__name__}: {exc}); blocked because on_failure='block'"
-        else:
-            if isinstance(output, Mapping):
-                return dict(output)
-            reason = "the hook gave no answer; blocked because on_failure='block'"
-        answer: dict[str, Any] = {"decision": "block", "reason": reason}
-        event = hook_input.get("hook_event_name")
-        if event == "PreToolUse":
-            answer["hookSpecificOutput"] = {
-                "hookEventName": event,
-                "permissionDecision": "deny",
-                "permissionDecisionReason": reason,
-            }
-        return answer
-
-    return guarded
 
 
 def _add_governance(options: AnyOptions, plan: _Plan) -> None:
