@@ -84,6 +84,8 @@ class Run:
         """`ClaudeAgentOptions.stderr`: given each line the CLI wrote to stderr, as the run reads on."""
         self.mirror: StoreMirror | None = None
         """`ClaudeAgentOptions.session_store`: where the transcript is copied as it grows."""
+        self._synthetic: list[dict[str, Any]] = []
+        """Lines the run itself adds to the stream (a failed mirror), given out before the next CLI line."""
         self._error_result: dict[str, Any] | None = None
         """The last result line, when it was an error: the CLI exits non-zero after it."""
 
@@ -167,7 +169,7 @@ class Run:
             if raw.get("type") == "result":
                 self._error_result = raw if raw.get("is_error") else None
             if self.mirror is not None and self.mirror.observe(raw):
-                await self.mirror.flush()
+                self._synthetic += await self.mirror.flush()
             if self.governance is not None:
                 await self.governance.observe(raw)
             message = parse_message(raw)
@@ -177,6 +179,8 @@ class Run:
 
     async def _next_raw(self) -> dict[str, Any] | None:
         """The next line; the CLI's exit after an error result is a `ResultError` carrying that result."""
+        if self._synthetic:
+            return self._synthetic.pop(0)
         try:
             return await self.session.next_message()
         except ProcessError as exc:

@@ -3,8 +3,8 @@
 The CLI keeps writing its own transcript file; the mirror copies what is new in it (the session's file and
 its sub-agents' files) to the store after every result and when the run closes. A run that resumes a
 session the CLI has no file for gets the file written from the store first, so `resume` works on a machine
-that never saw the session. A store that fails to take entries does not stop the run: the failure is logged
-(`session_mirror_failed`) and copying is tried again at the next flush.
+that never saw the session. A store that fails to take entries does not stop the run: the failure comes as a
+`MirrorErrorMessage` in the stream (when the run is still being read) and copying is tried again next time.
 """
 
 from pathlib import Path
@@ -90,9 +90,11 @@ class StoreMirror:
             files += [(str(f.relative_to(folder).with_suffix("")), f) for f in sorted(folder.rglob("agent-*.jsonl"))]
         return files
 
-    async def flush(self) -> None:
+    async def flush(self) -> list[dict[str, Any]]:
+        """Copy what is new; returns a `mirror_error` system line for each transcript the store refused."""
         from magistrate.sdk._transcripts import read_entries
 
+        failures: list[dict[str, Any]] = []
         for subpath, path in self._files():
             if not path.is_file():
                 continue
@@ -107,5 +109,7 @@ class StoreMirror:
                 await self._store.append(key, fresh)  # type: ignore[arg-type]
             except Exception as exc:  # noqa: BLE001 - the run goes on; the entries are tried again next time
                 log.error("session_mirror_failed", session_id=self._session, error=repr(exc))
+                failures.append({"type": "system", "subtype": "mirror_error", "key": dict(key), "error": repr(exc)})
                 continue
             self._copied[path] = len(entries)
+        return failures

@@ -21,8 +21,12 @@ from magistrate.sdk import (
     HookEventMessage,
     HookJSONOutput,
     HookMatcher,
+    InMemorySessionStore,
+    MirrorErrorMessage,
     PermissionResultAllow,
     ResultMessage,
+    SessionKey,
+    SessionStoreEntry,
     TextBlock,
     delete_session,
     fork_session,
@@ -290,3 +294,21 @@ async def test_the_cli_takes_every_flag_the_new_options_pass(model: ScriptedMode
     again = await run("hello again", ClaudeAgentOptions(cwd=workspace, resume=session, fork_session=True))
     assert isinstance(again[-1], ResultMessage)
     assert again[-1].session_id != session
+
+
+class RefusingStore(InMemorySessionStore):
+    """A store whose backend is down."""
+
+    async def append(self, key: SessionKey, entries: list[SessionStoreEntry]) -> None:
+        raise ConnectionError("the store is down")
+
+
+@pytest.mark.anyio
+async def test_a_store_that_refuses_the_transcript_is_reported_in_the_stream_and_the_run_goes_on(
+    model: ScriptedModel, workspace: Path
+) -> None:
+    messages = await run("hello", ClaudeAgentOptions(cwd=workspace, governed=False, session_store=RefusingStore()))
+    errors = [m for m in messages if isinstance(m, MirrorErrorMessage)]
+    assert errors
+    assert "the store is down" in errors[0].error
+    assert any(isinstance(m, ResultMessage) and m.result == "Scripted answer to: hello" for m in messages)
