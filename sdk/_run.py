@@ -142,7 +142,7 @@ class Run:
         if isinstance(options, ClaudeAgentOptions):
             run.stderr = None if options.stderr is None else StderrRelay(options.stderr)
             if options.session_store is not None:
-                run.mirror = StoreMirror(options.session_store, cwd or str(Path.cwd()))
+                run.mirror = StoreMirror(options.session_store, cwd or str(Path.cwd()), options.env)
         return run
 
     def pass_stderr(self, *, final: bool = False) -> None:

@@ -35,7 +35,7 @@ async def materialize(options: ClaudeAgentOptions, cwd: str) -> None:
         return
     from magistrate.sdk._transcripts import project_key_for_directory, projects_dir
 
-    folder = projects_dir() / project_key_for_directory(cwd)
+    folder = projects_dir(options.env) / project_key_for_directory(cwd)
     target = folder / f"{session}.jsonl"
     if target.exists():
         return
@@ -64,9 +64,10 @@ def _write(path: Path, entries: list[Any]) -> None:
 class StoreMirror:
     """Copies a run's transcript files to a session store as they grow."""
 
-    def __init__(self, store: SessionStore, cwd: str) -> None:
+    def __init__(self, store: SessionStore, cwd: str, env: dict[str, str] | None = None) -> None:
         from magistrate.sdk._transcripts import project_key_for_directory
 
+        self._env = env or {}
         self._store = store
         self._project = project_key_for_directory(cwd)
         self._session: str | None = None
@@ -83,7 +84,7 @@ class StoreMirror:
             return []
         from magistrate.sdk._transcripts import projects_dir
 
-        main = projects_dir() / self._project / f"{self._session}.jsonl"
+        main = projects_dir(self._env) / self._project / f"{self._session}.jsonl"
         files: list[tuple[str | None, Path]] = [(None, main)]
         folder = main.with_suffix("")
         if folder.is_dir():

@@ -32,6 +32,7 @@ from magistrate.sdk import (
     fork_session,
     get_session_info,
     get_session_messages,
+    get_session_messages_from_store,
     list_sessions,
     query,
     rename_session,
@@ -312,3 +313,16 @@ async def test_a_store_that_refuses_the_transcript_is_reported_in_the_stream_and
     assert errors
     assert "the store is down" in errors[0].error
     assert any(isinstance(m, ResultMessage) and m.result == "Scripted answer to: hello" for m in messages)
+
+
+@pytest.mark.anyio
+async def test_the_store_gets_the_transcript_from_the_config_dir_the_run_was_given(
+    model: ScriptedModel, workspace: Path, tmp_path: Path
+) -> None:
+    store = InMemorySessionStore()
+    own = {"CLAUDE_CONFIG_DIR": str(tmp_path / "run-config")}
+    options = ClaudeAgentOptions(cwd=workspace, governed=False, session_store=store, env=own)
+    result = (await run("mirror me", options))[-1]
+    assert isinstance(result, ResultMessage)
+    history = await get_session_messages_from_store(store, result.session_id, workspace)
+    assert [m.type for m in history] == ["user", "assistant"]
