@@ -8,6 +8,7 @@ The tree (each part adds its branch; this docstring is the map)::
     │   │   ├── CLINotFoundError          cli_path
     │   │   └── ControlTimeoutError       a control request got no answer in time
     │   ├── ProcessError                  exit_code, stderr
+    │   │   └── ResultError               subtype, errors, result: the CLI's error result before it exited
     │   ├── CLIJSONDecodeError            line, original_error
     │   ├── MessageParseError             data
     │   └── OptionsError                  option: an option the CLI cannot take, named

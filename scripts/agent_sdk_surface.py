@@ -1,9 +1,12 @@
 """Snapshot the public surface of an installed `claude_agent_sdk`, so a test can hold magistrate.sdk to it.
 
-The official package is not a dependency of this project; run this script with a Python that has it
-installed (a throwaway venv) and commit the JSON it writes:
+The official package is not a dependency of this project. Either run this script with a Python that has
+it installed, or let it make a throwaway venv and install it there (`--install`, optionally a version):
 
     python scripts/agent_sdk_surface.py tests/sdk/agent_sdk_surface.json
+    python scripts/agent_sdk_surface.py --install [0.2.189] tests/sdk/agent_sdk_surface.json
+
+then commit the JSON it writes. The test that reads it needs no network and no official package.
 
 For each name in `__all__` it records the kind (class, dataclass, typeddict, protocol, function, alias,
 constant), and for dataclasses their fields with defaults, for TypedDicts their keys (required or not), for
@@ -104,7 +107,27 @@ def surface(module: Any) -> dict[str, Any]:
     return {name: describe(getattr(module, name)) for name in sorted(module.__all__)}
 
 
+def _in_throwaway_venv(version: str | None, target: Path) -> None:
+    """Install the official package into a temporary venv and run this script there."""
+    import subprocess
+    import tempfile
+    import venv
+
+    with tempfile.TemporaryDirectory() as folder:
+        venv.create(folder, with_pip=True)
+        python = str(Path(folder) / "bin" / "python")
+        package = f"claude-agent-sdk=={version}" if version else "claude-agent-sdk"
+        subprocess.run([python, "-m", "pip", "install", "-q", package, "typing_extensions"], check=True)
+        subprocess.run([python, __file__, str(target)], check=True)
+
+
 def main() -> None:
+    args = sys.argv[1:]
+    if args and args[0] == "--install":
+        version = args[1] if len(args) > 2 or (len(args) == 2 and not args[1].endswith(".json")) else None
+        rest = args[2:] if version else args[1:]
+        _in_throwaway_venv(version, Path(rest[0]) if rest else Path("tests/sdk/agent_sdk_surface.json"))
+        return
     import claude_agent_sdk  # type: ignore[import-not-found]  # installed only where the snapshot is made
 
     out = {"package": "claude_agent_sdk", "version": claude_agent_sdk.__version__, "names": surface(claude_agent_sdk)}

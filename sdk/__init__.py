@@ -1,10 +1,12 @@
 """magistrate.sdk: the Claude Code Python SDK's API, on the real CLI, with every tool call under policy.
 
 Both generations of the official SDK are here: `claude_code_sdk` (`ClaudeCodeOptions`) and
-`claude_agent_sdk` (`ClaudeAgentOptions`, typed hooks, sessions, task events). `ToolAnnotations` is MCP's
-own class, loaded only when asked for, so `import magistrate.sdk` stays free of pydantic and mcp.
+`claude_agent_sdk` (`ClaudeAgentOptions`, typed hooks, sessions, task events). The session functions and
+`ToolAnnotations` (MCP's own class) are loaded when first used, so `import magistrate.sdk` stays light and
+free of pydantic and mcp; add such a name to `_LAZY`, `__all__` and the TYPE_CHECKING block.
 """
 
+from typing import TYPE_CHECKING
 from typing import Any as _Any
 
 from magistrate.broker import PermissionMode
@@ -158,31 +160,6 @@ from magistrate.sdk._session_store import (
     SessionSummaryEntry,
     fold_session_summary,
 )
-from magistrate.sdk._sessions import (
-    ForkSessionResult,
-    delete_session,
-    fork_session,
-    get_session_info,
-    get_session_messages,
-    get_subagent_messages,
-    list_sessions,
-    list_subagents,
-    rename_session,
-    tag_session,
-)
-from magistrate.sdk._stored_sessions import (
-    delete_session_via_store,
-    fork_session_via_store,
-    get_session_info_from_store,
-    get_session_messages_from_store,
-    get_subagent_messages_from_store,
-    import_session_to_store,
-    list_sessions_from_store,
-    list_subagents_from_store,
-    rename_session_via_store,
-    tag_session_via_store,
-)
-from magistrate.sdk._transcripts import SDKSessionInfo, SessionMessage, project_key_for_directory
 from magistrate.sdk._transport import Transport
 from magistrate.sdk._types import (
     AssistantMessage,
@@ -200,6 +177,39 @@ from magistrate.sdk._types import (
     ToolUseBlock,
     UserMessage,
 )
+
+if TYPE_CHECKING:
+    from mcp.types import ToolAnnotations
+
+    from magistrate.sdk._sessions import (
+        ForkSessionResult,
+        delete_session,
+        fork_session,
+        get_session_info,
+        get_session_messages,
+        get_subagent_messages,
+        list_sessions,
+        list_subagents,
+        rename_session,
+        tag_session,
+    )
+    from magistrate.sdk._stored_sessions import (
+        delete_session_via_store,
+        fork_session_via_store,
+        get_session_info_from_store,
+        get_session_messages_from_store,
+        get_subagent_messages_from_store,
+        import_session_to_store,
+        list_sessions_from_store,
+        list_subagents_from_store,
+        rename_session_via_store,
+        tag_session_via_store,
+    )
+    from magistrate.sdk._transcripts import (
+        SDKSessionInfo,
+        SessionMessage,
+        project_key_for_directory,
+    )
 
 __version__ = "0.2.189"
 """The `claude_agent_sdk` release whose public names and options this package matches."""
@@ -384,16 +394,48 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
 ]
 
 # Reprs, tracebacks and pickles name the package, not the private module (see `magistrate.broker.publish_public_name`).
-_LAZY = {"ToolAnnotations"}
+_LAZY: dict[str, str] = {
+    "ToolAnnotations": "mcp.types",
+    "ForkSessionResult": "magistrate.sdk._sessions",
+    "SDKSessionInfo": "magistrate.sdk._transcripts",
+    "SessionMessage": "magistrate.sdk._transcripts",
+    "delete_session": "magistrate.sdk._sessions",
+    "delete_session_via_store": "magistrate.sdk._stored_sessions",
+    "fork_session": "magistrate.sdk._sessions",
+    "fork_session_via_store": "magistrate.sdk._stored_sessions",
+    "get_session_info": "magistrate.sdk._sessions",
+    "get_session_info_from_store": "magistrate.sdk._stored_sessions",
+    "get_session_messages": "magistrate.sdk._sessions",
+    "get_session_messages_from_store": "magistrate.sdk._stored_sessions",
+    "get_subagent_messages": "magistrate.sdk._sessions",
+    "get_subagent_messages_from_store": "magistrate.sdk._stored_sessions",
+    "import_session_to_store": "magistrate.sdk._stored_sessions",
+    "list_sessions": "magistrate.sdk._sessions",
+    "list_sessions_from_store": "magistrate.sdk._stored_sessions",
+    "list_subagents": "magistrate.sdk._sessions",
+    "list_subagents_from_store": "magistrate.sdk._stored_sessions",
+    "project_key_for_directory": "magistrate.sdk._transcripts",
+    "rename_session": "magistrate.sdk._sessions",
+    "rename_session_via_store": "magistrate.sdk._stored_sessions",
+    "tag_session": "magistrate.sdk._sessions",
+    "tag_session_via_store": "magistrate.sdk._stored_sessions",
+}
+"""Names loaded when first used: the session functions and MCP's `ToolAnnotations` cost nothing until then."""
 for _name in __all__:
     if _name not in _LAZY:
         _publish(globals()[_name], _name, __name__)
-del _name, _publish
+del _name, _publish, TYPE_CHECKING
 
 
 def __getattr__(name: str) -> _Any:
-    if name == "ToolAnnotations":
-        from mcp.types import ToolAnnotations
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return ToolAnnotations
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from magistrate.broker import publish_public_name
+
+    value = getattr(importlib.import_module(module_name), name)
+    publish_public_name(value, name, __name__)
+    globals()[name] = value
+    return value

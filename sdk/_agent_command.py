@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from magistrate.sdk._agent_options import ClaudeAgentOptions
+from magistrate.sdk._agent_options import AgentDefinition, ClaudeAgentOptions
 from magistrate.sdk._errors import OptionsError
 
 _SETTING_SOURCES = ("user", "project", "local")
@@ -194,14 +194,24 @@ def agent_env(options: ClaudeAgentOptions) -> dict[str, str]:
     return env
 
 
+def _agent(name: str, agent: object) -> dict[str, Any]:
+    """One sub-agent as the CLI reads it; a plain dict with the same keys is taken too."""
+    if isinstance(agent, AgentDefinition):
+        fields = asdict(agent)
+    elif isinstance(agent, Mapping):
+        fields = dict(agent)
+    else:
+        raise OptionsError(f"agents[{name!r}] must be an AgentDefinition, got {type(agent).__name__}", "agents")
+    if not isinstance(fields.get("description"), str) or not isinstance(fields.get("prompt"), str):
+        raise OptionsError(f"agents[{name!r}] needs a description and a prompt", "agents")
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 def initialize_fields(options: ClaudeAgentOptions) -> dict[str, Any]:
     """What `initialize` carries besides the hooks: sub-agents, skills, sub-agent text, prompt sections."""
     out: dict[str, Any] = {}
     if options.agents:
-        out["agents"] = {
-            name: {key: value for key, value in asdict(agent).items() if value is not None}
-            for name, agent in options.agents.items()
-        }
+        out["agents"] = {name: _agent(name, agent) for name, agent in options.agents.items()}
     if isinstance(options.skills, list):
         out["skills"] = list(options.skills)
     if options.forward_subagent_text:

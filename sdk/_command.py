@@ -117,6 +117,8 @@ def _extra_args(extra: Mapping[str, str | None], *, already: set[str]) -> list[s
         if value is None:
             if flag not in already:
                 out.append(flag)
+        elif str(value).startswith("-"):
+            out.append(f"{flag}={value}")  # two tokens would let the CLI read a dash-led value as another flag
         else:
             out += [flag, str(value)]
     return out

@@ -87,9 +87,9 @@ class HookMatcher:
     hooks: list[HookCallback] = field(default_factory=list)
     timeout: float | None = None
     """Seconds the CLI waits for these callbacks (its default when None)."""
-    on_failure: Any | None = None
-    """Accepted for `claude_agent_sdk` compatibility; a callback that raises is always an error answer to the CLI,
-    which for magistrate's own tool hooks is a deny."""
+    on_failure: Literal["continue", "block"] | None = None
+    """What a callback that raises or returns nothing means: "continue" (the default: no decision) or "block"
+    (the call, prompt or stop it was asked about is blocked)."""
 
 
 class _Context(dict[str, Any]):

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from magistrate.sdk._agent_options import AnyOptions, ClaudeAgentOptions
+from magistrate.sdk._agent_run import StderrRelay, blocking, prepared, result_error, warn_if_shadowed
 from magistrate.sdk._command import build_argv, resolve_cwd
 from magistrate.sdk._discovery import find_cli
-from magistrate.sdk._errors import CanUseToolShadowedWarning, OptionsError, ProcessError, ResultError
+from magistrate.sdk._errors import OptionsError, ProcessError
 from magistrate.sdk._events import Message
 from magistrate.sdk._parse import parse_message
 from magistrate.sdk._permissions import (
@@ -30,6 +31,7 @@ from magistrate.sdk._permissions import (
 from magistrate.sdk._process import CLIProcess
 from magistrate.sdk._sdk_mcp import McpEndpoint
 from magistrate.sdk._session import ControlSession, RequestHandler
+from magistrate.sdk._store_mirror import StoreMirror
 from magistrate.sdk._transport import Transport, TransportChannel
 
 if TYPE_CHECKING:
@@ -78,9 +80,12 @@ class Run:
         self.session = session
         self.init_response = init_response
         self.governance = governance
-        self.stderr_callback: Callable[[str], None] | None = None
+        self.stderr: StderrRelay | None = None
         """`ClaudeAgentOptions.stderr`: given each line the CLI wrote to stderr, as the run reads on."""
-        self._stderr_seen = 0
+        self.mirror: StoreMirror | None = None
+        """`ClaudeAgentOptions.session_store`: where the transcript is copied as it grows."""
+        self._synthetic: list[dict[str, Any]] = []
+        """Lines the run itself adds to the stream (a failed mirror), given out before the next CLI line."""
         self._error_result: dict[str, Any] | None = None
         """The last result line, when it was an error: the CLI exits non-zero after it."""
 
@@ -101,6 +106,8 @@ class Run:
             cli = await anyio.to_thread.run_sync(lambda: find_cli(options.cli_path, cwd, env=config))
         else:
             cli = "claude"  # the transport starts or reaches the CLI itself; the argv only checks the options
+        if isinstance(options, ClaudeAgentOptions):
+            options = await prepared(options, cwd or str(Path.cwd()))
         plan = _plan(options)
         argv = build_argv(cli, replace(options, permission_prompt_tool_name=plan.prompt_tool), mcp_servers=plan.servers)
         env = {**os.environ, **plan.env, **options.env}
@@ -132,20 +139,15 @@ class Run:
             raise
         run = cls(session, init, governance)
         if isinstance(options, ClaudeAgentOptions):
-            run.stderr_callback = options.stderr
+            run.stderr = None if options.stderr is None else StderrRelay(options.stderr)
+            if options.session_store is not None:
+                run.mirror = StoreMirror(options.session_store, cwd or str(Path.cwd()), options.env)
         return run
 
     def pass_stderr(self, *, final: bool = False) -> None:
         """Hand the CLI's new complete stderr lines (all of them when `final`) to the stderr callback."""
-        if self.stderr_callback is None:
-            return
-        text = self.session.process.stderr_text()
-        fresh = text[self._stderr_seen :]
-        if not final:
-            fresh = fresh[: fresh.rfind("\n") + 1]
-        self._stderr_seen += len(fresh)
-        for line in fresh.splitlines():
-            self.stderr_callback(line)
+        if self.stderr is not None:
+            self.stderr.pass_on(self.session.process.stderr_text(), final=final)
 
     async def send_prompt(self, prompt: str | AsyncIterable[dict[str, Any]], session_id: str = "default") -> int:
         """Send a prompt or a stream of user messages; returns how many messages were sent."""
@@ -165,6 +167,8 @@ class Run:
             self.pass_stderr()
             if raw.get("type") == "result":
                 self._error_result = raw if raw.get("is_error") else None
+            if self.mirror is not None and self.mirror.observe(raw):
+                self._synthetic += await self.mirror.flush()
             if self.governance is not None:
                 await self.governance.observe(raw)
             message = parse_message(raw)
@@ -174,18 +178,14 @@ class Run:
 
     async def _next_raw(self) -> dict[str, Any] | None:
         """The next line; the CLI's exit after an error result is a `ResultError` carrying that result."""
+        if self._synthetic:
+            return self._synthetic.pop(0)
         try:
             return await self.session.next_message()
         except ProcessError as exc:
             if self._error_result is None or isinstance(exc, OptionsError):
                 raise
-            text = self._error_result.get("result") or ", ".join(map(str, self._error_result.get("errors") or []))
-            error = ResultError(
-                f"Claude Code returned an error result: {text or self._error_result.get('subtype')}",
-                data=self._error_result,
-                exit_code=exc.exit_code,
-            )
-            raise error from exc
+            raise result_error(self._error_result, exc.exit_code) from exc
 
     async def close(self, *, grace: float = 5.0) -> None:
         process = self.session.process
@@ -194,6 +194,9 @@ class Run:
             await process.close(grace=grace)
         finally:
             process.release()
+            if self.mirror is not None:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                    await self.mirror.flush()
             if self.governance is not None:
                 with anyio.CancelScope(shield=True):
                     await self.governance.close()
@@ -213,7 +216,7 @@ def _plan(options: AnyOptions) -> _Plan:
             "can_use_tool and permission_prompt_tool_name both answer permission prompts; give one",
             option="can_use_tool",
         )
-    _warn_if_shadowed(options)
+    warn_if_shadowed(options)
     _add_user_hooks(options, plan)
     if options.governed:
         _add_governance(options, plan)
@@ -227,28 +230,15 @@ def _plan(options: AnyOptions) -> _Plan:
     return plan
 
 
-def _warn_if_shadowed(options: AnyOptions) -> None:
-    """`allowed_tools` entries that allow a whole tool keep its calls from ever reaching `can_use_tool`."""
-    if options.can_use_tool is None or not isinstance(options, ClaudeAgentOptions):
-        return
-    whole = [entry for entry in options.allowed_tools if "(" not in entry or entry.endswith(("()", "(*)"))]
-    if whole:
-        import warnings
-
-        warnings.warn(
-            f"can_use_tool is set, but allowed_tools allows {', '.join(whole)} outright: those calls never reach it",
-            CanUseToolShadowedWarning,
-            stacklevel=4,
-        )
-
-
 def _add_user_hooks(options: AnyOptions, plan: _Plan) -> None:
     for event, matchers in (options.hooks or {}).items():
         for matcher in matchers:
             ids = []
+            if matcher.on_failure not in (None, "continue", "block"):
+                raise OptionsError(f"HookMatcher.on_failure must be 'continue' or 'block': {matcher.on_failure!r}")
             for callback in matcher.hooks:
                 callback_id = f"hook_{len(plan.callbacks)}"
-                plan.callbacks[callback_id] = callback
+                plan.callbacks[callback_id] = blocking(callback) if matcher.on_failure == "block" else callback
                 ids.append(callback_id)
             entry: dict[str, Any] = {"matcher": matcher.matcher, "hookCallbackIds": ids}
             if getattr(matcher, "timeout", None) is not None:

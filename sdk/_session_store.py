@@ -6,11 +6,9 @@ A store keeps transcript entries (the CLI's JSONL lines, as opaque dicts) by `Se
 """
 
 import time
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from typing_extensions import NotRequired, Required, TypedDict
-
-from magistrate.sdk._transcripts import first_prompt
 
 
 class SessionKey(TypedDict):
@@ -50,6 +48,10 @@ class SessionSummaryEntry(TypedDict):
     data: dict[str, Any]
 
 
+def _absent(store: object, method: str) -> NoReturn:
+    raise NotImplementedError(f"{type(store).__name__} has no {method}")
+
+
 class SessionStore(Protocol):
     """Where transcripts are mirrored. The optional methods raise `NotImplementedError` here, so a store that
     subclasses this protocol and leaves one out is seen as not having it."""
@@ -64,19 +66,19 @@ class SessionStore(Protocol):
 
     async def list_sessions(self, project_key: str) -> list[SessionStoreListEntry]:
         """The sessions of a project, with their last change."""
-        raise NotImplementedError
+        _absent(self, "list_sessions")
 
     async def list_session_summaries(self, project_key: str) -> list[SessionSummaryEntry]:
         """The summaries kept by `append` for a project's sessions."""
-        raise NotImplementedError
+        _absent(self, "list_session_summaries")
 
     async def delete(self, key: SessionKey) -> None:
         """Forget a transcript (a main key takes its sub-agents with it)."""
-        raise NotImplementedError
+        _absent(self, "delete")
 
     async def list_subkeys(self, key: SessionListSubkeysKey) -> list[str]:
         """The subpaths stored under a session."""
-        raise NotImplementedError
+        _absent(self, "list_subkeys")
 
 
 def fold_session_summary(
@@ -85,6 +87,8 @@ def fold_session_summary(
     """The session's summary after `entries` were appended, from the one before (pure; `mtime` is kept).
 
     A store calls this in `append` and keeps the result, so `list_sessions_from_store` needs no full loads."""
+    from magistrate.sdk._transcripts import first_prompt  # with the first append, not with the SDK
+
     data: dict[str, Any] = dict(prev["data"]) if prev else {}
     plain = [dict(e) for e in entries]
     for entry in plain:

@@ -55,17 +55,37 @@ def _info_of(path: Path) -> SDKSessionInfo | None:
 def list_sessions(
     directory: Directory = None, limit: int | None = None, offset: int = 0, include_worktrees: bool = True
 ) -> list[SDKSessionInfo]:
-    """Sessions, most recently changed first: of `directory`'s project, or of every project when None.
-
-    `include_worktrees` is accepted; sessions of other git worktrees of the same repository are not merged in."""
+    """Sessions, most recently changed first: of `directory`'s project (with the other git worktrees of its
+    repository when `include_worktrees`), or of every project when None."""
     root = projects_dir()
     if directory is not None:
-        folders = [root / project_key_for_directory(directory)]
+        places = [os.fspath(directory), *(_worktrees(directory) if include_worktrees else [])]
+        folders = sorted({root / project_key_for_directory(place) for place in places})
     else:
         folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    infos = [info for folder in folders if folder.is_dir() for f in folder.glob("*.jsonl") if (info := _info_of(f))]
+    found = [info for folder in folders if folder.is_dir() for f in folder.glob("*.jsonl") if (info := _info_of(f))]
+    infos = list({info.session_id: info for info in sorted(found, key=lambda i: i.last_modified)}.values())
     infos.sort(key=lambda info: info.last_modified, reverse=True)
     return page(infos, limit, offset)
+
+
+def _worktrees(directory: str | os.PathLike[str]) -> list[str]:
+    """The folders of the git worktrees of `directory`'s repository; none when it is not in one."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", os.fspath(directory), "worktree", "list", "--porcelain"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if done.returncode != 0:
+        return []
+    return [line[len("worktree ") :] for line in done.stdout.splitlines() if line.startswith("worktree ")]
 
 
 def get_session_info(session_id: str, directory: Directory = None) -> SDKSessionInfo | None:

@@ -11,6 +11,7 @@ same way from files and from a `SessionStore`.
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -73,8 +74,9 @@ def project_key_for_directory(directory: str | os.PathLike[str] | None = None) -
     return key if len(key) <= _MAX_KEY else f"{key[:_MAX_KEY]}-{_path_hash(path)}"
 
 
-def projects_dir() -> Path:
-    base = os.environ.get("CLAUDE_CONFIG_DIR")
+def projects_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where the CLI keeps transcripts; `env` is a run's own environment, which wins over this process's."""
+    base = (env or {}).get("CLAUDE_CONFIG_DIR") or os.environ.get("CLAUDE_CONFIG_DIR")
     return (Path(base).expanduser() if base else Path.home() / ".claude") / "projects"
 
 

@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import anyio
+
 from magistrate.sdk._errors import CLIConnectionError
 
 
@@ -82,7 +84,16 @@ class TransportChannel:
         return ""
 
     async def close(self, *, grace: float = 5.0) -> None:
-        await self._transport.close()
+        """Close the message stream (an async generator is finished, not left to the garbage collector), then
+        the transport."""
+        messages, self._messages = self._messages, None
+        aclose = getattr(messages, "aclose", None)
+        try:
+            if aclose is not None:
+                with anyio.move_on_after(grace):
+                    await aclose()
+        finally:
+            await self._transport.close()
 
     def release(self) -> None:
         """Nothing is held beyond what `close` ends."""

@@ -3,26 +3,36 @@ options reaching the CLI, the client's control methods answered, and the run's s
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
 
 from magistrate.sdk import (
+    AgentDefinition,
     AssistantMessage,
     ClaudeAgentOptions,
     ClaudeSDKClient,
     HookContext,
+    HookEventMessage,
     HookJSONOutput,
     HookMatcher,
+    InMemorySessionStore,
+    MirrorErrorMessage,
     PermissionResultAllow,
     ResultMessage,
+    SessionKey,
+    SessionStoreEntry,
     TextBlock,
+    delete_session,
+    fork_session,
     get_session_info,
     get_session_messages,
+    get_session_messages_from_store,
     list_sessions,
     query,
     rename_session,
@@ -32,6 +42,11 @@ from tests.e2e._cases import bash, trail_records
 
 SCENARIO = {
     "rules": [
+        {"contains": "say hi", "turns": [{"tool_calls": [bash("echo hi")]}, "said: {last_tool_result}"]},
+        {
+            "contains": "as json",
+            "turns": [{"tool_calls": [{"name": "StructuredOutput", "input": {"answer": 42}}]}, "ok"],
+        },
         {"contains": "denied", "turns": [{"tool_calls": [bash("rm -rf ./notes.txt")]}, "after: {last_tool_result}"]},
     ],
     "default": {"turns": ["Scripted answer to: {prompt}"]},
@@ -163,3 +178,151 @@ async def test_the_run_s_session_is_read_back_from_the_cli_s_own_files(model: Sc
     info = get_session_info(result.session_id, workspace)
     assert info is not None
     assert info.summary == "Kept"
+
+
+@pytest.mark.anyio
+async def test_a_governed_run_answers_in_the_json_schema_it_was_given(model: ScriptedModel, workspace: Path) -> None:
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
+    options = ClaudeAgentOptions(cwd=workspace, output_format={"type": "json_schema", "schema": schema})
+    messages = await run("give the answer as json", options)
+    result = messages[-1]
+    assert isinstance(result, ResultMessage)
+    assert result.structured_output == {"answer": 42}
+
+
+@pytest.mark.anyio
+async def test_hook_events_of_the_cli_s_own_hooks_arrive_as_hook_event_messages(
+    model: ScriptedModel, workspace: Path
+) -> None:
+    settings = {"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "true"}]}]}}
+    options = ClaudeAgentOptions(
+        cwd=workspace, include_hook_events=True, allowed_tools=["Bash(echo:*)"], settings=json.dumps(settings)
+    )
+    messages = await run("say hi", options)
+    events = [(m.subtype, m.hook_event_name) for m in messages if isinstance(m, HookEventMessage)]
+    assert ("hook_started", "PreToolUse") in events
+    assert ("hook_response", "PreToolUse") in events
+    assert isinstance(messages[-1], ResultMessage)
+    assert messages[-1].result == "said: hi"
+
+
+@pytest.mark.anyio
+async def test_a_forked_session_resumes_in_the_cli_with_the_conversation_so_far(
+    model: ScriptedModel, workspace: Path
+) -> None:
+    first = (await run("the code word is plum", ClaudeAgentOptions(cwd=workspace, governed=False)))[-1]
+    assert isinstance(first, ResultMessage)
+    fork = fork_session(first.session_id, workspace, title="Plum branch")
+    assert fork.session_id != first.session_id
+    second = await run(
+        "what was the code word?", ClaudeAgentOptions(cwd=workspace, governed=False, resume=fork.session_id)
+    )
+    assert isinstance(second[-1], ResultMessage)
+    prompts = [m.prompt_text() for m in model.message_requests()[-1].messages if m.role == "user"]
+    assert any("the code word is plum" in p for p in prompts), prompts
+    titles = {s.session_id: s.summary for s in list_sessions(workspace)}
+    assert titles[fork.session_id] == "Plum branch"
+    delete_session(fork.session_id, workspace)
+    assert get_session_info(fork.session_id, workspace) is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("on_failure", "blocked"), [("block", True), (None, False)])
+async def test_a_failing_hook_blocks_the_call_only_when_on_failure_says_block(
+    model: ScriptedModel, workspace: Path, on_failure: Literal["block"] | None, blocked: bool
+) -> None:
+    async def broken(hook_input: Any, tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
+        raise RuntimeError("the hook has a bug")
+
+    matcher = HookMatcher(matcher="Bash", hooks=[broken], on_failure=on_failure)
+    options = ClaudeAgentOptions(
+        cwd=workspace, governed=False, allowed_tools=["Bash(echo:*)"], hooks={"PreToolUse": [matcher]}
+    )
+    messages = await run("say hi", options)
+    [result] = model.tool_results()
+    assert result.is_error == blocked, result
+    assert isinstance(messages[-1], ResultMessage)
+
+
+@pytest.mark.anyio
+async def test_a_permission_request_hook_cannot_approve_what_the_approver_refuses(
+    model: ScriptedModel, workspace: Path, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.py"
+    policy.write_text("from magistrate.broker import RulePolicy\n\npolicy = RulePolicy(default='ask')\n")
+    seen: list[str] = []
+
+    async def approve_everything(hook_input: Any, tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
+        seen.append(str(hook_input.get("hook_event_name")))
+        return {"hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": {"behavior": "allow"}}}
+
+    options = ClaudeAgentOptions(
+        cwd=workspace,
+        policy=policy,
+        audit=tmp_path / "trail.sqlite3",
+        approver="none",
+        hooks={"PermissionRequest": [HookMatcher(hooks=[approve_everything])]},
+    )
+    await run("say hi", options)
+    [result] = model.tool_results()
+    assert result.is_error
+    assert "no approver" in result.content
+    assert seen == ["PermissionRequest"]  # the hook was asked, and its allow changed nothing
+
+
+@pytest.mark.anyio
+async def test_the_cli_takes_every_flag_the_new_options_pass(model: ScriptedModel, workspace: Path) -> None:
+    session = "3f2b8c1e-9a4d-4c6e-8b7f-1d2e3f4a5b6c"
+    options = ClaudeAgentOptions(
+        cwd=workspace,
+        tools=["Read", "Grep"],
+        session_id=session,
+        max_budget_usd=10.0,
+        task_budget={"total": 50000},
+        fallback_model="haiku",
+        effort="high",
+        thinking={"type": "adaptive", "display": "summarized"},
+        betas=["context-1m-2025-08-07"],
+        strict_mcp_config=True,
+        include_hook_events=True,
+        sandbox={"enabled": False},
+        agents={"helper": AgentDefinition(description="Helps", prompt="Help briefly.")},
+    )
+    messages = await run("hello", options)
+    result = messages[-1]
+    assert isinstance(result, ResultMessage)
+    assert (result.session_id, result.result) == (session, "Scripted answer to: hello")
+    again = await run("hello again", ClaudeAgentOptions(cwd=workspace, resume=session, fork_session=True))
+    assert isinstance(again[-1], ResultMessage)
+    assert again[-1].session_id != session
+
+
+class RefusingStore(InMemorySessionStore):
+    """A store whose backend is down."""
+
+    async def append(self, key: SessionKey, entries: list[SessionStoreEntry]) -> None:
+        raise ConnectionError("the store is down")
+
+
+@pytest.mark.anyio
+async def test_a_store_that_refuses_the_transcript_is_reported_in_the_stream_and_the_run_goes_on(
+    model: ScriptedModel, workspace: Path
+) -> None:
+    messages = await run("hello", ClaudeAgentOptions(cwd=workspace, governed=False, session_store=RefusingStore()))
+    errors = [m for m in messages if isinstance(m, MirrorErrorMessage)]
+    assert errors
+    assert "the store is down" in errors[0].error
+    assert any(isinstance(m, ResultMessage) and m.result == "Scripted answer to: hello" for m in messages)
+
+
+@pytest.mark.anyio
+async def test_the_store_gets_the_transcript_from_the_config_dir_the_run_was_given(
+    model: ScriptedModel, workspace: Path, tmp_path: Path
+) -> None:
+    store = InMemorySessionStore()
+    own = {"CLAUDE_CONFIG_DIR": str(tmp_path / "run-config")}
+    options = ClaudeAgentOptions(cwd=workspace, governed=False, session_store=store, env=own)
+    result = (await run("mirror me", options))[-1]
+    assert isinstance(result, ResultMessage)
+    history = await get_session_messages_from_store(store, result.session_id, workspace)
+    assert [m.type for m in history] == ["user", "assistant"]

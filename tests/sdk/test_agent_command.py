@@ -104,3 +104,18 @@ def test_the_older_options_keep_their_argv() -> None:
     args = build_argv("claude", ClaudeCodeOptions(system_prompt="x"))
     assert value(args, "--system-prompt") == "x"
     assert value(args, "--max-thinking-tokens") == "8000"
+
+
+def test_a_sub_agent_may_be_a_dict_but_not_anything_else() -> None:
+    options = ClaudeAgentOptions(agents={"w": {"description": "Writes", "prompt": "Write"}})  # type: ignore[dict-item]
+    assert initialize_fields(options)["agents"] == {"w": {"description": "Writes", "prompt": "Write"}}
+    with pytest.raises(OptionsError, match="needs a description"):
+        initialize_fields(ClaudeAgentOptions(agents={"w": {"prompt": "x"}}))  # type: ignore[dict-item]
+    with pytest.raises(OptionsError, match="must be an AgentDefinition"):
+        initialize_fields(ClaudeAgentOptions(agents={"w": "writer"}))  # type: ignore[dict-item]
+
+
+def test_an_extra_arg_whose_value_starts_with_a_dash_stays_bound_to_its_flag() -> None:
+    args = argv(extra_args={"append-system-prompt": "--dangerously-skip-permissions"})
+    assert "--append-system-prompt=--dangerously-skip-permissions" in args
+    assert "--dangerously-skip-permissions" not in args
