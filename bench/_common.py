@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -134,10 +135,12 @@ def ensure_venv(name: str, requirements: Sequence[str]) -> Path:
 
 @dataclass(frozen=True)
 class Timed:
-    """One finished process: wall seconds from spawn to exit, and what it printed."""
+    """One finished process: wall seconds from spawn to exit, what it printed, and the CPU seconds (user and
+    system) it and every process it waited for used; on a busy machine CPU time drifts far less than wall time."""
 
     seconds: float
     stdout: str
+    cpu: float = 0.0
 
 
 def run_timed(
@@ -150,6 +153,7 @@ def run_timed(
     stdin: str | None = None,
 ) -> Timed:
     """Run `argv` to the end and time it from spawn to exit; fail unless it exits 0 (and prints `check_output`)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         list(argv),
@@ -162,12 +166,14 @@ def run_timed(
         check=False,
     )
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0 or (check_output is not None and check_output not in done.stdout):
         raise RuntimeError(
             f"{argv[0]} {' '.join(argv[1:3])} ... exited {done.returncode}; "
             f"stdout tail: {done.stdout[-600:]!r}; stderr tail: {done.stderr[-1500:]!r}"
         )
-    return Timed(seconds, done.stdout)
+    return Timed(seconds, done.stdout, cpu)
 
 
 def last_json_line(stdout: str) -> dict[str, Any]:

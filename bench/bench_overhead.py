@@ -7,14 +7,16 @@ on the scripted model (in its own process) from one warm HOME:
   stream-json on stdin (what streaming mode costs by itself), `claude-agent-sdk` (when it installs),
   `magistrate.sdk` with `governed=False`, the same with a user's no-op PreToolUse hook (the CLI's own hook
   round trip, the reference for governance per call), and governed (a policy file, a SQLite trail). Per call
-  is (t20 - t1) / 19 of the medians; the Python child reports its own peak RSS (`ru_maxrss`);
+  is (t20 - t1) / 19; beside the wall time, the CPU time of the run's processes; the Python child reports its
+  own peak RSS (`ru_maxrss`);
 - warm: `--batch` governed runs in a row inside one Python process next to as many plain CLI runs, per run;
 - `--concurrent` governed runs at once in one process: all finish, the trail holds one decision and one
   outcome per call, and `magistrate audit verify` accepts it;
 - the policy decision alone, on `bench_policy.py`'s set of 200 rule strings and 10 Python rules.
 
-Rounds are interleaved, their order rotating, and the tables give medians, so a noisy moment hits every
-variant alike; ratios are what to read on a busy machine.
+Rounds are interleaved, their order rotating. A figure set against another (a ratio, the per-call
+difference) is taken within each round and the median of the rounds is shown, so a machine whose speed
+drifts between rounds cancels out; on a busy machine, read those and the CPU times.
 
     .venv/bin/python bench/bench_overhead.py [--runs N] [--batch N] [--rounds N] [--concurrent N] [--calls N]
 """
@@ -183,7 +185,8 @@ def main() -> None:
     for stale in (*BUILD.glob("trail-overhead.sqlite3*"), *BUILD.glob("trail-overhead-concurrent.sqlite3*")):
         stale.unlink()
 
-    seconds: dict[tuple[str, int], list[float]] = defaultdict(list)
+    wall: dict[tuple[str, int], list[float]] = defaultdict(list)
+    cpu: dict[tuple[str, int], list[float]] = defaultdict(list)
     rss: dict[str, list[float]] = defaultdict(list)
     with scripted_model(BUILD / "home") as model:
         env = model.env()
@@ -199,7 +202,8 @@ def main() -> None:
                     )
                     if round_ < 0:
                         continue
-                    seconds[variant, calls].append(done.seconds)
+                    wall[variant, calls].append(done.seconds)
+                    cpu[variant, calls].append(done.cpu)
                     if variant not in (PLAIN, STREAMING) and calls == 1:
                         rss[variant].append(last_json_line(done.stdout)["maxrss_kb"] / 1024)
         warm = inner_run(model, policy, "batch", str(db), str(args.batch), str(args.rounds))
@@ -209,32 +213,57 @@ def main() -> None:
         verified = audit_cli(env, "verify", "--db", str(concurrent_db)).returncode
     p50, p99 = policy_latency(args.calls)
 
-    med = {key: median(values) for key, values in seconds.items()}
-    per_call = {v: (med[v, 20] - med[v, 1]) / 19 * 1000 for v in variants}
+    # Every figure set against another is taken round by round (the runs of one round ran side by side) and
+    # the median of those pairs is shown, so a machine that speeds up or slows down between rounds cancels out.
+    rounds = range(args.runs)
+
+    def paired(figure: Callable[[int], float]) -> float:
+        return median([figure(r) for r in rounds])
+
+    def per_call(variant: str, times: dict[tuple[str, int], list[float]] = wall) -> Callable[[int], float]:
+        return lambda r: (times[variant, 20][r] - times[variant, 1][r]) / 19 * 1000
+
+    def vs_plain(times: dict[tuple[str, int], list[float]], variant: str) -> float:
+        return paired(lambda r: times[variant, 1][r] / times[PLAIN, 1][r])
+
     rows = []
     for variant in variants:
-        one = med[variant, 1]
         rss_mb = f"{median(rss[variant]):.0f}" if variant in rss else "-"
         rows.append(
             [
                 variant,
-                f"{one:.3f}",
-                f"{one / med[PLAIN, 1]:.2f}x",
-                f"{med[variant, 20]:.3f}",
-                f"{per_call[variant]:.1f}",
+                f"{median(wall[variant, 1]):.3f}",
+                f"{vs_plain(wall, variant):.2f}x",
+                f"{median(wall[variant, 20]):.3f}",
+                f"{paired(per_call(variant)):.1f}",
+                f"{paired(per_call(variant, cpu)):.1f}",
+                f"{median(cpu[variant, 1]):.2f}",
+                f"{vs_plain(cpu, variant):.2f}x",
                 rss_mb,
             ]
         )
-    headers = ["configuration", "1 call s", "vs plain", "20 calls s", "per call ms", "Python peak RSS MB"]
-    title = f"Whole process, medians of {args.runs} interleaved runs ({load_note(load_at_start)})"
+    headers = [
+        "configuration",
+        "1 call s",
+        "vs plain",
+        "20 calls s",
+        "per call ms",
+        "per call CPU ms",
+        "1 call CPU s",
+        "CPU vs plain",
+        "Python peak RSS MB",
+    ]
+    title = f"Whole process, medians of {args.runs} interleaved rounds ({load_note(load_at_start)})"
     print_table(title, headers, rows)
     if agent is None:
         print(agent_note + ".\n")
 
-    above_hook = per_call[GOVERNED] - per_call[HOOKED]
-    cold_plain = med[UNGOVERNED, 1] / med[PLAIN, 1]
-    cold_governed = med[GOVERNED, 1] / med[PLAIN, 1]
-    per_run = warm["governed"] / warm["plain"]
+    governed_call, hooked_call = per_call(GOVERNED), per_call(HOOKED)
+    above_hook = paired(lambda r: governed_call(r) - hooked_call(r))
+    governed_cpu, hooked_cpu = per_call(GOVERNED, cpu), per_call(HOOKED, cpu)
+    above_hook_cpu = paired(lambda r: governed_cpu(r) - hooked_cpu(r))
+    cold_plain, cold_governed = vs_plain(wall, UNGOVERNED), vs_plain(wall, GOVERNED)
+    per_run = warm["ratio"]
     peak = median(rss[GOVERNED])
     decisions = [r for r in records if r.get("kind") == "decision"]
     outcomes = {r.get("tool_use_id") for r in records if r.get("kind") == "outcome" and r.get("status") == "success"}
@@ -244,11 +273,19 @@ def main() -> None:
     targets = [
         [
             "per call: governed <= 2 ms above the no-op PreToolUse hook",
-            f"{above_hook:+.1f} ms ({per_call[GOVERNED]:.1f} vs {per_call[HOOKED]:.1f} ms a call)",
+            f"{above_hook:+.1f} ms (CPU {above_hook_cpu:+.1f} ms)",
             verdict(above_hook <= 2),
         ],
-        ["cold start, 1 call: governed=False <= 1.2x claude -p", f"{cold_plain:.2f}x", verdict(cold_plain <= 1.2)],
-        ["cold start, 1 call: governed <= 1.25x claude -p", f"{cold_governed:.2f}x", verdict(cold_governed <= 1.25)],
+        [
+            "cold start, 1 call: governed=False <= 1.2x claude -p",
+            f"{cold_plain:.2f}x (CPU {vs_plain(cpu, UNGOVERNED):.2f}x)",
+            verdict(cold_plain <= 1.2),
+        ],
+        [
+            "cold start, 1 call: governed <= 1.25x claude -p",
+            f"{cold_governed:.2f}x (CPU {vs_plain(cpu, GOVERNED):.2f}x)",
+            verdict(cold_governed <= 1.25),
+        ],
         [
             f"warm: {args.batch} governed runs in one process <= 1.05x claude -p per run",
             f"{per_run:.2f}x ({warm['governed'] * 1000:.0f} vs {warm['plain'] * 1000:.0f} ms)",
@@ -306,7 +343,8 @@ async def inner(argv: list[str]) -> dict[str, Any]:
                     await runners[name]()
                 if round_ >= 0:
                     per_run[name].append((time.perf_counter() - started) / count)
-        return {name: median(values) for name, values in per_run.items()}
+        ratios = [g / p for g, p in zip(per_run["governed"], per_run["plain"], strict=True)]
+        return {**{name: median(values) for name, values in per_run.items()}, "ratio": median(ratios)}
 
     if mode == "concurrent":
         count = int(argv[3])
