@@ -82,6 +82,7 @@ class _NoOp(BaseHTTPRequestHandler):
     """Answers every hook at once: allow for PreToolUse, nothing for the rest."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms wait on a delayed ACK
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
@@ -115,6 +116,32 @@ def noop_settings(url: str) -> dict[str, Any]:
     return {"hooks": {e: [{"matcher": "*", "hooks": [hook]}] for e in EVENTS}}
 
 
+def hook_round_trips(url: str, pairs: int) -> list[float]:
+    """Seconds per PreToolUse + PostToolUse pair POSTed to `url` on one kept-alive connection, as the CLI does."""
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    took = []
+    session = f"bench-hooks-{time.time_ns()}"
+    for i in range(pairs):
+        common: dict[str, Any] = {"session_id": session, "cwd": str(WHERE), "tool_name": "Bash"}
+        common.update(tool_input={"command": f"echo call-{i}"}, tool_use_id=f"toolu_bench_{session}_{i}")
+        pre = json.dumps({**common, "hook_event_name": "PreToolUse"}).encode()
+        post = json.dumps({**common, "hook_event_name": "PostToolUse", "tool_response": {"stdout": f"call-{i}"}})
+        began = time.perf_counter()
+        for body in (pre, post.encode()):
+            conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+            answer = conn.getresponse().read()
+            if body is pre and b'"allow"' not in answer:
+                raise RuntimeError(f"the hook did not allow: {answer[:300]!r}")
+        took.append(time.perf_counter() - began)
+    conn.close()
+    return took
+
+
 def whole_runs(runs: int) -> dict[str, Any]:
     """(a) and (b): the plain CLI ungoverned, governed by the installed settings, and with no-op hooks."""
     if WHERE.exists():
@@ -141,8 +168,12 @@ def whole_runs(runs: int) -> dict[str, Any]:
     times: dict[tuple[str, str], list[float]] = {}
     workspace = WHERE / "ws"
     workspace.mkdir()
+    hooks: dict[str, list[float]] = {}
     try:
         with noop_server() as url, scripted_model(WHERE / "model-home") as model:
+            for _ in range(3):  # interleaved, so a busy moment hits both alike
+                hooks.setdefault("noop", []).extend(hook_round_trips(url, 100))
+                hooks.setdefault("governed", []).extend(hook_round_trips(f"http://127.0.0.1:{port}/hook", 100))
             noop_file = WHERE / "noop-settings.json"
             noop_file.write_text(json.dumps(noop_settings(url)))
             variants = {
@@ -167,6 +198,7 @@ def whole_runs(runs: int) -> dict[str, Any]:
         magistrate("broker", "stop", "--port", str(port), env=base_env)
     verified = magistrate("audit", "verify", "--db", str(trail), env=base_env)
     return {
+        "hooks": hooks,
         "times": {f"{k[0]}/{k[1]}": v for k, v in times.items()},
         "verified": verified.returncode == 0,
         "verify": [_verified(verified)],
@@ -273,6 +305,11 @@ def throughput(decisions: int, clients: int, pg: str | None) -> dict[str, Any]:
     }
 
 
+def within_noise(per_call: float) -> str:
+    """A negative difference says the runs' noise is larger than the effect, not that governing saves time."""
+    return "noise" if per_call < 0 else verdict(per_call <= 2e-3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="interleaved rounds of whole runs (default 5)")
@@ -297,6 +334,17 @@ def main() -> None:
         rows,
     )
     per_call = ((t["governed/fifty"] - t["noop/fifty"]) - (t["governed/one"] - t["noop/one"])) / 49
+    pairs = {name: sorted(v) for name, v in runs["hooks"].items()}
+    hook_rows = [
+        [name, str(len(v)), f"{1000 * median(v):.2f}", f"{1000 * v[int(0.99 * (len(v) - 1))]:.2f}"]
+        for name, v in pairs.items()
+    ]
+    print_table(
+        "(b) one tool call's hooks (PreToolUse + PostToolUse) POSTed on a kept-alive connection, as the CLI does",
+        ["server", "pairs", "median ms", "p99 ms"],
+        hook_rows,
+    )
+    hook_added = median(pairs["governed"]) - median(pairs["noop"])
     load_pg = os.getloadavg()[0]
     tp = throughput(args.decisions, args.clients, args.postgres)
     print_table(
@@ -313,7 +361,8 @@ def main() -> None:
         [
             ["governed, one Bash call: <= 1.3x ungoverned", f"{g1:.2f}x", verdict(g1 <= 1.3)],
             ["governed, no tool call: <= 1.1x ungoverned", f"{g0:.2f}x", verdict(g0 <= 1.1)],
-            ["per call: <= 2 ms above a no-op HTTP hook", f"{1000 * per_call:.1f} ms", verdict(per_call <= 0.002)],
+            ["per call: <= 2 ms above a no-op hook (b)", f"{1000 * hook_added:.2f} ms", verdict(hook_added <= 2e-3)],
+            ["per call in whole runs, (G50-N50-(G1-N1))/49", f"{1000 * per_call:.1f} ms", within_noise(per_call)],
             ["one broker: >= 2,000 durable decisions/s", f"{rate:,.0f}/s", verdict(rate >= 2000)],
             ["one broker: p99 <= 20 ms", f"{tp['p99_ms']:.1f} ms", verdict(tp["p99_ms"] <= 20)],
             ["every decision in the trail, trail verifies", f"{' '.join(runs['verify'])}; {' '.join(tp['verify'])}",
