@@ -12,8 +12,9 @@ process that already runs and no Python start:
   broker answering, and no allow rule is added, so the CLI's own rules never let a call through alone;
 - `PostToolUse`, `PostToolUseFailure`, `Stop`, `SessionEnd`: outcomes, the CLI's own decisions, the answers
   given in its prompt;
-- for the per-user broker, a `SessionStart` command hook that costs a shell's start when the broker already
-  answers, and otherwise starts it (`magistrate broker start`), once, for every run after.
+- for the per-user broker, a `SessionStart` and a `UserPromptSubmit` command hook that cost a shell's start
+  when the broker already answers, and otherwise start it (`magistrate broker start`), once, for every run
+  after.
 
 The blocked call's message (the CLI's) names the hook's URL, whose query says how to start the broker.
 """
@@ -104,7 +105,11 @@ def installed_hooks(url: str, *, autostart: str | None, token: bool) -> dict[str
         "SessionEnd": [{"hooks": [http(SESSION_TIMEOUT)]}],
     }
     if autostart:
-        hooks["SessionStart"] = [{"hooks": [{"type": "command", "command": autostart, "timeout": SESSION_TIMEOUT}]}]
+        # At the start of a session, and again at each prompt: a broker that stopped while idle during a long
+        # interactive session is back for the next prompt.
+        start = [{"hooks": [{"type": "command", "command": autostart, "timeout": SESSION_TIMEOUT}]}]
+        hooks["SessionStart"] = start
+        hooks["UserPromptSubmit"] = copy.deepcopy(start)
     return hooks
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from magistrate.broker import (
@@ -33,6 +34,7 @@ from magistrate.broker import (
     HookInput,
     HookSession,
     SessionHookInput,
+    Verdict,
     deny_answer,
     get_logger,
     pre_tool_use_answer,
@@ -173,7 +175,13 @@ class HookEndpoint:
             reason="the CLI asks for permission",
             rule=None,
         )
-        verdict = await self.approver.approve(ask)
+        try:
+            with anyio.fail_after(self.approval_timeout):
+                verdict = await self.approver.approve(ask)
+        except TimeoutError:
+            verdict = Verdict(approved=False, approver="timeout", note=f"no answer within {self.approval_timeout:g} s")
+        except Exception as exc:  # noqa: BLE001 - an approver's failure is a deny, never an allow
+            verdict = Verdict(approved=False, approver="error", note=f"{type(exc).__name__}: {exc}")
         approval = Approval(
             tool_use_id=None,
             tool_name=event.tool_name,

@@ -17,10 +17,12 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from magistrate.broker import RemoteBrokerError, RemoteGovernor
@@ -201,3 +203,104 @@ async def test_concurrent_runs_through_two_brokers_share_one_trail_that_verifies
     verified = magistrate("audit", "verify", "--db", postgres_database, env=broker_env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert f"OK: {len(trail)} records intact" in verified.stdout
+
+
+EDITED = POLICY.replace('deny=["Bash(ls:*)", "Bash(cat:*)"]', 'deny=["Bash(ls:*)", "Bash(cat:*)", "Bash(rm:*)"]')
+CLIENTS = 32
+
+
+@dataclass
+class Got:
+    """One decision as a client received it."""
+
+    tool_use_id: str
+    command: str
+    broker: int
+    phase: str
+    behavior: str
+    policy_version: str
+    error: str | None
+
+
+@pytest.mark.anyio
+async def test_load_through_two_brokers_survives_a_policy_edit_and_a_kill_9_and_the_trail_verifies(
+    brokers: list[tuple[str, subprocess.Popen[bytes], Path]],
+    postgres_database: str,
+    broker_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    from magistrate.broker import CallContext, ToolCall
+
+    before = [await healthy(url, proc, log) for url, proc, log in brokers]
+    phase = {"name": "before"}
+    finish = anyio.Event()
+    got: list[Got] = []
+    counts = {"before": 0, "after_edit": 0, "after_kill": 0}
+
+    async def client(n: int) -> None:
+        which = n % 2
+        async with RemoteGovernor(brokers[which][0], token=TOKEN, timeout=5) as governor:
+            i = 0
+            while not finish.is_set():
+                command = ("echo ok", "ls", "rm scratch")[i % 3]
+                now = phase["name"]
+                call = ToolCall("Bash", {"command": command}, f"toolu_{n}_{i}")
+                decision = await governor.decide(call, CallContext(session_id=f"load-{n}", cwd=str(tmp_path)))
+                got.append(
+                    Got(call.tool_use_id or "", command, which, now, decision.behavior, decision.policy_version,
+                        decision.error)
+                )  # fmt: skip
+                counts[now] += 1
+                i += 1
+                await anyio.lowlevel.checkpoint()
+
+    async def conduct() -> None:
+        while counts["before"] < 200:  # noqa: ASYNC110 - the clients count; this task only watches
+            await anyio.sleep(0.05)
+        (tmp_path / "policy.py").write_text(EDITED)
+        for url, proc, log in brokers:
+            while (await healthy(url, proc, log)).policy_version == before[0].policy_version:  # noqa: ASYNC110
+                await anyio.sleep(0.1)
+        phase["name"] = "after_edit"
+        while counts["after_edit"] < 200:  # noqa: ASYNC110
+            await anyio.sleep(0.05)
+        os.killpg(brokers[1][1].pid, signal.SIGKILL)
+        brokers[1][1].wait(timeout=10)
+        phase["name"] = "after_kill"
+        while counts["after_kill"] < 200:  # noqa: ASYNC110
+            await anyio.sleep(0.05)
+        finish.set()
+
+    with anyio.fail_after(240):
+        async with anyio.create_task_group() as group:
+            for n in range(CLIENTS):
+                group.start_soon(client, n)
+            group.start_soon(conduct)
+
+    new_version = (await healthy(*brokers[0])).policy_version
+    assert new_version != before[0].policy_version
+    # The broker that was killed: from then on its clients were denied, never allowed, and told why.
+    from_dead = [g for g in got if g.broker == 1 and g.phase == "after_kill"]
+    assert from_dead
+    assert all(g.behavior == "deny" and g.error for g in from_dead)
+    # After both brokers reported the edit, every decision was made under the new policy.
+    for g in got:
+        if g.phase != "before" and g.error is None:
+            assert g.policy_version == new_version
+            if g.command == "rm scratch":
+                assert g.behavior == "deny"
+    assert any(g.command == "rm scratch" and g.behavior == "allow" for g in got if g.phase == "before")
+
+    trail = records(postgres_database, broker_env)
+    decisions = {r["tool_use_id"]: r for r in trail if r["kind"] == "decision"}
+    answered = [g for g in got if g.error is None]
+    assert len(answered) > 600
+    for g in answered:  # every answer a client got was durable in the trail first, as it was answered
+        record = decisions[g.tool_use_id]
+        assert (record["behavior"], record["policy_version"]) == (g.behavior, g.policy_version)
+
+    _, proc, _ = brokers[0]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0  # finished in-flight work, closed the trail, exited 0
+    verified = magistrate("audit", "verify", "--db", postgres_database, env=broker_env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

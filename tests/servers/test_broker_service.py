@@ -166,3 +166,14 @@ async def test_a_stopped_broker_leaves_its_clients_denied(broker: tuple[str, sub
     assert decision.error is not None
     with pytest.raises(RemoteBrokerError):
         await RemoteGovernor(url, timeout=5).health()
+
+
+async def test_a_broker_with_an_idle_timeout_stops_by_itself_and_exits_0(tmp_path: Path) -> None:
+    port = free_port()
+    argv = [sys.executable, "-m", "magistrate.cli", "broker", "run", "--port", str(port), "--idle-timeout", "1"]
+    argv += ["--db", str(tmp_path / "trail.sqlite3")]
+    with anyio.fail_after(60):
+        done = await anyio.run_process(argv, check=False)  # no policy: the CLI's own permissions, per directory
+    assert done.returncode == 0, done.stderr
+    state = Path(os.environ["XDG_STATE_HOME"]) / "magistrate" / f"broker-{port}.json"
+    assert not state.exists()  # a broker that stopped leaves no state behind for `magistrate broker stop`
