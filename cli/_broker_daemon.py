@@ -26,6 +26,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from magistrate.cli._ports import port_number
+
 DEFAULT_PORT = 8767
 DEFAULT_IDLE = 1800.0
 START_WAIT = 20.0
@@ -181,7 +183,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     }
     for name, (func, help_text) in actions.items():
         action = sub.add_parser(name, help=help_text, description=help_text)
-        action.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"loopback port (default {DEFAULT_PORT})")
+        action.add_argument(
+            "--port", type=port_number, default=DEFAULT_PORT, help=f"loopback port (default {DEFAULT_PORT})"
+        )
+        if name == "status":
+            action.add_argument("--json", action="store_true", help="the output is JSON already; accepted for scripts")
         if name in ("run", "start"):
             action.add_argument(
                 "--policy",

@@ -29,6 +29,9 @@ NO_DATA = {
     "audit key": "prints a PEM key",
     "console": "a web server for a person",
     "audit report": "writes an HTML file",
+    "broker run": "a server",
+    "broker start": "starts a server; says only why it could not",
+    "broker stop": "stops a server; says only why it could not",
 }
 
 
