@@ -59,12 +59,18 @@ def run(args: argparse.Namespace) -> int:
     import anyio
 
     from magistrate.broker import MagistrateError
-    from magistrate.servers import check_exposure, serve_http, serve_stdio
+    from magistrate.servers import check_db_folder, check_exposure, serve_http, serve_stdio
 
     token = args.token or args.env.server_token
     if args.policy and args.server != "approval":
         sys.stderr.write("magistrate serve: --policy applies only to the approval server\n")
         return 2
+    if args.db:
+        try:
+            check_db_folder(args.db)  # a typed --db whose folder is missing is a typo, not a place to create
+        except MagistrateError as exc:
+            sys.stderr.write(f"magistrate serve: {exc}\n")
+            return 2
     if args.transport == "http":
         problem = listen_problem(args.host, args.port)
         if problem is not None:  # before a database or a policy is opened: nothing is made for a busy port

@@ -127,6 +127,22 @@ def test_a_db_in_a_missing_folder_is_an_error_and_no_folder_is_made(workdir: Pat
     assert not (workdir / "no").exists()
 
 
+SERVE_COMMANDS = [
+    pytest.param("serve compliance --db {db}", id="serve-compliance"),
+    pytest.param("serve documents --db {db}", id="serve-documents"),
+    pytest.param("serve approval --transport http --port 0 --db {db}", id="serve-broker"),
+]
+
+
+@pytest.mark.parametrize("command", SERVE_COMMANDS)
+def test_a_server_given_a_db_in_a_missing_folder_refuses_to_start(workdir: Path, command: str) -> None:
+    db = workdir / "no" / "such" / "store.sqlite3"
+    done = magistrate(*command.format(db=db).split(), cwd=workdir)
+    assert done.returncode == 2
+    assert_clear_error(done, "does not exist")
+    assert not (workdir / "no").exists()
+
+
 @pytest.mark.parametrize("command", AUDIT_COMMANDS)
 def test_a_trail_in_a_missing_folder_is_an_error_and_no_folder_is_made(workdir: Path, command: str) -> None:
     db = workdir / "no" / "such" / "trail.sqlite3"
