@@ -151,9 +151,10 @@ def run(args: argparse.Namespace) -> int:
     post = False
     try:
         raw = sys.stdin.buffer.read()
-        if _event_name(raw) in SESSION_EVENTS:
+        name = _event_name(raw)
+        if name in SESSION_EVENTS:
             return record_session(raw, args.db or args.env.trail, args.env)
-        post = _event_name(raw) in OUTCOME_EVENTS
+        post = name in OUTCOME_EVENTS
         if not post:
             _watchdog(args.timeout)
         try:
