@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +58,10 @@ class RaisingPolicy:
 
 
 @pytest.fixture
-def trail(tmp_path: Path) -> Trail:
-    return Trail.open(tmp_path / "trail.sqlite3", key_path=tmp_path / "keys" / "trail.key")
+def trail(tmp_path: Path) -> Iterator[Trail]:
+    opened = Trail.open(tmp_path / "trail.sqlite3", key_path=tmp_path / "keys" / "trail.key")
+    yield opened
+    opened.close()
 
 
 def stored(trail: Trail) -> list[StoredRecord]:

@@ -12,8 +12,9 @@ import fcntl
 import json
 import os
 import sqlite3
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def trail(tmp_path: Path) -> Trail:
-    return Trail.open(tmp_path / "trail.sqlite3", key_path=tmp_path / "keys" / "trail.key")
+def trail(tmp_path: Path) -> Iterator[Trail]:
+    opened = Trail.open(tmp_path / "trail.sqlite3", key_path=tmp_path / "keys" / "trail.key")
+    yield opened
+    opened.close()
 
 
 def bash(command: str) -> ToolCall:
@@ -62,6 +65,20 @@ RAISED: list[Callable[[], BaseException]] = [
     lambda: RecursionError("deep"),
 ]
 
+_TELLS_CANCELLATION_APART = sys.version_info >= (3, 11)
+"""Python 3.10's asyncio keeps no count of requested cancellations (`Task.cancelling`), so a rule's own
+`CancelledError` looks like a real one there: its deny is recorded, and then it travels on, as a cancellation
+must; from 3.11 on it is just one more way for a rule to fail, and the decision is the deny."""
+
+
+async def _decide_raising(broker: Broker, exc: BaseException) -> Decision | None:
+    if isinstance(exc, asyncio.CancelledError) and not _TELLS_CANCELLATION_APART:
+        try:  # raised from a worker thread (a sync rule) it may still come back as the deny
+            return await broker.decide(bash("echo hi"), CallContext(session_id="s"))
+        except asyncio.CancelledError:
+            return None
+    return await broker.decide(bash("echo hi"), CallContext(session_id="s"))
+
 
 class _Raises:
     version = "v-raises"
@@ -77,10 +94,11 @@ class _Raises:
 async def test_a_policy_raising_any_base_exception_is_a_recorded_deny(trail: Trail, make: Any) -> None:
     exc = make()
     with anyio.fail_after(10):
-        decision = await Broker(_Raises(exc), trail).decide(bash("echo hi"), CallContext(session_id="s"))
-    assert decision.behavior == "deny"
-    assert decision.error is not None
-    assert type(exc).__name__ in decision.error
+        decision = await _decide_raising(Broker(_Raises(exc), trail), exc)
+    if decision is not None:
+        assert decision.behavior == "deny"
+        assert decision.error is not None
+        assert type(exc).__name__ in decision.error
     [body] = recorded(trail)
     assert body["behavior"] == "deny"
     assert type(exc).__name__ in body["error"]
@@ -102,10 +120,11 @@ async def test_a_python_rule_raising_any_base_exception_is_a_recorded_deny(
 
     policy.rule("Bash", id="raiser")(async_rule if asynchronous else sync_rule)
     with anyio.fail_after(10):
-        decision = await Broker(policy, trail).decide(bash("echo hi"), CallContext(session_id="s"))
-    assert decision.behavior == "deny"
-    assert decision.error is not None
-    assert type(exc).__name__ in decision.error
+        decision = await _decide_raising(Broker(policy, trail), exc)
+    if decision is not None:
+        assert decision.behavior == "deny"
+        assert decision.error is not None
+        assert type(exc).__name__ in decision.error
     assert recorded(trail)[0]["behavior"] == "deny"
 
 
