@@ -14,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -165,14 +166,14 @@ def test_a_tampered_trail_turns_the_status_red(
     governed: Governed, tmp_path: Path, start_console: Callable[..., Console], browser: Browser
 ) -> None:
     copy = tmp_path / "trail.sqlite3"
-    with sqlite3.connect(governed.trail) as source, sqlite3.connect(copy) as target:
+    with closing(sqlite3.connect(governed.trail)) as source, closing(sqlite3.connect(copy)) as target:
         source.backup(target)
     console = console_for(start_console, governed, copy)
     page = open_page(browser, console.url + "/")
     expect(page.get_by_test_id("trail-status")).to_have_attribute("data-state", "intact")
 
     echo = next(r for r in exported(governed, copy) if r["record"].get("input", {}).get("command") == "echo fine")
-    with sqlite3.connect(copy) as db:
+    with closing(sqlite3.connect(copy)) as db, db:
         [(body,)] = db.execute("SELECT body FROM trail_records WHERE seq = ?", (echo["seq"],)).fetchall()
         db.execute(
             "UPDATE trail_records SET body = ? WHERE seq = ?",
