@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from magistrate.cli._exit_codes import store_failure
+
 if TYPE_CHECKING:
     from magistrate.servers import ApprovalQueue
 
@@ -49,7 +51,7 @@ def _list(args: argparse.Namespace) -> int:
         rows = _queue(args).list(None if args.all else "pending")
     except DatabaseError as exc:
         sys.stderr.write(f"magistrate approvals: {exc}\n")
-        return 1
+        return store_failure(exc)
     if args.json:
         for row in rows:
             sys.stdout.write(json.dumps(dataclasses.asdict(row), ensure_ascii=False) + "\n")
@@ -92,7 +94,7 @@ def _answer(args: argparse.Namespace, *, approve: bool) -> int:
         return 1
     except DatabaseError as exc:
         sys.stderr.write(f"magistrate approvals: {exc}\n")
-        return 1
+        return store_failure(exc)
     if args.json:
         sys.stdout.write(json.dumps(dataclasses.asdict(row), ensure_ascii=False) + "\n")
         return 0

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from magistrate.servers import ComplianceRepository
 
+from magistrate.cli._exit_codes import store_failure
 from magistrate.cli._options import add_db, add_group_db, add_json
 from magistrate.cli._table import write as write_table
 
@@ -76,7 +77,7 @@ def _import(args: argparse.Namespace) -> int:
             count = repo.import_frameworks(frameworks)
     except ServerError as exc:
         sys.stderr.write(f"magistrate compliance import: {exc}; nothing imported\n")
-        return 1
+        return store_failure(exc)
     if args.json:
         sys.stdout.write(json.dumps({"requirements": count, "frameworks": [fw.id for fw in frameworks]}) + "\n")
         return 0
@@ -93,7 +94,7 @@ def _frameworks(args: argparse.Namespace) -> int:
             frameworks = repo.frameworks()
     except ServerError as exc:
         sys.stderr.write(f"magistrate compliance frameworks: {exc}\n")
-        return 1
+        return store_failure(exc)
     if args.json:
         sys.stdout.write("".join(fw.model_dump_json() + "\n" for fw in frameworks))
         return 0
@@ -117,7 +118,7 @@ def _waive(args: argparse.Namespace) -> int:
             waiver = repo.add_waiver(args.requirement_id, args.reason, args.approved_by, expires, args.document)
     except ServerError as exc:
         sys.stderr.write(f"magistrate compliance waive: {exc}\n")
-        return 1
+        return store_failure(exc)
     if args.json:
         sys.stdout.write(waiver.model_dump_json() + "\n")
         return 0

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from magistrate.servers import DocumentStore
 
+from magistrate.cli._exit_codes import store_failure
 from magistrate.cli._options import add_db, add_group_db, add_json
 from magistrate.cli._table import write as write_table
 
@@ -79,14 +80,14 @@ def _add(args: argparse.Namespace) -> int:
         store = _open(args)
     except ServerError as exc:
         sys.stderr.write(f"magistrate documents add: {exc}\nnothing added\n")
-        return 1
+        return store_failure(exc)
     with store:
         for doc in ready:
             try:
                 info, created = store.put(doc.name, doc.content, doc.labels)
             except ServerError as exc:
                 sys.stderr.write(f"{doc.name}: {exc}\n")
-                return 1
+                return store_failure(exc)
             state = "added" if created else "unchanged"
             if args.json:
                 sys.stdout.write(json.dumps({"state": state, **info.model_dump()}, ensure_ascii=False) + "\n")
@@ -103,7 +104,7 @@ def _list(args: argparse.Namespace) -> int:
             found = store.list_documents(args.prefix, args.label, 1000)
     except ServerError as exc:
         sys.stderr.write(f"magistrate documents list: {exc}\n")
-        return 1
+        return store_failure(exc)
     if args.json:
         sys.stdout.write("".join(info.model_dump_json() + "\n" for info in found))
         return 0

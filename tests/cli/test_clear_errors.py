@@ -116,6 +116,7 @@ def test_a_corrupt_database_is_one_clear_line(workdir: Path, command: str, corru
     before = files(workdir)
     done = magistrate(*command.format(db=db).split(), cwd=workdir)
     assert_clear_error(done, "magistrate")
+    assert done.returncode == 2  # a store that cannot be read is an input the command cannot read, as for audit
     assert files(workdir) - before <= {"data", "state", "data/magistrate", "state/magistrate"}
 
 
@@ -124,6 +125,7 @@ def test_a_db_in_a_missing_folder_is_an_error_and_no_folder_is_made(workdir: Pat
     db = workdir / "no" / "such" / "folder" / "store.sqlite3"
     done = magistrate(*command.format(db=db).split(), cwd=workdir)
     assert_clear_error(done, "does not exist")
+    assert done.returncode == 2
     assert not (workdir / "no").exists()
 
 
