@@ -248,3 +248,19 @@ def write_child(name: str, source: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(source.lstrip())
     return path
+
+
+CHILD_QUERY = """
+
+async def main():
+    result = None
+    async for message in query(prompt=prompt, options=options):
+        result = getattr(message, "result", result)
+    return result
+
+
+result = anyio.run(main)
+print(json.dumps({"result": result, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+"""The end every timed child script shares: one `query()` over the `prompt` and `options` the script set up,
+then the result and the process's peak RSS as one JSON line."""

@@ -39,6 +39,7 @@ import anyio
 from _common import (
     AGENT,
     BUILD,
+    CHILD_QUERY,
     CLI,
     ONE_TOOL,
     TOOL_OUTPUT,
@@ -70,7 +71,8 @@ policy = RulePolicy(default="deny", allow=["Bash(touch:*)", "Bash(echo:*)"])
 """
 
 # One query() in a fresh process; the imports are inside the timed process on purpose.
-CHILD = '''
+CHILD = (
+    '''
 """One query() through the SDK and configuration named on the command line; prints the result and this
 process's peak RSS."""
 import json
@@ -97,18 +99,9 @@ else:
 
     hooks = {"PreToolUse": [HookMatcher(matcher=None, hooks=[no_op])]} if kind == "hooked" else None
     options = ClaudeCodeOptions(allowed_tools=["Bash"], cli_path=cli, cwd=cwd, governed=False, hooks=hooks)
-
-
-async def main():
-    result = None
-    async for message in query(prompt=prompt, options=options):
-        result = getattr(message, "result", result)
-    return result
-
-
-result = anyio.run(main)
-print(json.dumps({"result": result, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 '''
+    + CHILD_QUERY
+)
 
 
 def agent_sdk() -> tuple[Path | None, str]:

@@ -29,6 +29,7 @@ from pathlib import Path
 from _common import (
     AGENT,
     BUILD,
+    CHILD_QUERY,
     CLI,
     CODE,
     GREETING,
@@ -57,7 +58,8 @@ VARIANTS = (PLAIN, STREAMING, AGENT, CODE, GOVERNED, UNGOVERNED)
 WORKLOADS = {"greeting": (GREETING, "Hello! How can I help?"), "one tool call": (ONE_TOOL, f"Got: {TOOL_OUTPUT}")}
 
 # One run through an SDK's query() in a fresh process. The imports are inside the timed process on purpose.
-CHILD = '''
+CHILD = (
+    '''
 """One query() through the SDK named on the command line; prints the result and this process's peak RSS."""
 import json
 import resource
@@ -79,18 +81,9 @@ else:
     from magistrate.sdk import ClaudeCodeOptions, query
 
     options = ClaudeCodeOptions(allowed_tools=allowed, cli_path=cli, cwd=cwd, governed=sdk == "magistrate")
-
-
-async def main():
-    result = None
-    async for message in query(prompt=prompt, options=options):
-        result = getattr(message, "result", result)
-    return result
-
-
-result = anyio.run(main)
-print(json.dumps({"result": result, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 '''
+    + CHILD_QUERY
+)
 
 IMPORT = (
     "import json, sys, time; t = time.perf_counter(); __import__(sys.argv[1]); "
