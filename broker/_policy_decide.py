@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._decision import Behavior, Decision, RuleRef
 from magistrate.broker._immutable import thawed_mapping
-from magistrate.broker._python_rules import Allow, Ask, Deny, PythonRule, RuleOutcome, start_rule, view_of
+from magistrate.broker._python_rules import Allow, Ask, Deny, PythonRule, RuleOutcome, run_rules
 from magistrate.broker._rule_set import CallFacts, RuleSet
 from magistrate.broker._tool_inputs import input_error as schema_error
 
@@ -52,28 +52,13 @@ def _first_line(error: ValidationError) -> str:
     return f"{where}: {first.get('msg', 'invalid')}"
 
 
-async def _python(
-    policy: RuleBook, call: ToolCall, context: CallContext, *, rerun: bool
-) -> tuple[list[RuleOutcome], str | None]:
-    """Run the Python rules for the call, stopping at the first deny or failure; the second value is an error."""
+async def _python(policy: RuleBook, call: ToolCall, context: CallContext) -> list[RuleOutcome]:
+    """Run the Python rules for the call, stopping at the first deny or failure.
+
+    The input was checked against its tool's schema before (`decide`, `_recheck`), so each rule's typed view
+    is parsed only when the rule reads it, and cannot fail then."""
     rules = policy.python_rules_for(call.tool_name)
-    if not rules:
-        return [], None
-    try:
-        view = view_of(call)
-    except ValidationError as exc:
-        what = "the rewritten input" if rerun else "the input"
-        return [], f"{what} does not fit the {call.tool_name} tool's schema ({_first_line(exc)})"
-    outcomes: list[RuleOutcome] = []
-    for index, rule in enumerate(rules):
-        if index:  # each rule its own view: what one rule did to a list inside it, the next does not see
-            view = view_of(call)
-        started = start_rule(rule, view, context)
-        outcome = started if isinstance(started, RuleOutcome) else await started
-        outcomes.append(outcome)
-        if outcome.error is not None or isinstance(outcome.result, Deny):
-            break
-    return outcomes, None
+    return await run_rules(rules, call, context) if rules else []
 
 
 class _Done:
@@ -128,11 +113,9 @@ async def decide(policy: RuleBook, call: ToolCall, context: CallContext, started
     if refusal is not None:
         return done("deny", refusal, string_refs, "Nothing is edited in plan mode")
 
-    outcomes, input_error = await _python(policy, call, context, rerun=False)
+    outcomes = await _python(policy, call, context)
     python_refs = [o.rule.ref for o in outcomes if o.result is not None]
     others = [*string_refs, *python_refs]
-    if input_error is not None:
-        return done("deny", None, others, input_error, error=input_error)
     for outcome in outcomes:
         if outcome.error is not None:
             return done(
@@ -199,9 +182,7 @@ async def _recheck(
     if strings.deny:
         deny = strings.deny[0].ref
         return done("deny", deny, [ref, *refs], f"The rewritten input is denied by rule {_describe(deny)}")
-    outcomes, input_error = await _python(policy, new_call, context, rerun=True)
-    if input_error is not None:
-        return done("deny", ref, refs, input_error, error=input_error)
+    outcomes = await _python(policy, new_call, context)
     for outcome in outcomes:
         if outcome.error is not None:
             message = "A policy rule failed on the rewritten input; denied to be safe"

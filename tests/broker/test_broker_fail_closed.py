@@ -11,6 +11,7 @@ import asyncio
 import fcntl
 import json
 import os
+import signal
 import sqlite3
 import sys
 import threading
@@ -333,7 +334,21 @@ async def test_a_rewrite_is_checked_again_and_the_rule_keeps_no_hold_on_it(trail
 # -- bounded work ------------------------------------------------------------------------------------------
 
 
-async def test_a_sync_rule_that_hangs_is_denied_at_its_deadline(trail: Trail) -> None:
+@pytest.fixture(params=["inline", "worker-thread"])
+def sync_rules_run(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Both ways a sync rule runs: inline under the alarm, or (SIGALRM taken by someone else) in a worker thread."""
+    if request.param == "inline":
+        yield request.param
+        return
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: None)
+    try:
+        yield request.param
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.timeout(600, method="thread")  # pytest-timeout's default holds SIGALRM, which sends rules to a thread
+async def test_a_sync_rule_that_hangs_is_denied_at_its_deadline(trail: Trail, sync_rules_run: str) -> None:
     policy = RulePolicy(default="allow")
     release = threading.Event()
 
@@ -352,6 +367,123 @@ async def test_a_sync_rule_that_hangs_is_denied_at_its_deadline(trail: Trail) ->
     assert recorded(trail)[0]["behavior"] == "deny"
 
 
+@pytest.mark.timeout(600, method="thread")  # pytest-timeout's default holds SIGALRM, which sends rules to a thread
+async def test_a_sync_rule_that_swallows_the_alarm_is_denied_and_then_runs_in_a_worker_thread(trail: Trail) -> None:
+    policy = RulePolicy(default="allow")
+    release = threading.Event()
+    caught: list[str] = []
+
+    @policy.rule("Bash", timeout=0.2)
+    def retries(call: Any) -> None:
+        try:  # catches everything, as a bare `except:` does
+            release.wait()
+        except BaseException as exc:  # noqa: BLE001 - the rule under test swallows what stops it
+            caught.append(type(exc).__name__)
+        release.wait()  # outside the `try`: the next raise ends the rule here
+
+    broker = Broker(policy, trail)
+    try:
+        with anyio.fail_after(20):
+            first = await broker.decide(bash("echo one"), CallContext(session_id="s"))
+            second = await broker.decide(bash("echo two"), CallContext(session_id="s"))
+    finally:
+        release.set()
+    assert caught  # the first call ran inline and had the alarm raised into it
+    for decision in (first, second):
+        assert decision.behavior == "deny"
+        assert decision.error is not None
+        assert "overran its 0.2 s budget" in decision.error
+    assert [body["behavior"] for body in recorded(trail)] == ["deny", "deny"]
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+@pytest.mark.timeout(600, method="thread")  # pytest-timeout's default holds SIGALRM, which sends rules to a thread
+async def test_a_sync_rule_leaves_someone_elses_alarm_handler_alone(trail: Trail) -> None:
+    policy = RulePolicy(default="allow")
+    release = threading.Event()
+    fired: list[int] = []
+
+    @policy.rule("Bash", timeout=0.2)
+    def hangs(call: Any) -> None:
+        release.wait()
+
+    @policy.rule("Bash")
+    def fine(call: Any) -> None:
+        return None
+
+    def theirs(signum: int, frame: Any) -> None:
+        fired.append(signum)
+
+    previous = signal.signal(signal.SIGALRM, theirs)
+    try:
+        with anyio.fail_after(20):  # the rule runs in a worker thread, abandoned at its deadline
+            decision = await Broker(policy, trail).decide(bash("echo hi"), CallContext(session_id="s"))
+        assert signal.getsignal(signal.SIGALRM) is theirs
+    finally:
+        release.set()
+        signal.signal(signal.SIGALRM, previous)
+    assert decision.error is not None
+    assert "overran its 0.2 s budget" in decision.error
+    assert fired == []
+
+
+@pytest.mark.timeout(600, method="thread")  # pytest-timeout's default holds SIGALRM, which sends rules to a thread
+async def test_a_sync_rule_off_the_main_thread_is_denied_at_its_deadline(trail: Trail) -> None:
+    policy = RulePolicy(default="allow")
+    release = threading.Event()
+
+    @policy.rule("Bash", timeout=0.2)
+    def hangs(call: Any) -> None:
+        release.wait()
+
+    @policy.rule("Bash")
+    def says_no(call: Any) -> Deny:
+        return Deny("never reached")
+
+    def decide_in_a_thread() -> Decision:
+        return anyio.run(policy.decide, bash("echo hi"), CallContext(session_id="s"))
+
+    try:
+        with anyio.fail_after(20):
+            decision = await anyio.to_thread.run_sync(decide_in_a_thread)
+    finally:
+        release.set()
+    assert decision.behavior == "deny"
+    assert decision.error is not None
+    assert "overran its 0.2 s budget" in decision.error
+    assert decision.rule is not None
+    assert decision.rule.text.endswith(".hangs")
+
+
+@pytest.mark.timeout(600, method="thread")  # pytest-timeout's default holds SIGALRM, which sends rules to a thread
+async def test_sync_rules_run_in_order_and_the_alarm_is_put_back(trail: Trail) -> None:
+    policy = RulePolicy(default="allow")
+    ran: list[str] = []
+
+    @policy.rule("Bash")
+    def first(call: Any) -> None:
+        ran.append("first")
+
+    @policy.rule("Bash")
+    async def second(call: Any) -> None:
+        ran.append("second")
+
+    @policy.rule("Bash")
+    def third(call: Any) -> Deny:
+        ran.append("third")
+        return Deny("third says no")
+
+    @policy.rule("Bash")
+    def fourth(call: Any) -> None:
+        ran.append("fourth")
+
+    decision = await Broker(policy, trail).decide(bash("echo hi"), CallContext(session_id="s"))
+    assert (decision.behavior, decision.message, ran) == ("deny", "third says no", ["first", "second", "third"])
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
 async def test_an_async_rule_that_hangs_is_denied_at_its_deadline(trail: Trail) -> None:
     policy = RulePolicy(default="allow")
 
@@ -366,7 +498,10 @@ async def test_an_async_rule_that_hangs_is_denied_at_its_deadline(trail: Trail) 
     assert "timed out after 0.2 s" in decision.error
 
 
-async def test_a_plain_function_returning_a_coroutine_is_awaited_within_its_budget(trail: Trail) -> None:
+@pytest.mark.timeout(600, method="thread")  # pytest-timeout's default holds SIGALRM, which sends rules to a thread
+async def test_a_plain_function_returning_a_coroutine_is_awaited_within_its_budget(
+    trail: Trail, sync_rules_run: str
+) -> None:
     policy = RulePolicy(default="allow")
 
     async def deny_it() -> Deny:
