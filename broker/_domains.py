@@ -104,7 +104,7 @@ def _normal(host: str | None) -> list[str]:
     """A host as rules compare it: ASCII, lowercase, IPv4 in dotted decimal, no trailing dot."""
     out: list[str] = []
     for ascii_host in _to_ascii(host) if host else []:
-        if not ascii_host or any(c in _FORBIDDEN_HOST for c in ascii_host):
+        if not ascii_host or not _FORBIDDEN_HOST.isdisjoint(ascii_host):
             return []
         value = _ipv4(ascii_host) if _ends_in_number(ascii_host) else ascii_host.rstrip(".")
         if not value:
@@ -151,7 +151,7 @@ def hosts_of(url: str) -> tuple[str, ...] | None:
         return None
     candidates = set(main)
     if "://" in url or not schemed:
-        for other in (url, url.replace("\\", "/")):
+        for other in dict.fromkeys((url, url.replace("\\", "/"))):  # one reading when there is no backslash
             candidates.update(_python_hosts(other if "://" in other else "https://" + other))
     return tuple(sorted(candidates))
 

@@ -42,8 +42,14 @@ class FrozenList(list[Any]):
         return (FrozenList, (list(self),))
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+"""Types returned as they are, checked first: most of an input is these, and `isinstance(x, Mapping)` is slow."""
+
+
 def frozen(value: Any) -> Any:
     """A read-only deep copy of a JSON-like value (mappings and lists; other values as they are)."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return FrozenDict({k: frozen(v) for k, v in value.items()})
     if isinstance(value, list) or type(value) is tuple:
@@ -59,6 +65,8 @@ def frozen_mapping(value: Mapping[str, Any]) -> FrozenDict:
 
 def thawed(value: Any) -> Any:
     """A plain deep copy of a JSON-like value (dicts and lists), sharing nothing mutable with `value`."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return {k: thawed(v) for k, v in value.items()}
     if isinstance(value, list) or type(value) is tuple:

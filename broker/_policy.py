@@ -25,7 +25,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -260,11 +260,9 @@ class RulePolicy:
 
     async def decide(self, call: ToolCall, context: CallContext) -> Decision:
         """Decide one call; any failure inside is a deny naming the error, never an exception."""
-        from magistrate.broker._policy_decide import decide  # pydantic loads with the first call, not the import
-
         started = time.perf_counter_ns()
         try:
-            return await decide(self, call, context, started)
+            return await (_DECIDE or _load_decide())(self, call, context, started)
         except Exception as exc:  # noqa: BLE001 - failing closed is the point
             return Decision(
                 "deny",
@@ -328,6 +326,18 @@ class RulePolicy:
         if not names or not all(inside(p, facts.working_dirs) for p in names):
             return False
         return not (writes and any(sensitive(p) for p in names))
+
+
+_DECIDE: Callable[[RulePolicy, ToolCall, CallContext, int], Awaitable[Decision]] | None = None
+"""The decision procedure, imported with the first call (it loads pydantic), not with this module."""
+
+
+def _load_decide() -> Callable[[RulePolicy, ToolCall, CallContext, int], Awaitable[Decision]]:
+    global _DECIDE  # noqa: PLW0603 - loaded once, then read on every call
+    from magistrate.broker._policy_decide import decide
+
+    _DECIDE = decide
+    return decide
 
 
 def _mode_ref(text: str) -> RuleRef:

@@ -107,11 +107,15 @@ class CallView:
             object.__setattr__(self, name, value)
         object.__setattr__(self, "_call", None)
 
-    @classmethod
-    def of(cls, call: ToolCall) -> CallView:
-        """The view of a call whose copies are made when the rule first reads them."""
-        view = cls(call.tool_name, _UNSET, _UNSET, call.tool_use_id)
-        object.__setattr__(view, "_call", call)
+    @staticmethod
+    def of(call: ToolCall) -> CallView:
+        """The view of a call whose copies are made when the rule first reads them (built for every rule run)."""
+        view = _new_view(CallView)
+        _set_call(view, call)
+        _set_tool_name(view, call.tool_name)
+        _set_input(view, _UNSET)
+        _set_raw(view, _UNSET)
+        _set_tool_use_id(view, call.tool_use_id)
         return view
 
     @property
@@ -165,6 +169,15 @@ class CallView:
         parts = self.tool_name[5:].split("__", 1)
         return parts[1] if len(parts) == 2 else None
 
+
+_new_view = object.__new__
+_SLOTS: Any = vars(CallView)
+# The slots' own setters, which `CallView.__setattr__` (refusing every change) does not stand in front of.
+_set_call = _SLOTS["_call"].__set__
+_set_tool_name = _SLOTS["tool_name"].__set__
+_set_input = _SLOTS["_input"].__set__
+_set_raw = _SLOTS["_raw"].__set__
+_set_tool_use_id = _SLOTS["tool_use_id"].__set__
 
 RuleFunction = Callable[..., Union[RuleResult, Awaitable[RuleResult]]]  # noqa: UP007
 
@@ -331,7 +344,7 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
 
 
 def _alarm_usable(batch: Sequence[PythonRule]) -> bool:
-    if not _HAS_ITIMER or threading.current_thread() is not threading.main_thread():
+    if not _HAS_ITIMER or threading.get_ident() != threading.main_thread().ident:
         return False
     if _C_SIGNAL.getsignal(_SIGALRM) != _SIG_DFL:
         return False  # someone else's handler (or ours, re-entered): theirs stays untouched

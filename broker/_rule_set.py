@@ -312,7 +312,12 @@ class _PathGroup:
             return []
         combined, singles = self._filter(cwd)
         start = 0
-        if combined is not None:
+        if combined is not None and len(flat) == 1:  # the common case, without a list per call
+            first = combined.fullmatch(flat[0])
+            if first is None or first.lastgroup is None:
+                return []
+            start = int(first.lastgroup[1:])
+        elif combined is not None:
             # The alternation tries rules in order, so no rule before the first that matches a path can match it.
             firsts = [int(m.lastgroup[1:]) if m and m.lastgroup else -1 for m in map(combined.fullmatch, flat)]
             if max(firsts) < 0 or (not deny_side and min(firsts) < 0):
@@ -481,7 +486,7 @@ class RuleSet:
             return []
         if facts.key == "Bash" and any(sensitive(p) for names in facts.bash_paths("edit") for p in names):
             return []
-        if facts.paths_unknown("tool") and facts.key != "Bash":
+        if facts.key != "Bash" and facts.paths_unknown("tool"):  # a Bash line's files are judged below
             return []
         whole = [r for r in index.by_tool.get(facts.key, ()) if hits(r, facts)]
         group = index.paths.get((facts.key, None))
