@@ -282,6 +282,49 @@ class StringVerdict(NamedTuple):
     """The allow rules that together cover the call; empty when the call is not covered."""
 
 
+_MAX_ALTERNATION = 32
+"""Rules past which no later alternation is compiled: a group's regexes stay linear in its size."""
+
+
+class _Compiled:
+    """A path group's regexes for one working directory: one per rule, and alternations of the rules from
+    each index on (the one from 0 rejects most paths at once; the later ones, made when first needed, find
+    the next rule that matches a path in one search instead of one per rule)."""
+
+    __slots__ = ("_parts", "_suffixes", "singles")
+
+    def __init__(self, parts: list[str | None]) -> None:
+        self._parts = parts
+        self.singles = [None if p is None else re.compile(p) for p in parts]
+        self._suffixes: list[re.Pattern[str] | None] = [None] * len(parts)
+        if parts and None not in parts:
+            self._suffixes[0] = self._alternation(0)
+
+    @property
+    def combined(self) -> re.Pattern[str] | None:
+        """All the rules in one regex; None if one cannot be written so."""
+        return self._suffixes[0] if self._suffixes else None
+
+    def _alternation(self, start: int) -> re.Pattern[str]:
+        return re.compile("|".join(f"(?P<r{i}>{p})" for i, p in enumerate(self._parts[start:])))
+
+    def next_match(self, path: str, start: int) -> int:
+        """The index of the first rule from `start` on whose regex matches `path`, or -1 (the combined regex's
+        alternation tries rules in order, so it names the first one that matches)."""
+        if start >= len(self._parts):
+            return -1
+        regex = self._suffixes[start]
+        if regex is None:
+            if len(self._parts) - start > _MAX_ALTERNATION:  # a long tail is searched rule by rule, uncompiled
+                singles = self.singles
+                return next((i for i in range(start, len(singles)) if singles[i].fullmatch(path)), -1)  # type: ignore[union-attr]
+            regex = self._suffixes[start] = self._alternation(start)
+        match = regex.fullmatch(path)
+        if match is None or match.lastgroup is None:
+            return -1
+        return start + int(match.lastgroup[1:])
+
+
 class _PathGroup:
     """The file rules of one list for one tool, behind one combined regex that rejects most paths at once."""
 
@@ -289,45 +332,42 @@ class _PathGroup:
 
     def __init__(self) -> None:
         self.rules: list[StringRule] = []
-        self._filters: dict[str, tuple[re.Pattern[str] | None, list[re.Pattern[str] | None]]] = {}
+        self._filters: dict[str, _Compiled] = {}
 
-    def _filter(self, cwd: str) -> tuple[re.Pattern[str] | None, list[re.Pattern[str] | None]]:
-        """For a working directory: one regex for all rules (None if one cannot be written so), one per rule."""
+    def _filter(self, cwd: str) -> _Compiled:
+        """For a working directory: the rules' regexes (see `_Compiled`)."""
         found = self._filters.get(cwd)
         if found is not None:
             return found
-        parts = [r.path.absolute_regex(cwd) if r.path is not None else None for r in self.rules]
-        singles = [None if p is None else re.compile(p) for p in parts]
-        combined = None
-        if None not in parts:
-            combined = re.compile("|".join(f"(?P<r{i}>{p})" for i, p in enumerate(parts)))
+        found = _Compiled([r.path.absolute_regex(cwd) if r.path is not None else None for r in self.rules])
         if len(self._filters) < 64:
-            self._filters[cwd] = (combined, singles)
-        return combined, singles
+            self._filters[cwd] = found
+        return found
 
     def matching(self, cwd: str, spellings: tuple[tuple[str, ...], ...], *, deny_side: bool) -> list[StringRule]:
         """Deny side: rules matching any spelling. Allow side: rules matching every spelling of every path."""
         flat = [p for names in spellings for p in names]
         if not flat:
             return []
-        combined, singles = self._filter(cwd)
+        compiled = self._filter(cwd)
+        combined, singles = compiled.combined, compiled.singles
+        if combined is not None and len(flat) == 1:  # the common case: one search per rule that matches
+            path = flat[0]
+            found: list[StringRule] = []
+            index = compiled.next_match(path, 0)
+            while index >= 0:
+                found.append(self.rules[index])
+                index = compiled.next_match(path, index + 1)
+            return found
         start = 0
-        if combined is not None and len(flat) == 1:  # the common case, without a list per call
-            first = combined.fullmatch(flat[0])
-            if first is None or first.lastgroup is None:
-                return []
-            start = int(first.lastgroup[1:])
-        elif combined is not None:
+        if combined is not None:
             # The alternation tries rules in order, so no rule before the first that matches a path can match it.
             firsts = [int(m.lastgroup[1:]) if m and m.lastgroup else -1 for m in map(combined.fullmatch, flat)]
             if max(firsts) < 0 or (not deny_side and min(firsts) < 0):
                 return []
             start = min(f for f in firsts if f >= 0) if deny_side else max(firsts)
-        if len(flat) == 1 and None not in singles:  # the common case, without a generator per rule
-            path = flat[0]
-            return [r for r, single in zip(self.rules[start:], singles[start:]) if single.fullmatch(path)]  # type: ignore[union-attr]  # noqa: B905
         test = any if deny_side else all
-        found: list[StringRule] = []
+        found = []
         for rule, single in zip(self.rules[start:], singles[start:], strict=True):
             if single is not None:
                 hit = test(single.fullmatch(p) for p in flat)
