@@ -399,14 +399,15 @@ def _paths_of(command: SimpleCommand, forms: list[tuple[str, ...]], sink: _Sink)
     for form in forms:
         first = _basename(form[0])
         args = list(form[1:])
-        operands = [w.partition("=")[2] if first == "dd" and "=" in w else w for w in args]
+        operands = [w.partition("=")[2] if "=" in w else w for w in args] if first == "dd" else args
         operands = [w for w in operands if w and not w.startswith("-")]
-        values = list(_option_values(args))
+        values = _option_values(args)
         sink.reads.extend(operands)
-        sink.reads.extend(v for o, v in values if v and o.startswith("--"))
-        sink.reads.extend(v for o, v in values if v and not o.startswith("--") and "/" in v)
-        outputs = _OUTPUT_OPTIONS | _CURL_OUTPUTS if first == "curl" else _OUTPUT_OPTIONS
-        sink.writes.extend(v for o, v in values if o in outputs and v and v != "-")
+        if values:  # most commands have few options: no generators for none
+            sink.reads.extend(v for o, v in values if v and o.startswith("--"))
+            sink.reads.extend(v for o, v in values if v and not o.startswith("--") and "/" in v)
+            outputs = _OUTPUT_OPTIONS | _CURL_OUTPUTS if first == "curl" else _OUTPUT_OPTIONS
+            sink.writes.extend(v for o, v in values if o in outputs and v and v != "-")
         if first in {"cd", "pushd"}:  # later relative paths may be relative to here
             sink.dirs.append(operands[0] if operands else "~")
         elif first == "git":

@@ -488,7 +488,8 @@ def _parse_plain(text: str) -> Parsed | None:
             continue
         if words[0] in _KEYWORDS or words[0] in _GROUP_WORDS or words[0] in _HIDING_KEYWORDS:
             return None
-        flags = [_plain_word_flags(w) for w in words]
+        # A character class: a chunk without one has no word with one.
+        flags = [_plain_word_flags(w) for w in words] if _GLOB_OR_BRACE.search(chunk) else [_NO_FLAGS] * len(words)
         out.commands.append(SimpleCommand(words=words, text=chunk.strip(), flags=flags))
     return out
 

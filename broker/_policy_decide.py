@@ -84,7 +84,10 @@ class _Done:
     ) -> Decision:
         if behavior == "ask" and self.context.permission_mode == "dontAsk":
             behavior, message = "deny", f"{message} (no one can be asked in dontAsk mode)".lstrip()
-        matched = tuple(r for r in dict.fromkeys(others) if r is not rule)
+        if len(others) < 2:  # nothing to take twice: a RuleRef's value hash is dear on every call
+            matched = tuple(r for r in others if r is not rule)
+        else:
+            matched = tuple(r for r in dict.fromkeys(others) if r is not rule)
         return Decision(
             behavior,
             self.call.tool_input if tool_input is None else tool_input,

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import re
 import signal
 import threading
@@ -343,8 +344,18 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
     raise _Overran
 
 
+def _main_thread_ident() -> int | None:
+    return threading.main_thread().ident
+
+
+_MAIN_THREAD = [_main_thread_ident()]
+"""The main thread's id (a child forked from another thread has that one as its main thread)."""
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _MAIN_THREAD.__setitem__(0, _main_thread_ident()))
+
+
 def _alarm_usable(batch: Sequence[PythonRule]) -> bool:
-    if not _HAS_ITIMER or threading.get_ident() != threading.main_thread().ident:
+    if not _HAS_ITIMER or threading.get_ident() != _MAIN_THREAD[0]:
         return False
     if _C_SIGNAL.getsignal(_SIGALRM) != _SIG_DFL:
         return False  # someone else's handler (or ours, re-entered): theirs stays untouched

@@ -408,6 +408,8 @@ class _DomainGroup:
         if not hosts:
             return []
         per_host = [self._for_host(h, deny_side=deny_side) for h in hosts]
+        if len(per_host) == 1 and len(per_host[0]) < 2:
+            return per_host[0]  # nothing to take twice (and a rule's value hash is dear)
         if deny_side:
             return list(dict.fromkeys(r for rules in per_host for r in rules))
         return [r for r in per_host[0] if all(r in rules for rules in per_host[1:])]
