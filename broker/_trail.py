@@ -8,6 +8,8 @@ Appends from many tasks of one process are committed together: while one batch i
 next ones queue, and the next writer commits everything queued in one transaction (one fsync, still one
 signed checkpoint per record). Each caller still waits for its own record's commit.
 
+The witness (`_trail_witness`) follows the commits in the background, so no call waits for its file.
+
 A record nothing waits on (a call's outcome) can be `defer`red instead: it rides in the next append's
 transaction, or is committed by `flush` or `close`, so it costs no commit of its own.
 """
@@ -84,6 +86,8 @@ class Trail(TrailReader):
         self._last_signed: Checkpoint | None = None
         self._redactor = redactor or Redactor.disabled()
         self.witness = witness
+        if witness is not None:
+            witness.on_error = self._witness_failed
         self._queue: list[_Pending] = []
         self._flush_lock = anyio.Lock()
         self._deferred: list[NewRecord] = []
@@ -274,20 +278,25 @@ class Trail(TrailReader):
         if results:
             self._last_signed = results[-1][1]
         if self.witness is not None and results:
-            try:
-                self.witness.advance(results[-1][1], self.store.url)
-            except (OSError, AuditError) as exc:  # the record is durable; a stale witness only weakens a check
-                _log.error("trail_witness_not_updated", error=str(exc), witness=str(self.witness.directory))
+            # Off the call's path: the record is durable already, and the witness only has to follow.
+            self.witness.advance_soon(results[-1][1], self.store.url)
         return results
 
+    def _witness_failed(self, exc: BaseException) -> None:
+        # The records are durable; a witness left behind only weakens the checks that read it.
+        where = str(self.witness.directory) if self.witness is not None else ""
+        _log.error("trail_witness_not_updated", error=str(exc), witness=where)
+
     def close(self) -> None:
-        """Commit what is still deferred, then close the store."""
+        """Commit what is still deferred, write the witness, then close the store."""
         deferred, self._deferred = self._deferred, []
         if deferred:
             try:
                 self._write(deferred)
             except Exception as exc:  # noqa: BLE001 - closing must go on; the loss is logged
                 _log.error("trail_deferred_lost", records=len(deferred), error=str(exc))
+        if self.witness is not None:
+            self.witness.close()
         super().close()
 
     async def aclose(self) -> None:
