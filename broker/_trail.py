@@ -17,7 +17,6 @@ transaction, or is committed by `flush` or `close`, so it costs no commit of its
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ import anyio
 import anyio.to_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord, encode_record, utc_now
+from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord, redacted_record, utc_now
 from magistrate.broker._config import Environment
 from magistrate.broker._log import get_logger
 from magistrate.broker._merkle import Frontier, leaf_hash
@@ -168,8 +167,7 @@ class Trail(TrailReader):
     def prepare(self, record: AnyRecord) -> NewRecord:
         """Redact, canonicalise and hash a record (no I/O). The lookup columns are the body's own values (after
         redaction), so readers can check each row against what was signed."""
-        body = encode_record(record, self._redactor)
-        signed = json.loads(body)
+        signed, body = redacted_record(record, self._redactor)
         return NewRecord(
             kind=str(signed.get("kind", record.kind)),
             time=str(signed.get("time", record.time)),
