@@ -235,7 +235,13 @@ def _is_cancellation(exc: BaseException) -> bool:
 
 def _frozen_history(history: tuple[PriorDecision, ...]) -> tuple[PriorDecision, ...]:
     """A caller's history with read-only inputs (the broker's own memory already holds them so)."""
+    if all(type(p.tool_input) is FrozenDict for p in history):
+        return history
+    # Built directly rather than with `dataclasses.replace`: a remote client sends up to a thousand of these
+    # with every call.
     return tuple(
-        p if isinstance(p.tool_input, FrozenDict) else dataclasses.replace(p, tool_input=frozen_mapping(p.tool_input))
+        p
+        if type(p.tool_input) is FrozenDict
+        else PriorDecision(p.tool_name, frozen_mapping(p.tool_input), p.behavior, p.rule_id)
         for p in history
     )

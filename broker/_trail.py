@@ -81,6 +81,7 @@ class Trail(TrailReader):
         an append refuses to extend a trail whose latest checkpoint none of them signed."""
         super().__init__(store)
         self._key = signing_key
+        self._key_id = key_id(signing_key.public_key())
         self._trusted = {key_id(k): k for k in (signing_key.public_key(), *trusted_keys)}
         self._last_signed: Checkpoint | None = None
         self._redactor = redactor or Redactor.disabled()
@@ -246,7 +247,7 @@ class Trail(TrailReader):
             p.done.set()
 
     def _seal(self, log_id: str, size: int, root: bytes) -> Checkpoint:
-        return Checkpoint.sign(self._key, log_id, size, root, utc_now())
+        return Checkpoint.sign(self._key, log_id, size, root, utc_now(), signer=self._key_id)
 
     def _vouch(self, view: TrailView, head: Frontier) -> None:
         """Refuse to extend a tree that does not match its latest signed checkpoint, or that is not the one
