@@ -176,6 +176,8 @@ class BrokerService:
                 host=host,
                 port=port,
                 log_level="warning",
+                access_log=False,  # the trail and /metrics say what was decided; a line per call costs CPU
+                http="httptools" if _has_httptools() else "h11",
                 lifespan="on" if self.mcp else "off",
                 timeout_graceful_shutdown=GRACE_SECONDS,
             )
@@ -214,6 +216,13 @@ class BrokerService:
             if self.activity.idle_for() >= idle_timeout:
                 _log.warning("broker_idle_stopping", idle_seconds=idle_timeout)
                 server.should_exit = True
+
+
+def _has_httptools() -> bool:
+    """The C parser is a dependency, but a broker in an environment without it still serves, on h11."""
+    import importlib.util
+
+    return importlib.util.find_spec("httptools") is not None
 
 
 async def _when_started(server: uvicorn.Server, ready: Callable[[], None]) -> None:
