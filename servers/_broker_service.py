@@ -16,6 +16,7 @@ the requests in flight (their outcomes included), closes the trail, and returns,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import socket
@@ -23,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.to_thread
@@ -177,7 +178,7 @@ class BrokerService:
                 port=port,
                 log_level="warning",
                 access_log=False,  # the trail and /metrics say what was decided; a line per call costs CPU
-                http="httptools" if _has_httptools() else "h11",
+                http=_protocol_class(),
                 lifespan="on" if self.mcp else "off",
                 timeout_graceful_shutdown=GRACE_SECONDS,
             )
@@ -218,11 +219,51 @@ class BrokerService:
                 server.should_exit = True
 
 
-def _has_httptools() -> bool:
-    """The C parser is a dependency, but a broker in an environment without it still serves, on h11."""
+class _OneWrite:
+    """A transport that joins the writes of one turn of the event loop into one send.
+
+    uvicorn writes a response's head and its body separately: two system calls, two packets (the sockets
+    have no Nagle delay), and a client woken twice, for every hook answer and every decision."""
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._pending: list[bytes] = []
+        self._loop = asyncio.get_running_loop()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(bytes(data))
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def _protocol_class() -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol over httptools (a dependency; h11 where it is missing), writing each response
+    in one send."""
     import importlib.util
 
-    return importlib.util.find_spec("httptools") is not None
+    if importlib.util.find_spec("httptools") is not None:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
+    else:  # pragma: no cover - httptools is a dependency
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
+
+    class Protocol(Base):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(cast("asyncio.Transport", _OneWrite(transport)))
+
+    return Protocol
 
 
 async def _when_started(server: uvicorn.Server, ready: Callable[[], None]) -> None:
