@@ -36,13 +36,57 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from magistrate.broker import Approver, Broker, Policy
+    from magistrate.broker import (
+        Approval,
+        Approver,
+        Broker,
+        CallContext,
+        Decision,
+        Governor,
+        Policy,
+        ToolCall,
+        ToolOutcome,
+        Trail,
+    )
     from magistrate.servers._metrics import Metrics
 
 _log = get_logger("magistrate.servers.broker_service")
 METRICS_PATH = "/metrics"
 GRACE_SECONDS = 30
 """How long a stopping service waits for requests in flight before it closes their connections."""
+
+
+OUTCOME_DELAY = 0.05
+"""Seconds a plain run's outcome waits for a decision's commit to ride in before it is committed alone."""
+
+
+class _DeferredOutcomes:
+    """The hooks' governor: decisions as the broker makes them, outcomes deferred to the next commit.
+
+    Only a decision must be durable before its answer. A PostToolUse answer goes out at once, but its
+    outcome's commit used to run before the connection read the run's next PreToolUse, so every call paid two
+    commits; now the outcome rides in the next decision's transaction (or `_commit_outcomes` commits it), and
+    a crash in between loses outcomes only, never a decision."""
+
+    def __init__(self, inner: Governor, trail: Trail, due: Callable[[], anyio.Event]) -> None:
+        self.inner = inner
+        self.trail = trail
+        self._due = due
+
+    async def decide(self, call: ToolCall, context: CallContext) -> Decision:
+        return await self.inner.decide(call, context)
+
+    async def record_outcome(self, outcome: ToolOutcome) -> None:
+        from magistrate.broker import OutcomeRecord
+
+        self.trail.defer(OutcomeRecord.of(outcome))
+        self._due().set()
+
+    async def record_approval(self, approval: Approval) -> None:
+        await self.inner.record_approval(approval)
+
+    async def record_cli_decision(self, call: ToolCall, context: CallContext, decision: Decision) -> None:
+        await self.inner.record_cli_decision(call, context, decision)
 
 
 class Activity:
@@ -104,6 +148,7 @@ class BrokerService:
         self.approval_timeout = approval_timeout
         self.activity = Activity()
         self.server: uvicorn.Server | None = None
+        self._outcomes_due: anyio.Event | None = None
 
     def _open(self) -> Broker:
         from magistrate.broker import Broker, Trail
@@ -137,7 +182,8 @@ class BrokerService:
         metrics = Metrics()
         governor = MeteredGovernor(broker, metrics)
         approver = self._approver(metrics)
-        endpoint = HookEndpoint(governor, broker.trail, approver, approval_timeout=self.approval_timeout)
+        hooks = _DeferredOutcomes(governor, broker.trail, self._due)
+        endpoint = HookEndpoint(hooks, broker.trail, approver, approval_timeout=self.approval_timeout)
 
         async def scrape(request: Request) -> Response:
             size = None
@@ -191,6 +237,7 @@ class BrokerService:
                 watch = getattr(broker.policy, "watch", None)
                 if watch is not None:
                     tg.start_soon(watch)
+                tg.start_soon(self._commit_outcomes, broker)
                 if idle_timeout:
                     tg.start_soon(self._stop_when_idle, server, idle_timeout)
                 if ready is not None:
@@ -210,6 +257,23 @@ class BrokerService:
                 _log.warning("broker_stopping", signal=signal.Signals(signum).name, in_flight=self.activity.in_flight)
                 server.force_exit = server.should_exit and signum == signal.SIGINT
                 server.should_exit = True
+
+    def _due(self) -> anyio.Event:
+        if self._outcomes_due is None:
+            self._outcomes_due = anyio.Event()
+        return self._outcomes_due
+
+    async def _commit_outcomes(self, broker: Broker) -> None:
+        """Commit the hooks' deferred outcomes within `OUTCOME_DELAY` of the first one, when no decision's
+        commit has carried them by then; closing the trail commits the rest."""
+        while True:
+            await self._due().wait()
+            self._outcomes_due = None
+            await anyio.sleep(OUTCOME_DELAY)
+            try:
+                await broker.trail.flush()
+            except Exception as exc:  # noqa: BLE001 - the calls already ran; the loss is logged loudly
+                _log.error("outcomes_not_recorded", error=str(exc))
 
     async def _stop_when_idle(self, server: uvicorn.Server, idle_timeout: float) -> None:
         while not server.should_exit:
