@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import anyio
 import anyio.to_thread
@@ -227,8 +227,9 @@ def test_the_remembered_history_is_sent_as_the_broker_reads_it() -> None:
     """The client joins the history from each decision's JSON, kept since it was made; the broker must read
     exactly the history the client remembers, whatever the inputs hold (a `"history":[]` of their own too)."""
     governor = RemoteGovernor("http://127.0.0.1:9")
-    tricky = {"history": [], "labels": {"history": "[]"}, "text": '"history":[]'}
-    for i, tool_input in enumerate([{"command": "echo 1"}, tricky, {"file_path": "/é/𝄞"}]):
+    tricky: dict[str, Any] = {"history": [], "labels": {"history": "[]"}, "text": '"history":[]'}
+    inputs: list[dict[str, Any]] = [{"command": "echo 1"}, tricky, {"file_path": "/é/𝄞"}]
+    for i, tool_input in enumerate(inputs):
         governor._remember("s", ToolCall("Bash", tool_input, f"t{i}"), Decision("allow", tool_input))
     call = ToolCall("Bash", {"history": [], "command": "echo next"}, "t9")
     for context in (
