@@ -12,9 +12,10 @@ Against one scripted model in its own process:
     ((G50 - N50) - (G1 - N1)) / 49, every decision durable (SQLite, synchronous=FULL) before its answer;
 (c) one broker process (`magistrate serve approval --transport http`) over a PostgreSQL trail with fsync on,
     32 concurrent clients (`RemoteGovernor`) for a fixed number of decisions: decisions a second, client-side
-    p50 and p99, and the trail holds every decision and verifies.
+    p50 and p99, the broker's CPU time per decision (which a busy machine disturbs far less than the rates),
+    and the trail holds every decision and verifies.
 
-    .venv/bin/python bench/bench_plain.py [--runs N] [--decisions N] [--postgres URL]
+    .venv/bin/python bench/bench_plain.py [--runs N] [--decisions N] [--postgres URL] [--only-throughput]
 
 Without `--postgres`, a throwaway PostgreSQL cluster is started (Debian's server binaries) and removed after.
 """
@@ -242,6 +243,15 @@ def postgres(given: str | None) -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process `pid` so far (Linux `/proc`; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def throughput(decisions: int, clients: int, pg: str | None) -> dict[str, Any]:
     """(c): one broker process, `clients` concurrent clients, `decisions` decisions in all."""
     from magistrate.broker import CallContext, RemoteGovernor, ToolCall
@@ -257,6 +267,7 @@ def throughput(decisions: int, clients: int, pg: str | None) -> dict[str, Any]:
         broker = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
         latencies: list[float] = []
         elapsed = 0.0
+        cpu = [0.0, 0.0]
         try:
 
             async def load() -> float:
@@ -270,6 +281,7 @@ def throughput(decisions: int, clients: int, pg: str | None) -> dict[str, Any]:
                             except Exception:  # noqa: BLE001 - not up yet
                                 await anyio.sleep(0.1)
                 per_client = decisions // clients
+                cpu[0] = cpu_seconds(broker.pid)  # after start-up: the imports are not the decisions' cost
 
                 async def client(n: int) -> None:
                     async with RemoteGovernor(base, timeout=10) as governor:
@@ -288,6 +300,7 @@ def throughput(decisions: int, clients: int, pg: str | None) -> dict[str, Any]:
                 return time.perf_counter() - started
 
             elapsed = anyio.run(load)
+            cpu[1] = cpu_seconds(broker.pid)
         finally:
             broker.terminate()
             code = broker.wait(timeout=60)
@@ -299,10 +312,24 @@ def throughput(decisions: int, clients: int, pg: str | None) -> dict[str, Any]:
         "per_second": len(latencies) / elapsed if elapsed else 0.0,
         "p50_ms": 1000 * statistics.median(ordered),
         "p99_ms": 1000 * ordered[int(0.99 * (len(ordered) - 1))],
+        "cpu_ms": 1000 * (cpu[1] - cpu[0]) / len(latencies) if latencies else 0.0,
         "exit": code,
         "verified": verified.returncode == 0,
         "verify": [_verified(verified)],
     }
+
+
+def report_throughput(args: argparse.Namespace) -> dict[str, Any]:
+    load_pg = os.getloadavg()[0]
+    tp = throughput(args.decisions, args.clients, args.postgres)
+    print_table(
+        f"(c) one broker process, PostgreSQL (fsync on), {args.clients} clients ({load_note(load_pg)})",
+        ["decisions", "seconds", "decisions/s", "p50 ms", "p99 ms", "broker CPU ms/decision", "SIGTERM exit",
+         "trail"],
+        [[str(tp["decisions"]), f"{tp['seconds']:.2f}", f"{tp['per_second']:,.0f}", f"{tp['p50_ms']:.1f}",
+          f"{tp['p99_ms']:.1f}", f"{tp['cpu_ms']:.2f}", str(tp["exit"]), " ".join(tp["verify"])]],
+    )  # fmt: skip
+    return tp
 
 
 def within_noise(per_call: float) -> str:
@@ -316,7 +343,11 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=6400, help="decisions in the throughput part (6400)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL database for the throughput part")
+    parser.add_argument("--only-throughput", action="store_true", help="measure (c) only, without whole runs")
     args = parser.parse_args()
+    if args.only_throughput:
+        report_throughput(args)
+        return
     load_start = os.getloadavg()[0]
     runs = whole_runs(args.runs)
     t = {k: median(v) for k, v in runs["times"].items()}
@@ -345,14 +376,7 @@ def main() -> None:
         hook_rows,
     )
     hook_added = median(pairs["governed"]) - median(pairs["noop"])
-    load_pg = os.getloadavg()[0]
-    tp = throughput(args.decisions, args.clients, args.postgres)
-    print_table(
-        f"(c) one broker process, PostgreSQL (fsync on), {args.clients} clients ({load_note(load_pg)})",
-        ["decisions", "seconds", "decisions/s", "p50 ms", "p99 ms", "SIGTERM exit", "trail"],
-        [[str(tp["decisions"]), f"{tp['seconds']:.2f}", f"{tp['per_second']:,.0f}", f"{tp['p50_ms']:.1f}",
-          f"{tp['p99_ms']:.1f}", str(tp["exit"]), " ".join(tp["verify"])]],
-    )  # fmt: skip
+    tp = report_throughput(args)
     g1, g0 = t["governed/one"] / t["plain/one"], t["governed/greeting"] / t["plain/greeting"]
     rate = tp["per_second"]
     print_table(

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from pydantic_core import PydanticSerializationError
 
 from magistrate.broker._call import CallContext, PermissionMode, ToolCall
+from magistrate.broker._canonical import canonical_json
 from magistrate.broker._decision import Behavior, Decision, RuleRef
 from magistrate.broker._interfaces import Approval, ToolOutcome
 from magistrate.broker._redact import Redactor
@@ -268,15 +269,22 @@ def jsonable(value: Mapping[str, Any]) -> dict[str, Any]:
 
 def encode_record(record: DecisionRecord | OutcomeRecord | ApprovalRecord, redactor: Redactor) -> bytes:
     """The canonical bytes of a redacted record: what the trail stores and hashes."""
+    return redacted_record(record, redactor)[1]
+
+
+def redacted_record(
+    record: DecisionRecord | OutcomeRecord | ApprovalRecord, redactor: Redactor
+) -> tuple[dict[str, Any], bytes]:
+    """The redacted record as a JSON object, and its canonical bytes (`encode_record`)."""
     try:
         data = redactor.value(record.model_dump(mode="json"))
     except PydanticSerializationError as exc:
         raise AuditError(f"the {record.kind} record holds a value that is not JSON: {exc}") from exc
     try:
-        return rfc8785.dumps(data)
+        return data, canonical_json(data)
     except rfc8785.CanonicalizationError:
         pass
     try:
-        return rfc8785.dumps(_json_safe(data))
+        return data, rfc8785.dumps(_json_safe(data))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise AuditError(f"cannot encode the {record.kind} record as canonical JSON: {exc}") from exc

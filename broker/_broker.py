@@ -105,7 +105,8 @@ class Broker:
         started = time.perf_counter_ns()
         decision: Decision | None = None
         call = ToolCall(call.tool_name, thawed_mapping(call.tool_input), call.tool_use_id)  # the broker's own copy
-        context = dataclasses.replace(context, labels=dict(context.labels), history=_frozen_history(context.history))
+        history = _frozen_history(context.history, self._sessions.get(context.session_id, ()))
+        context = dataclasses.replace(context, labels=dict(context.labels), history=history)
         cancelled: BaseException | None = None
         if not context.history:
             try:
@@ -233,9 +234,36 @@ def _is_cancellation(exc: BaseException) -> bool:
     return task is None or cancelling is None or cancelling() > 0
 
 
-def _frozen_history(history: tuple[PriorDecision, ...]) -> tuple[PriorDecision, ...]:
-    """A caller's history with read-only inputs (the broker's own memory already holds them so)."""
+_ALIGN = 8
+"""How many of its latest remembered decisions the broker looks back over to find a caller's latest one."""
+
+
+def _frozen_history(
+    history: tuple[PriorDecision, ...], known: Iterable[PriorDecision] = ()
+) -> tuple[PriorDecision, ...]:
+    """A caller's history with read-only inputs (the broker's own memory already holds them so).
+
+    A remote client sends its session's history (up to a thousand decisions) with every call, and most of
+    it is what this broker remembers of the session already (`known`, frozen): an entry equal to the one
+    remembered at the same place is taken from memory instead of being copied once more."""
+    if all(type(p.tool_input) is FrozenDict for p in history):
+        return history
+    mine = tuple(known)
+    shared = 0
+    if mine and history:
+        # The caller's latest decision is among the broker's latest (a call of the session may be in flight).
+        for back in range(min(_ALIGN, len(mine))):
+            if mine[len(mine) - 1 - back] == history[-1]:
+                mine = mine[: len(mine) - back]
+                shared = min(len(mine), len(history))
+                break
+    start = len(history) - shared
+    offset = len(mine) - shared
     return tuple(
-        p if isinstance(p.tool_input, FrozenDict) else dataclasses.replace(p, tool_input=frozen_mapping(p.tool_input))
-        for p in history
+        p
+        if type(p.tool_input) is FrozenDict
+        else mine[offset + i - start]
+        if i >= start and mine[offset + i - start] == p
+        else PriorDecision(p.tool_name, frozen_mapping(p.tool_input), p.behavior, p.rule_id)
+        for i, p in enumerate(history)
     )

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from magistrate.broker._call import CallContext, ToolCall
+from magistrate.broker._call import CallContext, PriorDecision, ToolCall
 from magistrate.broker._cli_decisions import require_cli_source
 from magistrate.broker._decision import Decision
 from magistrate.broker._interfaces import Approval, ToolOutcome
@@ -37,6 +37,8 @@ OUTCOME_ADAPTER: TypeAdapter[ToolOutcome] = TypeAdapter(ToolOutcome)
 """`POST /v1/outcome`'s body: what became of an allowed call."""
 APPROVAL_ADAPTER: TypeAdapter[Approval] = TypeAdapter(Approval)
 """`POST /v1/approval`'s body: how an ask was answered, and by whom."""
+PRIOR_ADAPTER: TypeAdapter[PriorDecision] = TypeAdapter(PriorDecision)
+"""One entry of a decide request's history (`context.history`)."""
 
 
 class _Wire(BaseModel):

@@ -42,14 +42,15 @@ class FrozenList(list[Any]):
         return (FrozenList, (list(self),))
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-"""Types returned as they are, checked first: most of an input is these, and `isinstance(x, Mapping)` is slow."""
+_ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
 def frozen(value: Any) -> Any:
     """A read-only deep copy of a JSON-like value (mappings and lists; other values as they are)."""
-    if type(value) in _SCALARS:
+    if type(value) in _ATOMS:  # the common case first, without the ABC checks below
         return value
+    if type(value) is dict:
+        return FrozenDict({k: v if type(v) in _ATOMS else frozen(v) for k, v in value.items()})
     if isinstance(value, Mapping):
         return FrozenDict({k: frozen(v) for k, v in value.items()})
     if isinstance(value, list) or type(value) is tuple:
@@ -65,8 +66,10 @@ def frozen_mapping(value: Mapping[str, Any]) -> FrozenDict:
 
 def thawed(value: Any) -> Any:
     """A plain deep copy of a JSON-like value (dicts and lists), sharing nothing mutable with `value`."""
-    if type(value) in _SCALARS:
+    if type(value) in _ATOMS:
         return value
+    if type(value) is dict or type(value) is FrozenDict:
+        return {k: v if type(v) in _ATOMS else thawed(v) for k, v in value.items()}
     if isinstance(value, Mapping):
         return {k: thawed(v) for k, v in value.items()}
     if isinstance(value, list) or type(value) is tuple:

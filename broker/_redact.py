@@ -67,6 +67,9 @@ class Redactor:
         self._field = re.compile("|".join([fields, *extra_fields]), re.IGNORECASE)
         self._env_fields = frozenset(f.lower() for f in env_fields)
         self._patterns = tuple(re.compile(p) for p in (*patterns, *extra_patterns))
+        self._any = _any_of(self._patterns)
+        self._names: dict[str, int] = {}
+        """Field name -> how its value is redacted (`_PLAIN`, `_ENV`, `_WHOLE`), learnt once per name."""
         self._enabled = enabled
 
     @classmethod
@@ -89,8 +92,8 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """Replace every secret-shaped substring of a free string."""
-        if not self._enabled:
-            return value
+        if not self._enabled or (self._any is not None and self._any.search(value) is None):
+            return value  # one search finds that no pattern matches anywhere: most strings have no secret
         for pattern in self._patterns:
             value = pattern.sub(self._replace, value)
         return value
@@ -113,15 +116,54 @@ class Redactor:
             return self.text(value)
         if isinstance(value, Mapping):
             out: dict[str, Any] = {}
+            names = self._names
             for k, v in value.items():
                 name = str(k)
-                if name.lower() in self._env_fields and isinstance(v, Mapping):
+                how = names.get(name)
+                if how is None:
+                    how = self._how(name)
+                if how == _ENV and isinstance(v, Mapping):
                     out[name] = {str(ek): self._whole(ev) for ek, ev in v.items()}
-                elif self._field.search(name) and v is not None and not isinstance(v, bool):
+                elif how == _WHOLE and v is not None and not isinstance(v, bool):
                     out[name] = self._whole(v)
+                elif type(v) is str:
+                    out[name] = self.text(v)
                 else:
                     out[name] = self.value(v)
             return out
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
         return value
+
+    def _how(self, name: str) -> int:
+        how = _ENV if name.lower() in self._env_fields else _WHOLE if self._field.search(name) else _PLAIN
+        if len(self._names) < _NAMES_KEPT:  # bounded: field names come from tool inputs, which anyone shapes
+            self._names[name] = how
+        return how
+
+
+_PLAIN, _ENV, _WHOLE = 0, 1, 2
+_REFERENCES = re.compile(r"\\[1-9]|\(\?P=|\(\?\(|\\g<")
+_NAMES_KEPT = 4096
+
+
+def _any_of(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
+    """One regex that matches wherever any of `patterns` does (their groups unnamed, their global flags
+    scoped to them), to tell in one search that a string holds no secret; None if they cannot be joined."""
+    parts = []
+    for pattern in patterns:
+        if _REFERENCES.search(pattern.pattern):
+            return None  # group numbers would shift once joined
+        source = pattern.pattern.replace("(?P<v>", "(?:")
+        flags = re.match(r"\(\?([aiLmsux]+)\)", source)
+        if flags:
+            source = f"(?{flags.group(1)}:{source[flags.end() :]})"
+        elif pattern.flags & re.IGNORECASE:
+            source = f"(?i:{source})"
+        parts.append(f"(?:{source})")
+    if not parts:
+        return None
+    try:
+        return re.compile("|".join(parts))
+    except re.error:
+        return None

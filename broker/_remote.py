@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import time
 import urllib.parse
@@ -46,6 +45,7 @@ DEFAULT_TIMEOUT = 10.0
 HISTORY_STRING_LIMIT = 4096
 # What a kept-alive connection the broker closed looks like (http.client.RemoteDisconnected is the first).
 _STALE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+_NO_HISTORY = b'"history":[]'
 
 
 class RemoteBrokerError(AuditError):
@@ -98,6 +98,8 @@ class RemoteGovernor:
         self._history_limit = history_limit
         self._session_limit = session_limit
         self._sessions: OrderedDict[str, deque[PriorDecision]] = OrderedDict()
+        self._encoded: dict[str, deque[bytes]] = {}
+        """Each remembered decision's JSON as it is sent, so a call does not serialise the history anew."""
         self.policy_version = ""
         """The version of the broker's policy, as of its latest answer."""
 
@@ -184,25 +186,42 @@ class RemoteGovernor:
         return tuple(self._sessions.get(session_id, ()))
 
     def _remember(self, session_id: str, call: ToolCall, decision: Decision) -> None:
+        from magistrate.broker._decision_wire import PRIOR_ADAPTER
+
         past = self._sessions.get(session_id)
         if past is None:
             past = self._sessions[session_id] = deque(maxlen=self._history_limit)
+            self._encoded[session_id] = deque(maxlen=self._history_limit)
             while len(self._sessions) > self._session_limit:
-                self._sessions.popitem(last=False)
+                forgotten, _ = self._sessions.popitem(last=False)
+                self._encoded.pop(forgotten, None)
         self._sessions.move_to_end(session_id)
         rule_id = decision.rule.id if decision.rule else None
-        past.append(PriorDecision(call.tool_name, _trim(dict(call.tool_input)), decision.behavior, rule_id))
+        prior = PriorDecision(call.tool_name, _trim(dict(call.tool_input)), decision.behavior, rule_id)
+        past.append(prior)
+        self._encoded[session_id].append(PRIOR_ADAPTER.dump_json(prior))
+
+    def _request(self, call: ToolCall, context: CallContext) -> bytes:
+        """The decide request's JSON. Without a history from the caller, the one this client remembers is sent,
+        joined from each decision's JSON as kept since it was made."""
+        from magistrate.broker._decision_wire import DecideRequest
+
+        encoded = self._encoded.get(context.session_id) if context.session_id and not context.history else None
+        if not encoded:
+            return DecideRequest(call=call, context=context).model_dump_json().encode()
+        bare = DecideRequest(call=call, context=context).model_dump_json().encode()
+        # The context's history is the last `"history":[]` in the text: the call's input comes before the
+        # context, and nothing in the context after its history (labels, agent id: strings) can hold one.
+        at = bare.rfind(_NO_HISTORY)
+        return b"".join((bare[: at + len(_NO_HISTORY) - 1], b",".join(encoded), bare[at + len(_NO_HISTORY) - 1 :]))
 
     async def decide(self, call: ToolCall, context: CallContext) -> Decision:
         """The broker's decision, recorded in the shared trail; a deny naming the error when it can't be had."""
-        from magistrate.broker._decision_wire import DECIDE_PATH, DECISION_ADAPTER, DecideRequest
+        from magistrate.broker._decision_wire import DECIDE_PATH, DECISION_ADAPTER
 
         started = time.perf_counter_ns()
-        if not context.history and context.session_id:
-            context = dataclasses.replace(context, history=self.history(context.session_id))
         try:
-            request = DecideRequest(call=call, context=context)
-            data = await self._call("POST", DECIDE_PATH, request.model_dump_json().encode())
+            data = await self._call("POST", DECIDE_PATH, self._request(call, context))
             try:
                 decision = DECISION_ADAPTER.validate_json(data)
             except ValueError as exc:

@@ -130,9 +130,12 @@ class Checkpoint:
         return f"{_NOTE_HEADER}\n{log_id}\n{size}\n{base64.b64encode(root).decode()}\n{time}\n".encode()
 
     @classmethod
-    def sign(cls, key: Ed25519PrivateKey, log_id: str, size: int, root: bytes, time: str) -> Checkpoint:
+    def sign(
+        cls, key: Ed25519PrivateKey, log_id: str, size: int, root: bytes, time: str, *, signer: str | None = None
+    ) -> Checkpoint:
+        """`signer`: the key's `key_id`, when the caller knows it already (a writer signs every append)."""
         signature = key.sign(cls.note(log_id, size, root, time))
-        return cls(log_id, size, root, time, key_id(key.public_key()), signature)
+        return cls(log_id, size, root, time, signer or key_id(key.public_key()), signature)
 
     def verify(self, keys: dict[str, Ed25519PublicKey]) -> str | None:
         """None when the signature holds under one of `keys` (by key id); otherwise what is wrong."""

@@ -8,6 +8,8 @@ Appends from many tasks of one process are committed together: while one batch i
 next ones queue, and the next writer commits everything queued in one transaction (one fsync, still one
 signed checkpoint per record). Each caller still waits for its own record's commit.
 
+The witness (`_trail_witness`) follows the commits in the background, so no call waits for its file.
+
 A record nothing waits on (a call's outcome) can be `defer`red instead: it rides in the next append's
 transaction, or is committed by `flush` or `close`, so it costs no commit of its own.
 """
@@ -15,7 +17,6 @@ transaction, or is committed by `flush` or `close`, so it costs no commit of its
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ import anyio
 import anyio.to_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord, encode_record, utc_now
+from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord, redacted_record, utc_now
 from magistrate.broker._config import Environment
 from magistrate.broker._log import get_logger
 from magistrate.broker._merkle import Frontier, leaf_hash
@@ -80,10 +81,13 @@ class Trail(TrailReader):
         an append refuses to extend a trail whose latest checkpoint none of them signed."""
         super().__init__(store)
         self._key = signing_key
+        self._key_id = key_id(signing_key.public_key())
         self._trusted = {key_id(k): k for k in (signing_key.public_key(), *trusted_keys)}
         self._last_signed: Checkpoint | None = None
         self._redactor = redactor or Redactor.disabled()
         self.witness = witness
+        if witness is not None:
+            witness.on_error = self._witness_failed
         self._queue: list[_Pending] = []
         self._flush_lock = anyio.Lock()
         self._deferred: list[NewRecord] = []
@@ -164,8 +168,7 @@ class Trail(TrailReader):
     def prepare(self, record: AnyRecord) -> NewRecord:
         """Redact, canonicalise and hash a record (no I/O). The lookup columns are the body's own values (after
         redaction), so readers can check each row against what was signed."""
-        body = encode_record(record, self._redactor)
-        signed = json.loads(body)
+        signed, body = redacted_record(record, self._redactor)
         return NewRecord(
             kind=str(signed.get("kind", record.kind)),
             time=str(signed.get("time", record.time)),
@@ -244,7 +247,7 @@ class Trail(TrailReader):
             p.done.set()
 
     def _seal(self, log_id: str, size: int, root: bytes) -> Checkpoint:
-        return Checkpoint.sign(self._key, log_id, size, root, utc_now())
+        return Checkpoint.sign(self._key, log_id, size, root, utc_now(), signer=self._key_id)
 
     def _vouch(self, view: TrailView, head: Frontier) -> None:
         """Refuse to extend a tree that does not match its latest signed checkpoint, or that is not the one
@@ -274,20 +277,25 @@ class Trail(TrailReader):
         if results:
             self._last_signed = results[-1][1]
         if self.witness is not None and results:
-            try:
-                self.witness.advance(results[-1][1], self.store.url)
-            except (OSError, AuditError) as exc:  # the record is durable; a stale witness only weakens a check
-                _log.error("trail_witness_not_updated", error=str(exc), witness=str(self.witness.directory))
+            # Off the call's path: the record is durable already, and the witness only has to follow.
+            self.witness.advance_soon(results[-1][1], self.store.url)
         return results
 
+    def _witness_failed(self, exc: BaseException) -> None:
+        # The records are durable; a witness left behind only weakens the checks that read it.
+        where = str(self.witness.directory) if self.witness is not None else ""
+        _log.error("trail_witness_not_updated", error=str(exc), witness=where)
+
     def close(self) -> None:
-        """Commit what is still deferred, then close the store."""
+        """Commit what is still deferred, write the witness, then close the store."""
         deferred, self._deferred = self._deferred, []
         if deferred:
             try:
                 self._write(deferred)
             except Exception as exc:  # noqa: BLE001 - closing must go on; the loss is logged
                 _log.error("trail_deferred_lost", records=len(deferred), error=str(exc))
+        if self.witness is not None:
+            self.witness.close()
         super().close()
 
     async def aclose(self) -> None:

@@ -18,6 +18,12 @@ same root). Verification checks the same from the records themselves (the root r
 A witness only helps if the attacker cannot also rewrite it; keep it where the key is, or copy checkpoints
 somewhere else entirely (`magistrate audit checkpoint` prints the latest one). Updates are monotone under a
 file lock, so concurrent writers never move it backwards.
+
+A writer moves the witness on off the path of the call (`advance_soon`): a background thread writes the
+latest checkpoint at most once every `LAG` seconds, and `settle` (on closing the trail) writes what is still
+due. The witness is advisory, and always a prefix of what is committed (it is written after the commit), so
+a crash only leaves it a little behind; meanwhile this writer's own checks and reads through this object
+count the checkpoint still due as seen.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import fcntl
 import hashlib
 import json
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -34,6 +42,9 @@ from magistrate.broker._signing import Checkpoint
 from magistrate.broker._trail_errors import AuditError
 
 _ADVICE = "refusing to append; run `magistrate audit verify`"
+LAG = 0.1
+"""Seconds a background write of the witness waits for later checkpoints, so a busy writer writes it a few
+times a second instead of once per commit."""
 
 
 class Witness:
@@ -42,6 +53,16 @@ class Witness:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._cache: dict[Path, tuple[tuple[int, int, int], Checkpoint | None]] = {}
+        self._pins: dict[str, tuple[tuple[int, int, int] | None, str | None]] = {}
+        self._due: tuple[Checkpoint, str | None] | None = None
+        """The latest checkpoint committed and not yet written (`advance_soon`), with its database."""
+        self._wake = threading.Condition()
+        self._writing = threading.Lock()
+        """Held while a due checkpoint is taken and written, so `settle` returns only once it is on disk."""
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        self.on_error: Callable[[BaseException], None] | None = None
+        """Told of a background write that failed (the trail logs it); the next write tries again."""
 
     @classmethod
     def beside(cls, key_path: Path) -> Witness:
@@ -55,6 +76,11 @@ class Witness:
 
     # -- reading -------------------------------------------------------------------------------------------
     def read(self, log_id: str) -> Checkpoint | None:
+        """The checkpoint held for trail `log_id` (after writing any this object still has due)."""
+        self.settle()
+        return self._read(log_id)
+
+    def _read(self, log_id: str) -> Checkpoint | None:
         path = self.path(log_id)
         try:
             text = path.read_text()
@@ -80,8 +106,31 @@ class Witness:
         cached = self._cache.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        found = self.read(log_id)
+        found = self._read(log_id)
         self._cache[path] = (stamp, found)
+        return found
+
+    def _pinned_cached(self, db: str) -> str | None:
+        """`pinned`, skipped while the pin file is unchanged (and, without a pin file, while the directory is)."""
+        path = self.pin_path(db)
+        try:
+            st = path.stat()
+            stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            try:
+                st = self.directory.stat()
+            except FileNotFoundError:
+                return self._pinned(db)
+            except OSError as exc:
+                raise AuditError(f"cannot read the witness {self.directory}: {exc}") from exc
+            stamp = (-st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError as exc:
+            raise AuditError(f"the witness pin {path} is unreadable: {exc}") from exc
+        cached = self._pins.get(db)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        found = self._pinned(db)
+        self._pins[db] = (stamp, found)
         return found
 
     def pinned(self, db: str) -> str | None:
@@ -89,6 +138,10 @@ class Witness:
 
         A witness from before pins existed says so through the `db` its checkpoints name: when they name one
         trail only, that trail is the one pinned."""
+        self.settle()
+        return self._pinned(db)
+
+    def _pinned(self, db: str) -> str | None:
         path = self.pin_path(db)
         try:
             data = json.loads(path.read_text())
@@ -119,25 +172,32 @@ class Witness:
     def for_database(self, log_id: str, db: str) -> Checkpoint | None:
         """What verification should hold trail `log_id` at `db` to: its own signed tree head, or, when another
         trail is pinned at `db`, that trail's (whose other log id then shows the trail was replaced)."""
-        pinned = self.pinned(db)
+        self.settle()
+        pinned = self._pinned(db)
         if pinned is not None and pinned != log_id:
-            other = self.read(pinned)
+            other = self._read(pinned)
             if other is not None:
                 return other
-        return self.read(log_id)
+        return self._read(log_id)
 
     # -- the writer's checks -------------------------------------------------------------------------------
     def check(self, db: str, log_id: str, size: int, root: bytes, signed_root: Callable[[int], bytes | None]) -> None:
         """Raise `AuditError` unless the trail (`log_id` at `db`, `size` records with root `root`) is the one
         pinned at `db` and extends the tree head the witness holds. `signed_root(n)`: the root of the trail's
-        own stored checkpoint for `n` records (None when there is none)."""
-        pinned = self.pinned(db)
+        own stored checkpoint for `n` records (None when there is none). A checkpoint this object still has
+        due counts as seen (it is larger than what the files hold)."""
+        due = self._due
+        pinned = self._pinned_cached(db)
+        if pinned is None and due is not None and due[1] == db:
+            pinned = due[0].log_id  # the pin this writer is about to write
         if pinned is not None and pinned != log_id:
             raise AuditError(
                 f"the trail at {db} was replaced: the witness pins trail {pinned} there, but this is trail {log_id}"
                 f" ({_ADVICE}; to start a new trail there on purpose, remove {self.pin_path(db)})"
             )
         seen = self._read_cached(log_id)
+        if due is not None and due[0].log_id == log_id and (seen is None or due[0].size > seen.size):
+            seen = due[0]
         if seen is None:
             return
         if seen.size > size:
@@ -161,16 +221,68 @@ class Witness:
         path = self.path(checkpoint.log_id)
         with _locked(path.with_suffix(".lock")):
             try:
-                current = self.read(checkpoint.log_id)
+                current = self._read(checkpoint.log_id)
             except AuditError:
                 current = None  # a torn witness is replaced by a good one
-            if db is not None and self.pinned(db) is None:
+            if db is not None and self._pinned(db) is None:
                 _write(self.pin_path(db), {"db": db, "log_id": checkpoint.log_id})
             if current is not None and current.size >= checkpoint.size:
                 if current.size == checkpoint.size and current.root != checkpoint.root:
                     raise AuditError(f"the witness holds another root for {current.size} records: the trail forked")
                 return
             _write(path, {**checkpoint.to_json(), "db": db})
+
+    def advance_soon(self, checkpoint: Checkpoint, db: str | None = None) -> None:
+        """`advance`, in the background: returns at once; the latest checkpoint given is written within about
+        `LAG` seconds, or by `settle`."""
+        with self._wake:
+            current = self._due
+            idle = current is None
+            if current is None or checkpoint.size >= current[0].size:
+                self._due = (checkpoint, db)
+            if self._writer is None and not self._closed:
+                self._writer = threading.Thread(target=self._write_due, name="magistrate-witness", daemon=True)
+                self._writer.start()
+            if idle:
+                self._wake.notify()
+
+    def settle(self) -> None:
+        """Write the checkpoint still due now. A failure is told to `on_error`: the witness is advisory, and
+        the checkpoints stay in the database."""
+        with self._writing:
+            with self._wake:
+                due, self._due = self._due, None
+            if due is not None:
+                self._advance_due(due)
+
+    def close(self) -> None:
+        """Stop the background writer and write what is still due."""
+        with self._wake:
+            self._closed = True
+            writer, self._writer = self._writer, None
+            self._wake.notify()
+        if writer is not None and writer is not threading.current_thread():
+            writer.join()
+        self.settle()
+
+    def _advance_due(self, due: tuple[Checkpoint, str | None]) -> None:
+        try:
+            self.advance(*due)
+        except (OSError, AuditError) as exc:
+            if self.on_error is not None:
+                self.on_error(exc)
+
+    def _write_due(self) -> None:
+        while True:
+            with self._wake:
+                while self._due is None and not self._closed:
+                    self._wake.wait()
+                deadline = time.monotonic() + LAG  # later commits coalesce into one write
+                while not self._closed and (left := deadline - time.monotonic()) > 0:
+                    self._wake.wait(left)
+                if self._closed:
+                    return  # `close` writes what is due
+            self.settle()
 
 
 @contextlib.contextmanager

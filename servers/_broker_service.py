@@ -16,6 +16,7 @@ the requests in flight (their outcomes included), closes the trail, and returns,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import socket
@@ -23,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.to_thread
@@ -35,13 +36,57 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from magistrate.broker import Approver, Broker, Policy
+    from magistrate.broker import (
+        Approval,
+        Approver,
+        Broker,
+        CallContext,
+        Decision,
+        Governor,
+        Policy,
+        ToolCall,
+        ToolOutcome,
+        Trail,
+    )
     from magistrate.servers._metrics import Metrics
 
 _log = get_logger("magistrate.servers.broker_service")
 METRICS_PATH = "/metrics"
 GRACE_SECONDS = 30
 """How long a stopping service waits for requests in flight before it closes their connections."""
+
+
+OUTCOME_DELAY = 0.05
+"""Seconds a plain run's outcome waits for a decision's commit to ride in before it is committed alone."""
+
+
+class _DeferredOutcomes:
+    """The hooks' governor: decisions as the broker makes them, outcomes deferred to the next commit.
+
+    Only a decision must be durable before its answer. A PostToolUse answer goes out at once, but its
+    outcome's commit used to run before the connection read the run's next PreToolUse, so every call paid two
+    commits; now the outcome rides in the next decision's transaction (or `_commit_outcomes` commits it), and
+    a crash in between loses outcomes only, never a decision."""
+
+    def __init__(self, inner: Governor, trail: Trail, due: Callable[[], anyio.Event]) -> None:
+        self.inner = inner
+        self.trail = trail
+        self._due = due
+
+    async def decide(self, call: ToolCall, context: CallContext) -> Decision:
+        return await self.inner.decide(call, context)
+
+    async def record_outcome(self, outcome: ToolOutcome) -> None:
+        from magistrate.broker import OutcomeRecord
+
+        self.trail.defer(OutcomeRecord.of(outcome))
+        self._due().set()
+
+    async def record_approval(self, approval: Approval) -> None:
+        await self.inner.record_approval(approval)
+
+    async def record_cli_decision(self, call: ToolCall, context: CallContext, decision: Decision) -> None:
+        await self.inner.record_cli_decision(call, context, decision)
 
 
 class Activity:
@@ -103,6 +148,7 @@ class BrokerService:
         self.approval_timeout = approval_timeout
         self.activity = Activity()
         self.server: uvicorn.Server | None = None
+        self._outcomes_due: anyio.Event | None = None
 
     def _open(self) -> Broker:
         from magistrate.broker import Broker, Trail
@@ -136,7 +182,8 @@ class BrokerService:
         metrics = Metrics()
         governor = MeteredGovernor(broker, metrics)
         approver = self._approver(metrics)
-        endpoint = HookEndpoint(governor, broker.trail, approver, approval_timeout=self.approval_timeout)
+        hooks = _DeferredOutcomes(governor, broker.trail, self._due)
+        endpoint = HookEndpoint(hooks, broker.trail, approver, approval_timeout=self.approval_timeout)
 
         async def scrape(request: Request) -> Response:
             size = None
@@ -176,6 +223,8 @@ class BrokerService:
                 host=host,
                 port=port,
                 log_level="warning",
+                access_log=False,  # the trail and /metrics say what was decided; a line per call costs CPU
+                http=_protocol_class(),
                 lifespan="on" if self.mcp else "off",
                 timeout_graceful_shutdown=GRACE_SECONDS,
             )
@@ -188,6 +237,7 @@ class BrokerService:
                 watch = getattr(broker.policy, "watch", None)
                 if watch is not None:
                     tg.start_soon(watch)
+                tg.start_soon(self._commit_outcomes, broker)
                 if idle_timeout:
                     tg.start_soon(self._stop_when_idle, server, idle_timeout)
                 if ready is not None:
@@ -208,12 +258,76 @@ class BrokerService:
                 server.force_exit = server.should_exit and signum == signal.SIGINT
                 server.should_exit = True
 
+    def _due(self) -> anyio.Event:
+        if self._outcomes_due is None:
+            self._outcomes_due = anyio.Event()
+        return self._outcomes_due
+
+    async def _commit_outcomes(self, broker: Broker) -> None:
+        """Commit the hooks' deferred outcomes within `OUTCOME_DELAY` of the first one, when no decision's
+        commit has carried them by then; closing the trail commits the rest."""
+        while True:
+            await self._due().wait()
+            self._outcomes_due = None
+            await anyio.sleep(OUTCOME_DELAY)
+            try:
+                await broker.trail.flush()
+            except Exception as exc:  # noqa: BLE001 - the calls already ran; the loss is logged loudly
+                _log.error("outcomes_not_recorded", error=str(exc))
+
     async def _stop_when_idle(self, server: uvicorn.Server, idle_timeout: float) -> None:
         while not server.should_exit:
             await anyio.sleep(min(idle_timeout, 5.0))
             if self.activity.idle_for() >= idle_timeout:
                 _log.warning("broker_idle_stopping", idle_seconds=idle_timeout)
                 server.should_exit = True
+
+
+class _OneWrite:
+    """A transport that joins the writes of one turn of the event loop into one send.
+
+    uvicorn writes a response's head and its body separately: two system calls, two packets (the sockets
+    have no Nagle delay), and a client woken twice, for every hook answer and every decision."""
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._pending: list[bytes] = []
+        self._loop = asyncio.get_running_loop()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(bytes(data))
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def _protocol_class() -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol over httptools (a dependency; h11 where it is missing), writing each response
+    in one send."""
+    import importlib.util
+
+    if importlib.util.find_spec("httptools") is not None:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
+    else:  # pragma: no cover - httptools is a dependency
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
+
+    class Protocol(Base):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(cast("asyncio.Transport", _OneWrite(transport)))
+
+    return Protocol
 
 
 async def _when_started(server: uvicorn.Server, ready: Callable[[], None]) -> None:

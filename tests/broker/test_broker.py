@@ -24,6 +24,7 @@ from magistrate.broker import (
     Trail,
     verify_trail,
 )
+from magistrate.broker._immutable import FrozenDict
 from magistrate.broker._storage import StoredRecord
 
 pytestmark = pytest.mark.anyio
@@ -148,6 +149,26 @@ async def test_rules_see_the_sessions_history(trail: Trail) -> None:
     with anyio.fail_after(10):
         await broker.decide(bash("echo 4"), CallContext(session_id="a", history=mine))
     assert policy.seen[4].history == mine  # a caller's own history is kept
+    trail.close()
+
+
+async def test_a_callers_history_is_kept_as_sent_and_read_only_whatever_the_broker_remembers(trail: Trail) -> None:
+    """A remote client sends the whole history with every call; the entries the broker remembers itself are
+    taken from its memory, the others are copied, and the rules see exactly what was sent, read-only."""
+    policy = EchoPolicy()
+    broker = Broker(policy, trail)
+    with anyio.fail_after(10):
+        for command in ("echo 1", "rm x", "echo 3"):
+            await broker.decide(bash(command), CallContext(session_id="a"))
+    remembered = broker.history("a")
+    other = PriorDecision("Read", {"file_path": "/elsewhere"}, "allow", None)  # decided by another broker
+    sent = (other, *(PriorDecision(p.tool_name, dict(p.tool_input), p.behavior, p.rule_id) for p in remembered))
+    for history in (sent, sent[:2], (*sent, other), sent[1:]):
+        with anyio.fail_after(10):
+            await broker.decide(bash("echo 4"), CallContext(session_id="a", history=history))
+        seen = policy.seen[-1].history
+        assert seen == history
+        assert all(type(p.tool_input) is FrozenDict for p in seen)
     trail.close()
 
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import anyio
 import anyio.to_thread
@@ -29,6 +29,7 @@ from magistrate.broker import (
     CallContext,
     Decision,
     Governor,
+    PriorDecision,
     RemoteBrokerError,
     RemoteGovernor,
     ToolCall,
@@ -220,6 +221,27 @@ async def test_the_history_travels_with_the_request_so_any_broker_sees_the_sessi
             assert verify_trail(trail.store, [trail.public_key], full=True).size == 3
         finally:
             trail.close()
+
+
+def test_the_remembered_history_is_sent_as_the_broker_reads_it() -> None:
+    """The client joins the history from each decision's JSON, kept since it was made; the broker must read
+    exactly the history the client remembers, whatever the inputs hold (a `"history":[]` of their own too)."""
+    governor = RemoteGovernor("http://127.0.0.1:9")
+    tricky: dict[str, Any] = {"history": [], "labels": {"history": "[]"}, "text": '"history":[]'}
+    inputs: list[dict[str, Any]] = [{"command": "echo 1"}, tricky, {"file_path": "/é/𝄞"}]
+    for i, tool_input in enumerate(inputs):
+        governor._remember("s", ToolCall("Bash", tool_input, f"t{i}"), Decision("allow", tool_input))
+    call = ToolCall("Bash", {"history": [], "command": "echo next"}, "t9")
+    for context in (
+        CallContext(session_id="s", cwd="/w", labels={"history": "[]"}, agent_id="a"),
+        CallContext(session_id="s"),
+    ):
+        sent = DecideRequest.model_validate_json(governor._request(call, context))
+        assert sent == DecideRequest(call=call, context=dataclasses.replace(context, history=governor.history("s")))
+    own = (PriorDecision("Read", {"file_path": "/x"}, "deny", None),)
+    sent = DecideRequest.model_validate_json(governor._request(call, CallContext(session_id="s", history=own)))
+    assert sent.context.history == own  # a caller's own history is sent instead
+    assert DecideRequest.model_validate_json(governor._request(call, CallContext())).context.history == ()
 
 
 async def test_large_inputs_are_cut_in_the_history_it_keeps(policy_file: Path, db: str, tmp_path: Path) -> None:

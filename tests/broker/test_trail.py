@@ -28,6 +28,7 @@ from magistrate.broker import (
 from magistrate.broker._audit_records import OutcomeRecord, parse_record
 from magistrate.broker._merkle import MerkleLevels, verify_inclusion
 from magistrate.broker._signing import Checkpoint, load_or_create_signing_key, public_key_pem
+from magistrate.broker._trail_witness import Witness
 
 pytestmark = pytest.mark.anyio
 
@@ -269,3 +270,25 @@ async def test_a_calls_decision_and_ranges_of_records_are_read_as_values(db: str
     assert one is not None
     assert (one.seq, one.tool_use_id) == (3, "tu3")
     assert past_the_end is None
+
+
+async def test_the_witness_follows_the_commits_and_is_exact_once_closed(tmp_path: Path) -> None:
+    """Written off the call's path: another reader may find it behind the commits, never ahead of them; this
+    trail's own witness reads exact, and closing writes the latest checkpoint."""
+    key_path = tmp_path / "keys" / "trail.key"
+    with anyio.fail_after(30):
+        trail = Trail.open(tmp_path / "t.sqlite3", key_path=key_path)
+        try:
+            for i in range(20):
+                await trail.append(decision_record(i))
+            elsewhere = Witness.beside(key_path).read(trail.log_id)
+            assert elsewhere is None or elsewhere.size <= 20
+            assert trail.witness is not None
+            held = trail.witness.read(trail.log_id)
+            assert held is not None
+            assert held.size == 20
+        finally:
+            trail.close()
+        closed = Witness.beside(key_path).read(trail.log_id)
+        assert closed is not None
+        assert closed.size == 20

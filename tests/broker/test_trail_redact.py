@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from magistrate.broker import Redactor
 
@@ -83,3 +85,23 @@ def test_extra_fields_and_patterns_add_to_the_defaults() -> None:
 def test_a_disabled_redactor_passes_values_through() -> None:
     value = {"password": "x", "command": "TOKEN=abc"}
     assert Redactor.disabled().value(value) == value
+
+
+_FRAGMENTS = [*SECRETS, "Bearer ", "bearer abcdefghij", "API_KEY=", "x_token=v", "--password ", "://u:p@h", " ", "a"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=8), max_size=6).map("".join))
+def test_the_one_search_that_skips_a_string_without_secrets_never_skips_one(text: str) -> None:
+    """`text` looks once with all patterns joined, and runs them one by one only on a match: the answer is
+    the one that running them one by one always gives."""
+    fast = Redactor(KEY)
+    slow = Redactor(KEY)
+    slow._any = None  # the reference: every pattern on every string
+    assert fast.text(text) == slow.text(text)
+
+
+def test_patterns_that_cannot_be_joined_are_run_one_by_one() -> None:
+    redactor = Redactor(KEY, extra_patterns=[r"(ab)\1"])
+    assert redactor._any is None
+    assert redactor.text("xabab") == f"x{redactor.hash('abab')}"
