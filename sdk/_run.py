@@ -121,7 +121,9 @@ class Run:
         try:
             pending = await session.begin({"subtype": "initialize", "hooks": plan.hooks or None, **plan.initialize})
             # While the CLI boots: the wire models every message and control request is parsed with.
-            from magistrate.sdk import _wire  # noqa: F401
+            from magistrate.sdk._wire import prepare
+
+            prepare()
 
             if options.governed:
                 from magistrate.sdk._governed import bundled_endpoints, governance_for
