@@ -179,6 +179,7 @@ async def governance_for(
         labels=dict(options.labels),
         approval_timeout=options.approval_timeout,
         closers=owned,
+        commit=governor.trail.flush if isinstance(governor, _RunBroker) else None,
     )
 
 

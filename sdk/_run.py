@@ -146,6 +146,13 @@ class Run:
                 run.mirror = StoreMirror(options.session_store, cwd or str(Path.cwd()), options.env)
         return run
 
+    async def end_input(self) -> None:
+        """Close the CLI's input once every prompt has its answer: the CLI finishes and exits on its own, and
+        a governed run commits its outcomes meanwhile rather than after the CLI has gone."""
+        await self.session.process.end_input()
+        if self.governance is not None:
+            await self.governance.settle()
+
     def pass_stderr(self, *, final: bool = False) -> None:
         """Hand the CLI's new complete stderr lines (all of them when `final`) to the stderr callback."""
         if self.stderr is not None:
