@@ -123,7 +123,7 @@ class Run:
             # While the CLI boots: the wire models every message and control request is parsed with.
             from magistrate.sdk._wire import prepare
 
-            prepare()
+            prepare(plan.handlers)
 
             if options.governed:
                 from magistrate.sdk._governed import bundled_endpoints, governance_for

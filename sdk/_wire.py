@@ -11,6 +11,7 @@ type missing a field it needs is a `MessageParseError`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -172,10 +173,17 @@ class McpMessageRequest(_Wire):
     message: dict[str, Any]
 
 
-def prepare() -> None:
+def prepare(answers: Iterable[str] = ()) -> None:
     """Build what every run reads (the control protocol, the four conversation line types and their common
-    blocks) now: a run calls this while the CLI boots, so the first lines need no schema built on their way."""
+    blocks), and the requests of the subtypes in `answers` the run will be asked, now: a run calls this while
+    the CLI boots, so its first lines need no schema built on their way."""
     for adapter in (SYSTEM, ASSISTANT, USER, RESULT, BLOCKS["text"], BLOCKS["tool_use"], BLOCKS["tool_result"]):
         adapter.build()
-    for model in (WireConversation, WireControlRequest, WireControlResponse, HookCallbackRequest, McpMessageRequest):
+    requests: dict[str, type[_Wire]] = {
+        "hook_callback": HookCallbackRequest,
+        "mcp_message": McpMessageRequest,
+        "can_use_tool": CanUseToolRequest,
+    }
+    models: list[type[_Wire]] = [WireConversation, WireControlRequest, WireControlResponse]
+    for model in models + [requests[a] for a in answers if a in requests]:
         model.model_rebuild()
