@@ -8,7 +8,7 @@ on the scripted model (in its own process) from one warm HOME:
   `magistrate.sdk` with `governed=False`, the same with a user's no-op PreToolUse hook (the CLI's own hook
   round trip, the reference for governance per call), and governed (a policy file, a SQLite trail). Per call
   is (t20 - t1) / 19; beside the wall time, the CPU time of the run's processes; the Python child reports its
-  own peak RSS (`ru_maxrss`);
+  own peak RSS (`VmHWM`, else `ru_maxrss`);
 - warm: `--batch` governed runs in a row inside one Python process next to as many plain CLI runs, per run;
 - `--concurrent` governed runs at once in one process: all finish, the trail holds one decision and one
   outcome per call, and `magistrate audit verify` accepts it;

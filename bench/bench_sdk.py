@@ -8,8 +8,8 @@ for two workloads: a greeting, and a run with one Bash tool call (allowed with `
 `--allowedTools Bash` for the CLI). One more row drives the CLI the way the SDKs do (`--input-format
 stream-json`, the prompt on stdin) with no Python at all, to show what the CLI's streaming mode costs by
 itself. Rounds are interleaved, the order rotating each round, so a noisy moment hits every variant alike;
-the table shows medians and ratios to the plain CLI. Each Python child reports its own peak RSS (`ru_maxrss`
-of the Python process, not the CLI); `import magistrate.sdk` is timed in fresh processes too.
+the table shows medians and ratios to the plain CLI. Each Python child reports its own peak RSS (`VmHWM`,
+else `ru_maxrss`, of the Python process, not the CLI); `import magistrate.sdk` is timed in fresh processes too.
 
     .venv/bin/python bench/bench_sdk.py [--runs N]
 

@@ -30,7 +30,7 @@ from magistrate.broker._domains import hosts_of
 class ToolInput(BaseModel):
     """Base of every typed tool input: frozen, and extra fields kept as given."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class BashInput(ToolInput):
@@ -64,7 +64,7 @@ class EditInput(ToolInput):
 
 
 class EditOperation(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
     old_string: StrictStr
     new_string: StrictStr
     replace_all: StrictBool | None = None
@@ -140,7 +140,7 @@ class AgentInput(ToolInput):
 
 
 class Todo(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
     content: StrictStr
     status: Literal["pending", "in_progress", "completed"]
     activeForm: StrictStr  # noqa: N815 - the CLI's field name
@@ -184,7 +184,7 @@ class ScheduleWakeupInput(ToolInput):
 
 
 class MonitorSocket(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
     url: StrictStr
     protocols: tuple[StrictStr, ...] | None = None
 

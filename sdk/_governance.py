@@ -16,7 +16,7 @@ Any failure on this path is a deny: the hook never lets an exception turn into s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,8 @@ class Governance(HookSession):
 
     closers: list[Any] = field(default_factory=list)
     """Things this run opened (the trail, the bundled servers' databases) and must close when it ends."""
+    commit: Callable[[], Awaitable[None]] | None = None
+    """Commits the records the run's own trail holds back (its outcomes); None when the trail is not the run's."""
     _let_through: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     """tool_use_id -> (tool name, input) of calls the hook allowed or sent to the approver, until their result."""
 
@@ -90,6 +92,17 @@ class Governance(HookSession):
                 )
             )
         return events
+
+    async def settle(self) -> None:
+        """Commit the outcomes seen so far. Called once the CLI's input is closed and it is winding down, so
+        the commit overlaps the CLI's exit instead of following it; anything seen later is committed by
+        `close`, as before."""
+        await self.flush_outcomes()
+        if self.commit is not None:
+            try:
+                await self.commit()
+            except Exception as exc:  # noqa: BLE001 - the calls ran; losing their outcomes is logged loudly
+                log.error("outcomes_not_committed", error=repr(exc))
 
     async def aclose(self) -> None:
         """Close what the run opened for governance (its trail), whatever happens to each."""

@@ -67,9 +67,11 @@ async def _default_governor(options: AnyOptions, cwd: str, env: Environment) -> 
 
         remote = RemoteGovernor(url, token=env.broker_token)
         return remote, [remote]
-    from magistrate.broker import Trail
+    from magistrate.broker import RulePolicy, Trail
 
     policy = _resolve_policy(options, cwd, env)
+    if isinstance(policy, RulePolicy):
+        policy.prepare()  # while the CLI boots, not on the first call's way
     trail = await anyio.to_thread.run_sync(functools.partial(Trail.open, options.audit, env=env))
     trail.inline_writes = True  # the run waits on each commit anyway; skip the worker thread
     return _RunBroker(policy, trail), [trail]
@@ -177,6 +179,7 @@ async def governance_for(
         labels=dict(options.labels),
         approval_timeout=options.approval_timeout,
         closers=owned,
+        commit=governor.trail.flush if isinstance(governor, _RunBroker) else None,
     )
 
 

@@ -34,7 +34,7 @@ async def query(
                 results += 1
                 if results >= expected:
                     # Every prompt has its answer: let the CLI finish and exit on its own.
-                    await run.session.process.end_input()
+                    await run.end_input()
         finished = True
     finally:
         await run.close(grace=5.0 if finished else 0.5)

@@ -121,7 +121,9 @@ class Run:
         try:
             pending = await session.begin({"subtype": "initialize", "hooks": plan.hooks or None, **plan.initialize})
             # While the CLI boots: the wire models every message and control request is parsed with.
-            from magistrate.sdk import _wire  # noqa: F401
+            from magistrate.sdk._wire import prepare
+
+            prepare(plan.handlers)
 
             if options.governed:
                 from magistrate.sdk._governed import bundled_endpoints, governance_for
@@ -143,6 +145,13 @@ class Run:
             if options.session_store is not None:
                 run.mirror = StoreMirror(options.session_store, cwd or str(Path.cwd()), options.env)
         return run
+
+    async def end_input(self) -> None:
+        """Close the CLI's input once every prompt has its answer: the CLI finishes and exits on its own, and
+        a governed run commits its outcomes meanwhile rather than after the CLI has gone."""
+        await self.session.process.end_input()
+        if self.governance is not None:
+            await self.governance.settle()
 
     def pass_stderr(self, *, final: bool = False) -> None:
         """Hand the CLI's new complete stderr lines (all of them when `final`) to the stderr callback."""

@@ -10,7 +10,7 @@ in a notebook cell or a script, and there is never a stray task to cancel on clo
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -102,7 +102,7 @@ class ControlSession:
         subtype = str(payload.get("subtype", "?"))
         if self._ended:
             raise CLIConnectionError(f"cannot send {subtype!r}: the CLI has exited")
-        request_id = f"req_{uuid.uuid4().hex[:16]}"
+        request_id = f"req_{os.urandom(8).hex()}"  # uuid would import `platform` before the CLI starts
         pending = self._pending[request_id] = PendingRequest(request_id=request_id, subtype=subtype)
         try:
             await self._process.send({"type": "control_request", "request_id": request_id, "request": dict(payload)})

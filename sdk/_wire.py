@@ -11,7 +11,8 @@ type missing a field it needs is a `MessageParseError`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -39,16 +40,40 @@ from magistrate.sdk._types import (
     UserMessage,
 )
 
-BLOCKS: dict[str, TypeAdapter[Any]] = {
-    "text": TypeAdapter(TextBlock),
-    "thinking": TypeAdapter(ThinkingBlock),
-    "tool_use": TypeAdapter(ToolUseBlock),
-    "tool_result": TypeAdapter(ToolResultBlock),
-    "server_tool_use": TypeAdapter(ServerToolUseBlock),
+_T = TypeVar("_T")
+
+
+class LazyAdapter(Generic[_T]):
+    """A `TypeAdapter` built on its first use. Building one costs a schema's worth of CPU and memory, and a
+    run reads only a few of the line types there are (most never see a task or rate-limit event), so each
+    is built when the first line of its type arrives."""
+
+    __slots__ = ("_adapter", "_type")
+
+    def __init__(self, type_: type[_T]) -> None:
+        self._type = type_
+        self._adapter: TypeAdapter[_T] | None = None
+
+    def build(self) -> TypeAdapter[_T]:
+        adapter = self._adapter
+        if adapter is None:
+            adapter = self._adapter = TypeAdapter(self._type)
+        return adapter
+
+    def validate_python(self, data: Any) -> _T:
+        return self.build().validate_python(data)
+
+
+BLOCKS: dict[str, LazyAdapter[Any]] = {
+    "text": LazyAdapter(TextBlock),
+    "thinking": LazyAdapter(ThinkingBlock),
+    "tool_use": LazyAdapter(ToolUseBlock),
+    "tool_result": LazyAdapter(ToolResultBlock),
+    "server_tool_use": LazyAdapter(ServerToolUseBlock),
 }
 """By the block's `type`; MCP tool calls read as tool calls, any other `*_tool_result` as a server tool result."""
 BLOCKS["mcp_tool_use"] = BLOCKS["tool_use"]
-SERVER_TOOL_RESULT: TypeAdapter[ServerToolResultBlock] = TypeAdapter(ServerToolResultBlock)
+SERVER_TOOL_RESULT: LazyAdapter[ServerToolResultBlock] = LazyAdapter(ServerToolResultBlock)
 BLOCK_DEFAULTS: dict[str, dict[str, Any]] = {
     "thinking": {"signature": ""},
     "tool_use": {"input": {}},
@@ -57,25 +82,26 @@ BLOCK_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 """What a block may leave out although its type requires it."""
 
-SYSTEM_SUBTYPES: dict[str, TypeAdapter[Any]] = {
-    "task_started": TypeAdapter(TaskStartedMessage),
-    "task_progress": TypeAdapter(TaskProgressMessage),
-    "task_notification": TypeAdapter(TaskNotificationMessage),
-    "task_updated": TypeAdapter(TaskUpdatedMessage),
-    "mirror_error": TypeAdapter(MirrorErrorMessage),
-    "hook_started": TypeAdapter(HookEventMessage),
-    "hook_progress": TypeAdapter(HookEventMessage),
-    "hook_response": TypeAdapter(HookEventMessage),
+_HOOK_EVENT: LazyAdapter[HookEventMessage] = LazyAdapter(HookEventMessage)
+SYSTEM_SUBTYPES: dict[str, LazyAdapter[Any]] = {
+    "task_started": LazyAdapter(TaskStartedMessage),
+    "task_progress": LazyAdapter(TaskProgressMessage),
+    "task_notification": LazyAdapter(TaskNotificationMessage),
+    "task_updated": LazyAdapter(TaskUpdatedMessage),
+    "mirror_error": LazyAdapter(MirrorErrorMessage),
+    "hook_started": _HOOK_EVENT,
+    "hook_progress": _HOOK_EVENT,
+    "hook_response": _HOOK_EVENT,
 }
 """System messages with a type of their own, by `subtype`; any other subtype is a plain `SystemMessage`."""
-RATE_LIMIT: TypeAdapter[RateLimitEvent] = TypeAdapter(RateLimitEvent)
-CONVERSATION_RESET: TypeAdapter[ConversationResetMessage] = TypeAdapter(ConversationResetMessage)
+RATE_LIMIT: LazyAdapter[RateLimitEvent] = LazyAdapter(RateLimitEvent)
+CONVERSATION_RESET: LazyAdapter[ConversationResetMessage] = LazyAdapter(ConversationResetMessage)
 
-USER: TypeAdapter[UserMessage] = TypeAdapter(UserMessage)
-ASSISTANT: TypeAdapter[AssistantMessage] = TypeAdapter(AssistantMessage)
-SYSTEM: TypeAdapter[SystemMessage] = TypeAdapter(SystemMessage)
-RESULT: TypeAdapter[ResultMessage] = TypeAdapter(ResultMessage)
-STREAM_EVENT: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
+USER: LazyAdapter[UserMessage] = LazyAdapter(UserMessage)
+ASSISTANT: LazyAdapter[AssistantMessage] = LazyAdapter(AssistantMessage)
+SYSTEM: LazyAdapter[SystemMessage] = LazyAdapter(SystemMessage)
+RESULT: LazyAdapter[ResultMessage] = LazyAdapter(ResultMessage)
+STREAM_EVENT: LazyAdapter[StreamEvent] = LazyAdapter(StreamEvent)
 
 RESULT_DEFAULTS: dict[str, Any] = {"duration_api_ms": 0}
 """What a result line may leave out although `ResultMessage` requires it."""
@@ -145,3 +171,19 @@ class McpMessageRequest(_Wire):
     subtype: Literal["mcp_message"]
     server_name: str
     message: dict[str, Any]
+
+
+def prepare(answers: Iterable[str] = ()) -> None:
+    """Build what every run reads (the control protocol, the four conversation line types and their common
+    blocks), and the requests of the subtypes in `answers` the run will be asked, now: a run calls this while
+    the CLI boots, so its first lines need no schema built on their way."""
+    for adapter in (SYSTEM, ASSISTANT, USER, RESULT, BLOCKS["text"], BLOCKS["tool_use"], BLOCKS["tool_result"]):
+        adapter.build()
+    requests: dict[str, type[_Wire]] = {
+        "hook_callback": HookCallbackRequest,
+        "mcp_message": McpMessageRequest,
+        "can_use_tool": CanUseToolRequest,
+    }
+    models: list[type[_Wire]] = [WireConversation, WireControlRequest, WireControlResponse]
+    for model in models + [requests[a] for a in answers if a in requests]:
+        model.model_rebuild()
