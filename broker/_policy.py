@@ -261,7 +261,7 @@ class RulePolicy:
     def prepare(self) -> None:
         """Load the decision path (the rule engine, the tool input models) now rather than with the first call,
         for a caller with time to spare before its first call (an SDK run while its CLI boots)."""
-        from magistrate.broker import _policy_decide  # noqa: F401
+        _load_decide()
 
     async def decide(self, call: ToolCall, context: CallContext) -> Decision:
         """Decide one call; any failure inside is a deny naming the error, never an exception."""
