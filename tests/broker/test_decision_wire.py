@@ -118,7 +118,7 @@ def test_a_version_4_record_embeds_the_values_and_stores_each_fact_once() -> Non
     assert record.context.history == ()  # the history is the trail itself, not a copy in each record
     unchanged = DecisionRecord.of(call, context, Decision("allow", call.tool_input))
     assert "input" not in unchanged.model_dump(mode="json")["decision"]  # the input asked for is stored once
-    assert parse_record(unchanged.model_dump_json().encode()).decision.input == call.tool_input
+    assert DecisionRecord.model_validate_json(unchanged.model_dump_json()).decision.input == call.tool_input
     outcome = OutcomeRecord.of(ToolOutcome("tu", "Bash", "s", "success", 3, "ab"), time="t")
     assert outcome.model_dump(mode="json")["outcome"] == {
         "status": "success",
