@@ -4,6 +4,7 @@ the broker's own `Trail`, so they are signed and verify like any others."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
@@ -20,9 +21,12 @@ from magistrate.broker import (
     ToolOutcome,
     Trail,
     TrailReader,
+    leaf_hash,
 )
+from magistrate.broker._storage import NewRecord
 from magistrate.cli._console_data import DecisionFilters, decision_page, overview, trail_status
 from magistrate.cli._console_html import decisions_table
+from tests.broker import _old_records as old
 
 CALLS = 1200
 
@@ -124,3 +128,33 @@ def test_a_missing_key_is_a_failed_status_not_an_error(big: tuple[str, Path], tm
         status = trail_status(reader, tmp_path / "nowhere.key")
     assert not status.ok
     assert "no key to verify with" in status.message
+
+
+def test_records_of_older_versions_are_shown_as_todays(tmp_path: Path) -> None:
+    db, key = str(tmp_path / "old.sqlite3"), tmp_path / "trail.key"
+    trail = Trail.open(db, key_path=key)
+    bodies = [*old.OLD_DECISIONS.values(), old.V3_APPROVAL, old.V3_OUTCOME]
+    signed = [json.loads(body) for body in bodies]
+    trail._write(
+        [
+            NewRecord(s["kind"], s["time"], "s", "tu1", "Bash", b, leaf_hash(b))
+            for s, b in zip(signed, bodies, strict=True)
+        ]
+    )
+    trail.close()
+    with TrailReader.open(db) as reader:
+        assert trail_status(reader, key).ok
+        page = decision_page(reader, DecisionFilters(decision="deny", rule="deny:0"))
+        assert [r.seq for r in page.rows] == [2, 1, 0]
+        for row in page.rows:  # each version read into the same values
+            assert (row.behavior, row.message, row.rule_text, row.rule_where) == (
+                "deny",
+                "no",
+                "Bash(rm:*)",
+                "/etc/claude/settings.json:7",
+            )
+            assert (row.input, row.agent_id) == ({"command": "rm x"}, "ag")
+            assert (row.approver, row.note, row.outcome) == ("queue:ana", "ticket OPS-12", "error")
+        seen = overview(reader)
+        assert seen.by_decision == {"deny": 3}
+        assert seen.sessions[0].agents == {"ag"}
