@@ -7,11 +7,24 @@ version 2 had no `previous`; version 1 also wrote a rule's source flat (`source_
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import rfc8785
 
-from magistrate.broker import Approval, CallContext, Decision, RuleRef, RuleSource, ToolCall, ToolOutcome
+from magistrate.broker import (
+    Approval,
+    CallContext,
+    Decision,
+    RuleRef,
+    RuleSource,
+    ToolCall,
+    ToolOutcome,
+    Trail,
+    leaf_hash,
+)
+from magistrate.broker._storage import NewRecord
 
 RULE = RuleRef("deny:0", "Bash(rm:*)", RuleSource("settings", "/etc/claude/settings.json", 7), "deny")
 OTHER = RuleRef("python:m.f", "m.f", RuleSource("python", "/srv/policy.py"), "python")
@@ -97,3 +110,20 @@ V3_APPROVAL = rfc8785.dumps(
     }
 )
 OLD_DECISIONS = {1: V1_DECISION, 2: V2_DECISION, 3: V3_DECISION}
+OLD_RECORDS = [V1_DECISION, V2_DECISION, V3_DECISION, V3_APPROVAL, V3_OUTCOME]
+"""One call's records as a trail of older versions holds them: three decisions, then the approval and outcome."""
+
+
+def write_old_trail(db: str | Path, key_path: Path | None = None) -> None:
+    """A trail at `db` holding `OLD_RECORDS` as they were written: their bytes signed by the trail's key, as the
+    version that wrote them signed them (the lookup columns copied from each record)."""
+    trail = Trail.open(db, key_path=key_path)
+    try:
+        rows = []
+        for body in OLD_RECORDS:
+            signed = json.loads(body)
+            columns = (signed["kind"], signed["time"], signed["session_id"], signed["tool_use_id"], signed["tool_name"])
+            rows.append(NewRecord(*columns, body, leaf_hash(body)))
+        trail._write(rows)
+    finally:
+        trail.close()

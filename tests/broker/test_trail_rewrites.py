@@ -7,7 +7,6 @@ delete it, put another trail in its place) and shows that readers, writers and `
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +30,8 @@ from magistrate.broker import (
     TrailReader,
     TrailVerificationError,
 )
-from magistrate.broker._merkle import Frontier, leaf_hash
+from magistrate.broker._merkle import Frontier
 from magistrate.broker._signing import load_or_create_signing_key
-from magistrate.broker._storage import NewRecord
 from tests.broker import _old_records as old
 
 N = 6
@@ -254,17 +252,10 @@ def test_an_intact_trail_keeps_working_and_verifying(setup: Setup) -> None:
 def test_a_trail_of_version_1_2_and_3_records_still_verifies_and_reads(tmp_path: Path) -> None:
     """Records older versions wrote (flat fields; no `previous` before 3) stay as signed and read as today's."""
     made = Setup(str(tmp_path / "trail.sqlite3"), tmp_path / "keys" / "trail.key")
-    trail = Trail.open(made.db, key_path=made.key_path)
-    old_bodies = [*old.OLD_DECISIONS.values(), old.V3_APPROVAL, old.V3_OUTCOME]
-    rows = []
-    for body in old_bodies:
-        signed = json.loads(body)
-        rows.append(NewRecord(signed["kind"], signed["time"], "s", "tu1", "Bash", body, leaf_hash(body)))
-    trail._write(rows)
-    trail.close()
+    old.write_old_trail(made.db, made.key_path)
     assert made.verify() is None
     with made.reader() as reader:
-        assert [r.body for r in reader.records()] == old_bodies  # never rewritten
+        assert [r.body for r in reader.records()] == old.OLD_RECORDS  # never rewritten
         decisions = reader.session_decisions("s", 10)
         assert [(r.v, r.call, r.context, r.decision) for r in decisions] == [
             (v, old.CALL, old.CONTEXT, old.DECISION) for v in (1, 2, 3)

@@ -14,8 +14,7 @@ from typing import IO
 import anyio
 import pytest
 
-from magistrate.broker import CallContext, Decision, DecisionRecord, ToolCall, Trail, leaf_hash
-from magistrate.broker._storage import NewRecord
+from magistrate.broker import CallContext, Decision, DecisionRecord, ToolCall, Trail
 from magistrate.cli import main
 from tests._bounded import read_lines
 from tests.broker import _old_records as old
@@ -229,16 +228,8 @@ def test_records_of_older_versions_are_listed_as_todays_and_exported_as_they_wer
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "old.sqlite3"
-    trail = Trail.open(db)
-    bodies = [*old.OLD_DECISIONS.values(), old.V3_APPROVAL, old.V3_OUTCOME]
-    signed = [json.loads(body) for body in bodies]
-    trail._write(
-        [
-            NewRecord(s["kind"], s["time"], "s", "tu1", "Bash", b, leaf_hash(b))
-            for s, b in zip(signed, bodies, strict=True)
-        ]
-    )
-    trail.close()
+    old.write_old_trail(db)
+    signed = [json.loads(body) for body in old.OLD_RECORDS]
     append(db, [("Bash", {"command": "rm x"}, "deny", "s")], first=9)  # today's version beside them
     code, out, _ = run(capsys, "show", "--db", str(db))
     assert code == 0

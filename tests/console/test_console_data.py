@@ -4,7 +4,6 @@ the broker's own `Trail`, so they are signed and verify like any others."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import anyio
@@ -21,9 +20,7 @@ from magistrate.broker import (
     ToolOutcome,
     Trail,
     TrailReader,
-    leaf_hash,
 )
-from magistrate.broker._storage import NewRecord
 from magistrate.cli._console_data import DecisionFilters, decision_page, overview, trail_status
 from magistrate.cli._console_html import decisions_table
 from tests.broker import _old_records as old
@@ -132,16 +129,7 @@ def test_a_missing_key_is_a_failed_status_not_an_error(big: tuple[str, Path], tm
 
 def test_records_of_older_versions_are_shown_as_todays(tmp_path: Path) -> None:
     db, key = str(tmp_path / "old.sqlite3"), tmp_path / "trail.key"
-    trail = Trail.open(db, key_path=key)
-    bodies = [*old.OLD_DECISIONS.values(), old.V3_APPROVAL, old.V3_OUTCOME]
-    signed = [json.loads(body) for body in bodies]
-    trail._write(
-        [
-            NewRecord(s["kind"], s["time"], "s", "tu1", "Bash", b, leaf_hash(b))
-            for s, b in zip(signed, bodies, strict=True)
-        ]
-    )
-    trail.close()
+    old.write_old_trail(db, key)
     with TrailReader.open(db) as reader:
         assert trail_status(reader, key).ok
         page = decision_page(reader, DecisionFilters(decision="deny", rule="deny:0"))
