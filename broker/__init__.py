@@ -25,7 +25,14 @@ if TYPE_CHECKING:
         prompt_text,
     )
     from magistrate.broker._approval_terminal import TerminalApprover, terminal_available
-    from magistrate.broker._audit_records import ApprovalRecord, DecisionRecord, OutcomeRecord
+    from magistrate.broker._audit_records import (
+        RECORD_VERSION,
+        ApprovalRecord,
+        DecisionRecord,
+        OutcomeRecord,
+        TrailRecord,
+        parse_record,
+    )
     from magistrate.broker._broker import Broker
     from magistrate.broker._call import (
         PERMISSION_MODES,
@@ -196,6 +203,7 @@ _EXPORTS: dict[str, str] = {
     "PriorDecision": "magistrate.broker._call",
     "PromptRequest": "magistrate.broker._approval",
     "PromptResolver": "magistrate.broker._approval",
+    "RECORD_VERSION": "magistrate.broker._audit_records",
     "ReadInput": "magistrate.broker._tool_inputs",
     "Recalled": "magistrate.broker._approval",
     "Receipt": "magistrate.broker._trail",
@@ -227,6 +235,7 @@ _EXPORTS: dict[str, str] = {
     "ToolOutcome": "magistrate.broker._interfaces",
     "Trail": "magistrate.broker._trail",
     "TrailReader": "magistrate.broker._trail_reader",
+    "TrailRecord": "magistrate.broker._audit_records",
     "TrailVerificationError": "magistrate.broker._trail_errors",
     "Verdict": "magistrate.broker._approval",
     "VerifyReport": "magistrate.broker._trail_verify",
@@ -252,6 +261,7 @@ _EXPORTS: dict[str, str] = {
     "load_public_key": "magistrate.broker._signing",
     "merge_reports": "magistrate.broker._policy_testing",
     "open_database": "magistrate.broker._database_open",
+    "parse_record": "magistrate.broker._audit_records",
     "parse_when": "magistrate.broker._replay",
     "permission_mode_of": "magistrate.broker._call",
     "pre_tool_use_answer": "magistrate.broker._hooks",
@@ -341,6 +351,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "PriorDecision",
     "PromptRequest",
     "PromptResolver",
+    "RECORD_VERSION",
     "ReadInput",
     "Recalled",
     "Receipt",
@@ -372,6 +383,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "ToolOutcome",
     "Trail",
     "TrailReader",
+    "TrailRecord",
     "TrailVerificationError",
     "Verdict",
     "VerifyReport",
@@ -397,6 +409,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), which the public API test holds
     "load_public_key",
     "merge_reports",
     "open_database",
+    "parse_record",
     "parse_when",
     "permission_mode_of",
     "pre_tool_use_answer",

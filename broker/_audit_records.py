@@ -5,10 +5,16 @@ so they are pydantic models; unknown fields are kept, so an older reader still s
 bytes that are hashed are RFC 8785 canonical JSON of the redacted record: re-serialising an exported record
 canonically gives back exactly the bytes the Merkle leaf was computed over.
 
-A record embeds the values it records: a decision record's rules are `RuleRef`s, its behavior and permission
-mode the same literals as the `Decision`'s and the `CallContext`'s, and each record gives its value back
-(`DecisionRecord.decision()`, `.call()`, `.context()`, `OutcomeRecord.outcome()`, `ApprovalRecord.approval()`).
-Records of an older `RECORD_VERSION` are read into today's shape; their stored bytes, which were hashed, stay.
+A record embeds the values it records, as their own `TypeAdapter`s write them: a decision record holds the
+`Decision` (`record.decision`) and the `CallContext` (`record.context`), an outcome record the `ToolOutcome`,
+an approval record the `Approval`. Beside them every record has its envelope (`time`, `session_id`,
+`tool_use_id`, `tool_name`), which the trail's lookup columns copy and check. A value's field that the
+envelope already holds is stored once, in the envelope, and put back into the value when it is read: the
+call's name and id, the session id, and the decision's input when it is the input asked for. So a fact
+cannot be signed twice with two values, and `DecisionRecord.call` is the envelope and `input`.
+
+Records of an older `RECORD_VERSION` (1 to 3 wrote every field flat beside the envelope) are read into
+today's shape; their stored bytes, which were hashed and signed, stay as they are.
 
 A record does not contain its own position: the leaf index in the tree is its position, so a record can be
 built, redacted and hashed before the writer takes the trail's lock.
@@ -16,25 +22,36 @@ built, redacted and hashed before the writer takes the trail's lock.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import typing
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 import rfc8785
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticSerializationError
 
-from magistrate.broker._call import CallContext, PermissionMode, ToolCall
+from magistrate.broker._call import CallContext, ToolCall
 from magistrate.broker._canonical import canonical_json
-from magistrate.broker._decision import Behavior, Decision, RuleRef
+from magistrate.broker._decision import Decision
 from magistrate.broker._interfaces import Approval, ToolOutcome
 from magistrate.broker._redact import Redactor
 from magistrate.broker._trail_errors import AuditError
 
-RECORD_VERSION = 3
-"""3: a decision names the session's previous decision (`previous`); 2: a rule's source is nested
+RECORD_VERSION = 4
+"""4: a record embeds its value (`decision` and `context`, `outcome`, `approval`) beside the envelope;
+3: a decision names the session's previous decision (`previous`); 2: a rule's source is nested
 (`rule.source.kind`, `.path`, `.line`), as in `RuleRef`; 1 wrote it flat."""
 _MAX_SAFE_INT = 2**53 - 1
 
@@ -48,13 +65,43 @@ class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 
     v: int = RECORD_VERSION
-    """Record format version."""
+    """Record format version: the version the record was written in (an older one is read as today's)."""
     time: str = Field(default_factory=utc_now)
     """When the record was made (RFC 3339, UTC)."""
     session_id: str = ""
     tool_use_id: str | None = None
     """Links a call's decision, approval and outcome."""
     tool_name: str = ""
+
+
+def _flat(data: dict[str, Any]) -> bool:
+    """Whether `data` is a record of version 1 to 3, which wrote its value's fields beside the envelope."""
+    v = data.get("v", RECORD_VERSION)
+    return isinstance(v, int) and not isinstance(v, bool) and v < 4
+
+
+def _taken(data: dict[str, Any], names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`data` without `names`, and the fields of `names` it had."""
+    rest = dict(data)
+    return rest, {name: rest.pop(name) for name in names if name in rest}
+
+
+def _with_envelope(value: Any, shared: Mapping[str, Any]) -> Any:
+    """A value (its JSON or itself) holding the envelope's `shared` fields, which the envelope alone stores."""
+    if isinstance(value, dict):
+        return {**value, **shared}
+    stale = dataclasses.is_dataclass(value) and any(getattr(value, name) != v for name, v in shared.items())
+    return dataclasses.replace(value, **shared) if stale and not isinstance(value, type) else value
+
+
+def _without(data: Any, *names: str) -> None:
+    if isinstance(data, dict):
+        for name in names:
+            data.pop(name, None)
+
+
+def _session(data: dict[str, Any]) -> dict[str, Any]:
+    return {"session_id": data.get("session_id", "")}
 
 
 def _nested_rule(rule: Any) -> Any:
@@ -68,43 +115,65 @@ def _nested_rule(rule: Any) -> Any:
     return {**flat, "source": source}
 
 
-class DecisionRecord(_Record):
-    """A decision on one tool call, with the call, its context and the rule that decided.
+_DECISION_FIELDS = ("behavior", "message", "rule", "matched", "policy_version", "elapsed_ns", "error")
+_CONTEXT_FIELDS = ("cwd", "additional_directories", "permission_mode", "labels", "agent_id")
 
-    The fields are the `Decision`'s, the `ToolCall`'s and the `CallContext`'s (without the history, which is
-    the trail itself), typed as they are, so `decision()`, `call()` and `context()` give the values back."""
+
+def _nested_decision(data: dict[str, Any]) -> dict[str, Any]:
+    """A decision record of version 1 to 3 in today's shape: the flat fields gathered into the values."""
+    rest, decision = _taken(data, _DECISION_FIELDS)
+    rest, context = _taken(rest, _CONTEXT_FIELDS)
+    updated = rest.pop("updated_input", None)
+    if updated is not None:
+        decision["input"] = updated
+    decision["rule"] = _nested_rule(decision.get("rule"))
+    matched = decision.get("matched")
+    if isinstance(matched, list):
+        decision["matched"] = [_nested_rule(r) for r in matched]
+    return {**rest, "decision": decision, "context": context}
+
+
+class DecisionRecord(_Record):
+    """A decision on one tool call: the call's input, its context and the decision, as those values.
+
+    Stored as `{"v": 4, "kind": "decision", <envelope>, "input", "context", "decision", "previous"}`: the
+    context without its session id (the envelope's) and history (the trail itself), the decision without its
+    input when that is the input asked for (it differs only when a rule rewrote the call)."""
 
     kind: Literal["decision"] = "decision"
-    agent_id: str | None = None
     input: dict[str, Any] = Field(default_factory=dict)
-    """The input the model asked for (redacted)."""
-    updated_input: dict[str, Any] | None = None
-    """The input to run, when the decision rewrote it (redacted); None when unchanged."""
-    cwd: str = "."
-    permission_mode: PermissionMode = "default"
-    labels: dict[str, str] = Field(default_factory=dict)
-    behavior: Behavior
-    message: str = ""
-    rule: RuleRef | None = None
-    """The deciding rule; None when magistrate itself decided (failing closed)."""
-    matched: tuple[RuleRef, ...] = ()
-    policy_version: str = ""
-    elapsed_ns: int = 0
-    error: str | None = None
+    """The input the model asked for (redacted, when read back from the trail)."""
+    context: CallContext = Field(default_factory=CallContext)
+    """The session around the call, as recorded; its history is what the trail holds before the record."""
+    decision: Decision
+    """The decision as it was returned: its input is the one to run (the rewritten one, when a rule rewrote it)."""
     previous: int | None = None
     """The position in the trail of the session's previous decision, as the recording broker knew it (None for
     its first, and in records before version 3): a reader of the session's history can tell that a decision
     it links to was taken out of the session (its `session_id` column edited, or the record deleted)."""
 
-    @field_validator("rule", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _rule_v1(cls, rule: Any) -> Any:
-        return _nested_rule(rule)
+    def _read(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if _flat(data) and "decision" not in data:
+            data = _nested_decision(data)
+        context = _with_envelope(data.get("context", {}), {**_session(data), "history": ()})
+        decision = data.get("decision")
+        if isinstance(decision, dict) and "input" not in decision:
+            decision = {**decision, "input": data.get("input", {})}
+        return {**data, "context": context, "decision": decision}
 
-    @field_validator("matched", mode="before")
-    @classmethod
-    def _matched_v1(cls, matched: Any) -> Any:
-        return [_nested_rule(r) for r in matched] if isinstance(matched, list) else matched
+    @model_serializer(mode="wrap")
+    def _write(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            _without(data.get("context"), "session_id", "history")
+            decision = data.get("decision")
+            if isinstance(decision, dict) and decision.get("input") == data.get("input"):
+                del decision["input"]
+        return data
 
     @classmethod
     def of(
@@ -116,135 +185,108 @@ class DecisionRecord(_Record):
         time: str | None = None,
         previous: int | None = None,
     ) -> DecisionRecord:
-        requested = dict(call.tool_input)
-        to_run = dict(decision.input)
         return cls(
             time=time or utc_now(),
             session_id=context.session_id,
-            agent_id=context.agent_id,
             tool_use_id=call.tool_use_id,
             tool_name=call.tool_name,
-            input=requested,
-            updated_input=None if to_run == requested else to_run,
-            cwd=context.cwd,
-            permission_mode=context.permission_mode,
-            labels=dict(context.labels),
-            behavior=decision.behavior,
-            message=decision.message,
-            rule=decision.rule,
-            matched=decision.matched,
-            policy_version=decision.policy_version,
-            elapsed_ns=decision.elapsed_ns,
-            error=decision.error,
+            input=dict(call.tool_input),
+            context=context,
+            decision=decision,
             previous=previous,
         )
 
+    @property
     def call(self) -> ToolCall:
         """The call as it was asked for (its input redacted, when read back from the trail)."""
         return ToolCall(self.tool_name, self.input, self.tool_use_id)
 
-    def context(self) -> CallContext:
-        """The session around the call, as recorded; the history is what the trail holds before it."""
-        return CallContext(
-            session_id=self.session_id,
-            cwd=self.cwd,
-            permission_mode=self.permission_mode,
-            labels=self.labels,
-            agent_id=self.agent_id,
-        )
 
-    def decision(self) -> Decision:
-        """The decision as it was returned: the input to run is the rewritten one, when there is one."""
-        return Decision(
-            behavior=self.behavior,
-            input=self.input if self.updated_input is None else self.updated_input,
-            message=self.message,
-            rule=self.rule,
-            matched=self.matched,
-            policy_version=self.policy_version,
-            elapsed_ns=self.elapsed_ns,
-            error=self.error,
-        )
+_ENVELOPE = ("tool_use_id", "tool_name", "session_id")
 
 
-class OutcomeRecord(_Record):
-    """What became of an allowed call; linked to its decision by `tool_use_id`."""
+class _OneValue(_Record):
+    """A record of one value whose call id, tool name and session id are the envelope's."""
 
+    # typing.ClassVar, not a bare ClassVar: the values' `ClassVar[ConfigDict]` must not evaluate in this module
+    _value: typing.ClassVar[str]
+    """The field that holds the value."""
+    _flat: typing.ClassVar[tuple[str, ...]]
+    """The value's other fields, which records before version 4 wrote beside the envelope."""
+
+    @classmethod
+    def _shared(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return {"tool_use_id": data.get("tool_use_id"), "tool_name": data.get("tool_name", ""), **_session(data)}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if _flat(data) and cls._value not in data:
+            data, value = _taken(data, cls._flat)
+            data[cls._value] = value
+        return {**data, cls._value: _with_envelope(data.get(cls._value), cls._shared(data))}
+
+    @model_serializer(mode="wrap")
+    def _write(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            _without(data.get(self._value), *_ENVELOPE)
+        return data
+
+    @classmethod
+    def _fields_of(cls, value: ToolOutcome | Approval, time: str | None) -> dict[str, Any]:
+        """The record's fields for `value`: the envelope from its call id, tool name and session id."""
+        envelope = {name: getattr(value, name) for name in _ENVELOPE}
+        return {"time": time or utc_now(), **envelope, cls._value: value}
+
+
+class OutcomeRecord(_OneValue):
+    """What became of an allowed call; linked to its decision by `tool_use_id`.
+
+    Stored as `{"v": 4, "kind": "outcome", <envelope>, "outcome"}`, the outcome without the call's id, the
+    tool's name and the session id (the envelope's)."""
+
+    _value = "outcome"
+    _flat = ("status", "result_size", "result_sha256", "error")
     kind: Literal["outcome"] = "outcome"
-    status: Literal["success", "error", "not_run"]
-    result_size: int = 0
-    result_sha256: str = ""
-    error: str | None = None
+    outcome: ToolOutcome
+
+    @classmethod
+    def _shared(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return {**super()._shared(data), "tool_use_id": data.get("tool_use_id") or ""}
 
     @classmethod
     def of(cls, outcome: ToolOutcome, *, time: str | None = None) -> OutcomeRecord:
-        return cls(
-            time=time or utc_now(),
-            session_id=outcome.session_id,
-            tool_use_id=outcome.tool_use_id,
-            tool_name=outcome.tool_name,
-            status=outcome.status,
-            result_size=outcome.result_size,
-            result_sha256=outcome.result_sha256,
-            error=outcome.error,
-        )
-
-    def outcome(self) -> ToolOutcome:
-        """The outcome as it was recorded."""
-        return ToolOutcome(
-            tool_use_id=self.tool_use_id or "",
-            tool_name=self.tool_name,
-            session_id=self.session_id,
-            status=self.status,
-            result_size=self.result_size,
-            result_sha256=self.result_sha256,
-            error=self.error,
-        )
+        return cls(**cls._fields_of(outcome, time))
 
 
-class ApprovalRecord(_Record):
-    """Who answered an `ask`, how, and why."""
+class ApprovalRecord(_OneValue):
+    """Who answered an `ask`, how, and why.
 
+    Stored as `{"v": 4, "kind": "approval", <envelope>, "approval"}`, the approval without the call's id, the
+    tool's name and the session id (the envelope's)."""
+
+    _value = "approval"
+    _flat = ("behavior", "approver", "note", "updated_input")
     kind: Literal["approval"] = "approval"
-    behavior: Literal["allow", "deny"]
-    approver: str
-    """Who decided: a user name, an approval queue's reviewer, `callback`, or `timeout`."""
-    note: str = ""
-    updated_input: dict[str, Any] | None = None
-    """The input the approver allowed, when they changed it (redacted)."""
+    approval: Approval
+    """The answer as it was recorded (the input the approver allowed redacted, when read back)."""
 
     @classmethod
     def of(cls, approval: Approval, *, time: str | None = None) -> ApprovalRecord:
-        return cls(
-            time=time or utc_now(),
-            session_id=approval.session_id,
-            tool_use_id=approval.tool_use_id,
-            tool_name=approval.tool_name,
-            behavior=approval.behavior,
-            approver=approval.approver,
-            note=approval.note,
-            updated_input=dict(approval.updated_input) if approval.updated_input is not None else None,
-        )
-
-    def approval(self) -> Approval:
-        """The answer as it was recorded (the input the approver allowed redacted)."""
-        return Approval(
-            tool_use_id=self.tool_use_id,
-            tool_name=self.tool_name,
-            session_id=self.session_id,
-            behavior=self.behavior,
-            approver=self.approver,
-            note=self.note,
-            updated_input=self.updated_input,
-        )
+        return cls(**cls._fields_of(approval, time))
 
 
 TrailRecord = Annotated[DecisionRecord | OutcomeRecord | ApprovalRecord, Field(discriminator="kind")]
+"""Any record of the trail, told apart by its `kind`."""
 _ADAPTER: TypeAdapter[DecisionRecord | OutcomeRecord | ApprovalRecord] = TypeAdapter(TrailRecord)
 
 
 def parse_record(body: bytes) -> DecisionRecord | OutcomeRecord | ApprovalRecord:
-    """A stored record back as a model (raises pydantic's ValidationError on a malformed body)."""
+    """A stored record back as a model, of whichever version it was written in (raises pydantic's
+    ValidationError, a ValueError, on a malformed body)."""
     return _ADAPTER.validate_json(body)
 
 

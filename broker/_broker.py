@@ -91,14 +91,13 @@ class Broker:
         if log:
             self._last_seq[session_id] = max(log[-1][0], self._last_seq.get(session_id, -1))
         return [
-            PriorDecision(r.tool_name, frozen_mapping(r.input), r.behavior, r.rule.id if r.rule is not None else None)
+            PriorDecision(r.tool_name, frozen_mapping(r.input), r.decision.behavior, _rule_id(r.decision))
             for _, r in log
         ]
 
     def _remember(self, session_id: str, call: ToolCall, decision: Decision) -> None:
-        past = self._session(session_id)
-        rule_id = decision.rule.id if decision.rule else None
-        past.append(PriorDecision(call.tool_name, frozen_mapping(call.tool_input), decision.behavior, rule_id))
+        prior = PriorDecision(call.tool_name, frozen_mapping(call.tool_input), decision.behavior, _rule_id(decision))
+        self._session(session_id).append(prior)
 
     async def decide(self, call: ToolCall, context: CallContext) -> Decision:
         """Decide `call` and durably record the decision; on any failure, a recorded deny."""
@@ -217,6 +216,10 @@ class Broker:
         seq = getattr(receipt, "seq", None)
         if session and isinstance(seq, int):
             self._last_seq[session] = max(seq, self._last_seq.get(session, -1))
+
+
+def _rule_id(decision: Decision) -> str | None:
+    return decision.rule.id if decision.rule is not None else None
 
 
 def _is_cancellation(exc: BaseException) -> bool:

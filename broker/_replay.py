@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -29,6 +29,9 @@ from magistrate.broker._decision import Behavior, Decision
 from magistrate.broker._defaults import HISTORY_LIMIT
 from magistrate.broker._interfaces import Policy
 from magistrate.broker._trail_errors import AuditError, TrailVerificationError
+
+if TYPE_CHECKING:
+    from magistrate.broker._audit_records import DecisionRecord
 
 CHANGE_KINDS = tuple(f"{a}-to-{b}" for a in ("allow", "deny", "ask") for b in ("allow", "deny", "ask") if a != b)
 
@@ -128,26 +131,18 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
-def _recorded(seq: int, record: Any) -> RecordedCall:
-    rule = getattr(record, "rule", None)
-    context = CallContext(
-        session_id=record.session_id,
-        cwd=record.cwd,
-        additional_directories=tuple(getattr(record, "additional_directories", None) or ()),
-        permission_mode=record.permission_mode,
-        labels=dict(record.labels),
-        agent_id=record.agent_id,
-    )
+def _recorded(seq: int, record: DecisionRecord) -> RecordedCall:
+    rule = record.decision.rule
     return RecordedCall(
         seq=seq,
         time=record.time,
         session_id=record.session_id,
         tool_name=record.tool_name,
         input=dict(record.input),
-        behavior=record.behavior,
+        behavior=record.decision.behavior,
         rule_id=None if rule is None else rule.id,
         rule_text=None if rule is None else rule.text,
-        context=context,
+        context=record.context,
         tool_use_id=record.tool_use_id,
     )
 
@@ -172,7 +167,7 @@ def read_recorded_calls(
     `unverified`. A verified trail is read up to the size that verified. Raises AuditError when the trail
     cannot be read.
     """
-    from magistrate.broker._audit_records import parse_record
+    from magistrate.broker._audit_records import DecisionRecord, parse_record
     from magistrate.broker._trail_reader import TrailReader
 
     keys = list(public_keys)
@@ -196,7 +191,7 @@ def read_recorded_calls(
                 record = parse_record(stored.body)
             except ValueError as exc:
                 raise AuditError(f"record {stored.seq} is unreadable: {exc}") from None
-            if record.kind == "decision":
+            if isinstance(record, DecisionRecord):
                 calls.append(_recorded(stored.seq, record))
         return calls, problem
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
-import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from magistrate.broker import StoredRecord, TrailReader, parse_when
+from magistrate.broker import DecisionRecord, StoredRecord, TrailReader, parse_record, parse_when
+
+if TYPE_CHECKING:
+    from magistrate.broker import TrailRecord
 
 EXIT_NOT_FOUND, EXIT_USAGE = 1, 2
 BEHAVIORS = ("allow", "deny", "ask")
@@ -41,7 +43,7 @@ class RecordFilter:
             return False
         if self.tools and not any(fnmatch.fnmatchcase(record.tool_name, t) for t in self.tools):
             return False
-        if self.decisions and (record.kind != "decision" or body_of(record).get("behavior") not in self.decisions):
+        if self.decisions and (record.kind != "decision" or behavior_of(record) not in self.decisions):
             return False
         if self.since is not None or self.until is not None:
             when = parse_when(record.time)
@@ -55,13 +57,19 @@ class RecordFilter:
         return not (self.tools or self.decisions or self.since or self.until)
 
 
-def body_of(record: StoredRecord) -> dict[str, Any]:
-    """A record's fields as stored; an unreadable body reads as no fields (the trail's verification says why)."""
+def record_of(record: StoredRecord) -> TrailRecord | None:
+    """A stored record as its model, of whichever version it was written in; None when its body does not read
+    as one (the trail's verification says why)."""
     try:
-        body = json.loads(record.body)
+        return parse_record(record.body)
     except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        return None
+
+
+def behavior_of(record: StoredRecord) -> str | None:
+    """A decision record's behavior; None for another record, or one that does not read."""
+    parsed = record_of(record)
+    return parsed.decision.behavior if isinstance(parsed, DecisionRecord) else None
 
 
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:

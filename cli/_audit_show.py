@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from magistrate.broker import (
+    ApprovalRecord,
     Checkpoint,
+    DecisionRecord,
+    OutcomeRecord,
     StoredRecord,
     TrailReader,
     TrailVerificationError,
@@ -37,8 +40,8 @@ from magistrate.cli._audit_filter import (
     RecordFilter,
     RefusedError,
     add_filter_arguments,
-    body_of,
     record_filter,
+    record_of,
     refusing,
     scanning,
 )
@@ -122,23 +125,25 @@ def _compact(value: Any) -> str:
 
 
 def _row(record: StoredRecord) -> list[str]:
-    body = body_of(record)
-    result = str(body.get("behavior") or body.get("status") or "")
-    rule = body.get("rule")
-    detail = str(rule.get("text") or rule.get("id") or "") if isinstance(rule, dict) else ""
-    if record.kind == "decision" and not detail:  # the default, or magistrate itself: the message says why
-        detail = str(body.get("message") or "")
-    shown_input = ""
-    if record.kind == "decision":
-        shown_input = _compact(body.get("input", {}))
-        if body.get("updated_input") is not None:
-            shown_input += " -> " + _compact(body["updated_input"])
-    elif record.kind == "approval":
-        detail = f"by {body.get('approver', '')}" + (f": {body['note']}" if body.get("note") else "")
-        if body.get("updated_input") is not None:
-            shown_input = _compact(body["updated_input"])
-    elif record.kind == "outcome" and body.get("error"):
-        shown_input = str(body["error"])
+    parsed = record_of(record)
+    result = detail = shown_input = ""
+    if isinstance(parsed, DecisionRecord):
+        decision = parsed.decision
+        result = decision.behavior
+        # The deciding rule; for the default, or magistrate itself, the message says why.
+        detail = (decision.rule.text or decision.rule.id if decision.rule else "") or decision.message
+        shown_input = _compact(parsed.input)
+        if dict(decision.input) != parsed.input:
+            shown_input += " -> " + _compact(dict(decision.input))
+    elif isinstance(parsed, ApprovalRecord):
+        approval = parsed.approval
+        result = approval.behavior
+        detail = f"by {approval.approver}" + (f": {approval.note}" if approval.note else "")
+        if approval.updated_input is not None:
+            shown_input = _compact(dict(approval.updated_input))
+    elif isinstance(parsed, OutcomeRecord):
+        result = parsed.outcome.status
+        shown_input = parsed.outcome.error or ""
     one_line = [v.replace("\n", " ") for v in (shown_input, detail)]
     return [str(record.seq), record.time[:23], record.kind, record.session_id, record.tool_name, result, *one_line]
 

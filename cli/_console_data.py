@@ -15,12 +15,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from magistrate.broker import (
+    ApprovalRecord,
+    DecisionRecord,
     MagistrateError,
+    OutcomeRecord,
+    RuleRef,
     StoredRecord,
     TrailReader,
     TrailVerificationError,
@@ -30,6 +34,10 @@ from magistrate.broker import (
     parse_when,
     verify_inclusion,
 )
+from magistrate.cli._audit_filter import record_of
+
+if TYPE_CHECKING:
+    from magistrate.broker import TrailRecord
 
 SCAN_BUDGET = 20_000
 """Records one request may examine for a page of decisions before it stops and offers to continue."""
@@ -117,6 +125,7 @@ def trail_status(reader: TrailReader, key_path: Path) -> TrailStatus:
 
 
 def _body(record: StoredRecord) -> dict[str, Any]:
+    """The stored record's fields as they were signed, for the page that shows them all."""
     try:
         body = json.loads(record.body)
     except ValueError:
@@ -124,17 +133,14 @@ def _body(record: StoredRecord) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def rule_where(rule: Any) -> str:
-    """Where a recorded rule was written (`policy.py:12`, `settings`), from either record version's shape."""
-    if not isinstance(rule, dict):
-        return ""
-    source = rule.get("source")
-    if not isinstance(source, dict):
-        source = {"kind": rule.get("source_kind"), "path": rule.get("source_path"), "line": rule.get("source_line")}
-    path, line = source.get("path"), source.get("line")
-    if path:
-        return f"{path}:{line}" if line is not None else str(path)
-    return str(source.get("kind") or "")
+def _decision_of(record: StoredRecord) -> DecisionRecord | None:
+    parsed = record_of(record)
+    return parsed if isinstance(parsed, DecisionRecord) else None
+
+
+def rule_where(rule: RuleRef | None) -> str:
+    """Where a recorded rule was written (`policy.py:12`, `settings`)."""
+    return "" if rule is None else str(rule.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,35 +165,27 @@ class DecisionRow:
     outcome: str = ""
 
 
-def _rule_of(body: dict[str, Any]) -> dict[str, Any]:
-    rule = body.get("rule")
-    return rule if isinstance(rule, dict) else {}
-
-
-def _row(record: StoredRecord, body: dict[str, Any], linked: list[tuple[StoredRecord, dict[str, Any]]]) -> DecisionRow:
-    rule = _rule_of(body)
+def _row(record: StoredRecord, parsed: DecisionRecord | None, linked: list[TrailRecord]) -> DecisionRow:
+    decision = None if parsed is None else parsed.decision
+    rule = None if decision is None else decision.rule
     approver = approval = note = outcome = ""
-    for other, other_body in linked:
-        if other.seq <= record.seq:
-            continue
-        if other.kind == "approval" and not approver:
-            approver, approval = str(other_body.get("approver", "")), str(other_body.get("behavior", ""))
-            note = str(other_body.get("note", ""))
-        elif other.kind == "outcome" and not outcome:
-            outcome = str(other_body.get("status", ""))
-    raw_input = body.get("input")
+    for other in linked:
+        if isinstance(other, ApprovalRecord) and not approver:
+            approver, approval, note = other.approval.approver, other.approval.behavior, other.approval.note
+        elif isinstance(other, OutcomeRecord) and not outcome:
+            outcome = other.outcome.status
     return DecisionRow(
         seq=record.seq,
         time=record.time,
         session_id=record.session_id,
-        agent_id=str(body.get("agent_id") or ""),
+        agent_id=(parsed.context.agent_id or "") if parsed is not None else "",
         tool_name=record.tool_name,
         tool_use_id=record.tool_use_id or "",
-        input=raw_input if isinstance(raw_input, dict) else {},
-        behavior=str(body.get("behavior", "")),
-        message=str(body.get("message", "")),
-        rule_id=str(rule.get("id", "")),
-        rule_text=str(rule.get("text", "")),
+        input=dict(parsed.input) if parsed is not None else {},
+        behavior=decision.behavior if decision is not None else "",
+        message=decision.message if decision is not None else "",
+        rule_id=rule.id if rule is not None else "",
+        rule_text=rule.text if rule is not None else "",
         rule_where=rule_where(rule),
         approver=approver,
         approval=approval,
@@ -196,23 +194,25 @@ def _row(record: StoredRecord, body: dict[str, Any], linked: list[tuple[StoredRe
     )
 
 
-def _matches(record: StoredRecord, body: dict[str, Any] | None, f: DecisionFilters, since: str, until: str) -> bool:
-    """The column filters first (cheap), then those that need the record's body."""
+def _columns_match(record: StoredRecord, f: DecisionFilters, since: str, until: str) -> bool:
+    """The filters the lookup columns answer (cheap: no record is parsed)."""
     if record.kind != "decision":
         return False
     if f.session and not record.session_id.startswith(f.session):
         return False
     if f.tool and not fnmatch.fnmatchcase(record.tool_name, f.tool):
         return False
-    if (since and record.time < since) or (until and record.time >= until):
-        return False
-    if body is None:
-        return True
-    if f.decision and body.get("behavior") != f.decision:
+    return not ((since and record.time < since) or (until and record.time >= until))
+
+
+def _record_matches(record: StoredRecord, parsed: DecisionRecord | None, f: DecisionFilters) -> bool:
+    """The filters that need the record itself."""
+    decision = None if parsed is None else parsed.decision
+    if f.decision and (decision is None or decision.behavior != f.decision):
         return False
     if f.rule:
-        rule = _rule_of(body)
-        if f.rule != rule.get("id") and f.rule not in str(rule.get("text", "")):
+        rule = None if decision is None else decision.rule
+        if rule is None or (f.rule != rule.id and f.rule not in rule.text):
             return False
     return not (f.q and f.q.lower() not in record.body.decode("utf-8", "replace").lower())
 
@@ -255,7 +255,7 @@ def decision_page(
     if until:
         high = min(high, _first_at_or_after(reader, until, high))
     low = _first_at_or_after(reader, since, high) if since else 0
-    found: list[tuple[StoredRecord, dict[str, Any]]] = []
+    found: list[tuple[StoredRecord, DecisionRecord | None]] = []
     cursor, examined = high, 0
     while cursor > low and len(found) < limit and (budget is None or examined < budget):
         step = _BATCH if budget is None else min(_BATCH, budget - examined)
@@ -264,19 +264,21 @@ def decision_page(
         for record in reversed(batch):
             cursor = record.seq
             examined += 1
-            if _matches(record, None, filters, since, until):
-                body = _body(record)
-                if _matches(record, body, filters, since, until):
-                    found.append((record, body))
+            if _columns_match(record, filters, since, until):
+                parsed = _decision_of(record)
+                if _record_matches(record, parsed, filters):
+                    found.append((record, parsed))
                     if len(found) == limit:
                         break
         else:
             cursor = start
-    linked: dict[str, list[tuple[StoredRecord, dict[str, Any]]]] = {}
+    linked: dict[str, list[tuple[int, TrailRecord]]] = {}
     for other in reader.of_calls(r.tool_use_id for r, _ in found if r.tool_use_id):
-        if other.kind != "decision" and other.tool_use_id:
-            linked.setdefault(other.tool_use_id, []).append((other, _body(other)))
-    rows = [_row(r, body, linked.get(r.tool_use_id or "", [])) for r, body in found]
+        if other.kind != "decision" and other.tool_use_id and (parsed_other := record_of(other)) is not None:
+            linked.setdefault(other.tool_use_id, []).append((other.seq, parsed_other))
+    rows = [
+        _row(r, parsed, [o for seq, o in linked.get(r.tool_use_id or "", []) if seq > r.seq]) for r, parsed in found
+    ]
     return DecisionPage(rows, cursor if cursor > low else None, (cursor, high), size)
 
 
@@ -319,14 +321,14 @@ def overview(reader: TrailReader, *, session: str = "", since: str = "") -> Over
         summary.last = max(summary.last, record.time)
         if record.kind != "decision":
             continue
-        body = _body(record)
-        behavior = str(body.get("behavior", ""))
+        parsed = _decision_of(record)
+        behavior = "" if parsed is None else parsed.decision.behavior
         out.by_decision[behavior] += 1
         out.by_tool[record.tool_name] += 1
         summary.decisions += 1
         summary.denied += behavior == "deny"
-        if body.get("agent_id"):
-            summary.agents.add(str(body["agent_id"]))
+        if parsed is not None and parsed.context.agent_id:
+            summary.agents.add(parsed.context.agent_id)
     out.sessions = sorted(sessions.values(), key=lambda s: s.last, reverse=True)
     return out
 
@@ -350,6 +352,9 @@ class RecordDetail:
 
     record: StoredRecord
     body: dict[str, Any]
+    """The fields as they were stored and signed, in the shape of the record's version."""
+    parsed: TrailRecord | None
+    """The record as its model (None when the body does not read as one)."""
     content_matches: bool
     """The stored bytes still hash to the stored leaf."""
     proof: ProofCheck
@@ -392,6 +397,7 @@ def record_detail(reader: TrailReader, seq: int, key_path: Path) -> RecordDetail
     return RecordDetail(
         record=record,
         body=_body(record),
+        parsed=record_of(record),
         content_matches=leaf_hash(record.body) == record.leaf,
         proof=check_proof(reader, record, key_path),
         linked=linked,

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from magistrate.broker import ApprovalRecord, DecisionRecord, OutcomeRecord, StoredRecord
+from magistrate.cli._audit_filter import record_of
 from magistrate.cli._console_data import DecisionFilters, DecisionPage, RecordDetail, rule_where
 from magistrate.cli._console_html import badge, decisions_table, esc, href
 from magistrate.servers import QueuedAsk
@@ -61,8 +63,8 @@ def record_body(detail: RecordDetail) -> str:
         f"<dt>{esc(key)}</dt><dd>{_json(value) if isinstance(value, (dict, list)) else esc(value)}</dd>"
         for key, value in body.items()
     )
-    if isinstance(body.get("rule"), dict):
-        fields += f"<dt>rule written at</dt><dd><code>{esc(rule_where(body['rule']))}</code></dd>"
+    if isinstance(detail.parsed, DecisionRecord) and detail.parsed.decision.rule is not None:
+        fields += f"<dt>rule written at</dt><dd><code>{esc(rule_where(detail.parsed.decision.rule))}</code></dd>"
     content = (
         badge("success") + " the stored record still hashes to its leaf"
         if detail.content_matches
@@ -84,7 +86,7 @@ def record_body(detail: RecordDetail) -> str:
         )
     linked = "".join(
         f'<tr><td class="num"><a href="{href(f"/records/{r.seq}")}">{r.seq}</a></td><td>{esc(r.kind)}</td>'
-        f"<td>{esc(r.time)}</td><td>{_linked_summary(r.body)}</td></tr>"
+        f"<td>{esc(r.time)}</td><td>{_linked_summary(r)}</td></tr>"
         for r in detail.linked
     )
     linked_table = (
@@ -101,19 +103,17 @@ def record_body(detail: RecordDetail) -> str:
     )
 
 
-def _linked_summary(raw: bytes) -> str:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return ""
-    if not isinstance(body, dict):
-        return ""
-    if body.get("kind") == "outcome":
-        return badge(str(body.get("status", "")))
-    if body.get("kind") == "approval":
-        note = f" ({esc(body.get('note'))})" if body.get("note") else ""
-        return f"{badge(str(body.get('behavior', '')))} by {esc(body.get('approver', ''))}{note}"
-    return badge(str(body.get("behavior", "")))
+def _linked_summary(stored: StoredRecord) -> str:
+    record = record_of(stored)
+    if isinstance(record, OutcomeRecord):
+        return badge(record.outcome.status)
+    if isinstance(record, ApprovalRecord):
+        approval = record.approval
+        note = f" ({esc(approval.note)})" if approval.note else ""
+        return f"{badge(approval.behavior)} by {esc(approval.approver)}{note}"
+    if isinstance(record, DecisionRecord):
+        return badge(record.decision.behavior)
+    return ""
 
 
 def waited(created_at: str, now: datetime | None = None) -> str:

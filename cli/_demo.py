@@ -125,32 +125,30 @@ def _show(message: object, names: dict[str, str]) -> None:
 
 
 def _table(db: Path) -> None:
-    from magistrate.broker import TrailReader
+    from magistrate.broker import ApprovalRecord, DecisionRecord, OutcomeRecord, TrailReader, parse_record
 
     with TrailReader.open(db) as trail:
-        rows = [{**json.loads(r.body), "seq": r.seq} for r in trail.records()]
-    outcomes = {r.get("tool_use_id"): r.get("status") for r in rows if r.get("kind") == "outcome"}
-    approvals = {r.get("tool_use_id"): r for r in rows if r.get("kind") == "approval"}
+        records = [(r.seq, parse_record(r.body)) for r in trail.records()]
+    outcomes = {r.tool_use_id: r.outcome.status for _, r in records if isinstance(r, OutcomeRecord)}
+    approvals = {r.tool_use_id: r.approval.behavior for _, r in records if isinstance(r, ApprovalRecord)}
     header = f"  {'#':>3}  {'tool':<40} {'decision':<10} {'rule':<40} {'source':<13} outcome"
     _say(header)
     _say("  " + "-" * (len(header) - 2))
-    for row in rows:
-        if row.get("kind") != "decision":
+    for seq, record in records:
+        if not isinstance(record, DecisionRecord):
             continue
-        rule = row.get("rule") or {}
-        behavior = row["behavior"]
-        if row.get("updated_input"):
+        rule = record.decision.rule
+        behavior: str = record.decision.behavior
+        if dict(record.decision.input) != record.input:
             behavior = "rewrite"
-        tool_use_id = row.get("tool_use_id")
-        if tool_use_id in approvals:
-            behavior = f"ask->{approvals[tool_use_id]['behavior']}"
-        where = rule.get("source") or {}
-        source = where.get("kind", "")
-        if where.get("line"):
-            source = f"policy.py:{where['line']}"
-        outcome = outcomes.get(tool_use_id, "-")
-        text = rule.get("text", "")
-        _say(f"  {row['seq']:>3}  {row['tool_name']:<40} {behavior:<10} {text:<40} {source:<13} {outcome}")
+        if record.tool_use_id in approvals:
+            behavior = f"ask->{approvals[record.tool_use_id]}"
+        source: str = "" if rule is None else rule.source.kind
+        if rule is not None and rule.source.line:
+            source = f"policy.py:{rule.source.line}"
+        outcome = outcomes.get(record.tool_use_id, "-")
+        text = "" if rule is None else rule.text
+        _say(f"  {seq:>3}  {record.tool_name:<40} {behavior:<10} {text:<40} {source:<13} {outcome}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -97,7 +97,7 @@ def trail_recall(trail: Trail) -> Callable[[str], Awaitable[Recalled | None]]:
         record = trail.decision_for(tool_use_id)
         if record is None:
             return None
-        return Recalled(record.call(), record.decision(), record.session_id)
+        return Recalled(record.call, record.decision, record.session_id)
 
     async def recall(tool_use_id: str) -> Recalled | None:
         return await anyio.to_thread.run_sync(lookup, tool_use_id)

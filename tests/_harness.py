@@ -30,6 +30,15 @@ from typing import Any
 
 import pytest
 
+from magistrate.broker import (
+    Approval,
+    ApprovalRecord,
+    DecisionRecord,
+    OutcomeRecord,
+    TrailReader,
+    TrailRecord,
+    parse_record,
+)
 from magistrate.sdk.scripted_model import Scenario, ScriptedModel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -236,3 +245,23 @@ def isolated_home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     return home
+
+
+def exported_records(lines: str) -> list[DecisionRecord | OutcomeRecord | ApprovalRecord]:
+    """The records of `magistrate audit export` (or `show --json`) output, read through the trail's own models,
+    as any reader of an exported trail would."""
+    return [
+        parse_record(json.dumps(json.loads(line)["record"]).encode()) for line in lines.splitlines() if line.strip()
+    ]
+
+
+def records(trail: TrailReader) -> list[TrailRecord]:
+    """Every record of `trail`, read through its model."""
+    return [parse_record(r.body) for r in trail.records()]
+
+
+def last_approval(trail: TrailReader) -> Approval:
+    """The approval `trail` recorded last."""
+    record = records(trail)[-1]
+    assert isinstance(record, ApprovalRecord)
+    return record.approval

@@ -12,9 +12,11 @@ import pytest
 
 from magistrate.broker import (
     Approval,
+    ApprovalRecord,
     Broker,
     CallContext,
     Decision,
+    DecisionRecord,
     Governor,
     PriorDecision,
     RuleRef,
@@ -22,6 +24,7 @@ from magistrate.broker import (
     ToolCall,
     ToolOutcome,
     Trail,
+    parse_record,
     verify_trail,
 )
 from magistrate.broker._immutable import FrozenDict
@@ -69,6 +72,11 @@ def stored(trail: Trail) -> list[StoredRecord]:
     return trail.records()
 
 
+def decisions(trail: Trail) -> list[Decision]:
+    """The decisions recorded, read back through the record's model."""
+    return [r.decision for r in map(parse_record, (s.body for s in stored(trail))) if isinstance(r, DecisionRecord)]
+
+
 def bash(command: str, tool_use_id: str = "tu") -> ToolCall:
     return ToolCall("Bash", {"command": command}, tool_use_id=tool_use_id)
 
@@ -81,15 +89,14 @@ async def test_a_decision_is_durable_before_it_is_returned(trail: Trail) -> None
     # a second, independent reader sees the record as soon as decide returned
     records = stored(trail)
     assert len(records) == 1
-    body = json.loads(records[0].body)
-    assert body["behavior"] == "allow"
-    assert body["rule"] == {
+    [recorded] = decisions(trail)
+    assert (recorded.behavior, recorded.rule, recorded.policy_version) == ("allow", RULE, "v-test")
+    assert json.loads(records[0].body)["decision"]["rule"] == {
         "id": "r1",
         "text": "Bash(echo:*)",
         "list": "allow",
         "source": {"kind": "cli", "path": None, "line": None},
     }
-    assert body["policy_version"] == "v-test"
     trail.close()
 
 
@@ -101,10 +108,9 @@ async def test_a_raising_policy_is_a_recorded_deny(trail: Trail) -> None:
     assert decision.rule is None
     assert decision.error is not None
     assert "rule exploded" in decision.error
-    body = json.loads(stored(trail)[0].body)
-    assert body["behavior"] == "deny"
-    assert "rule exploded" in body["error"]
-    assert body["policy_version"] == "v-broken"
+    [recorded] = decisions(trail)
+    assert (recorded.behavior, recorded.policy_version) == ("deny", "v-broken")
+    assert "rule exploded" in (recorded.error or "")
     trail.close()
 
 
@@ -125,9 +131,10 @@ async def test_an_unencodable_input_is_a_deny_not_a_crash(trail: Trail) -> None:
         decision = await broker.decide(ToolCall("Bash", {"command": "echo", "x": object()}), CallContext())
     assert decision.behavior == "deny"
     (record,) = stored(trail)
-    body = json.loads(record.body)
-    assert body["behavior"] == "deny"
-    assert body["input"]["x"].startswith("<object object")
+    recorded = parse_record(record.body)
+    assert isinstance(recorded, DecisionRecord)
+    assert recorded.decision.behavior == "deny"
+    assert recorded.input["x"].startswith("<object object")
     trail.close()
 
 
@@ -196,8 +203,9 @@ async def test_outcomes_and_approvals_are_linked_by_tool_use_id(trail: Trail) ->
         ("approval", "tu-9"),
         ("outcome", "tu-9"),
     ]
-    approval = json.loads(records[1].body)
-    assert (approval["approver"], approval["note"], approval["behavior"]) == ("terminal:alice", "fine", "allow")
+    approval = parse_record(records[1].body)
+    assert isinstance(approval, ApprovalRecord)
+    assert approval.approval == Approval("tu-9", "Bash", "s", "allow", "terminal:alice", note="fine")
     assert verify_trail(trail.store, [trail.public_key]).size == 3
     trail.close()
 
@@ -234,18 +242,16 @@ async def test_the_real_policy_uses_history_and_the_trail_says_why(trail: Trail,
         denied = await broker.decide(fetch, context)
         assert denied.behavior == "deny"
         assert (await broker.decide(bash("rm -rf x"), context)).behavior == "deny"
-    records = [json.loads(r.body) for r in stored(trail)]
-    rule = records[2]["rule"]
-    assert (
-        rule["id"]
-        == "python:test_the_real_policy_uses_history_and_the_trail_says_why.<locals>.no_network_after_secrets"
-    )
-    assert rule["source"]["kind"] == "python"
-    assert rule["source"]["path"] == __file__
-    assert records[2]["message"] == "no network after reading secrets"
-    assert records[3]["rule"]["text"] == "Bash(rm:*)"
-    assert records[3]["rule"]["list"] == "deny"
-    assert records[0]["policy_version"] == policy.version
+    records = decisions(trail)
+    rule = records[2].rule
+    assert rule is not None
+    name = "test_the_real_policy_uses_history_and_the_trail_says_why.<locals>.no_network_after_secrets"
+    assert rule.id == f"python:{name}"
+    assert (rule.source.kind, rule.source.path) == ("python", __file__)
+    assert records[2].message == "no network after reading secrets"
+    assert records[3].rule is not None
+    assert (records[3].rule.text, records[3].rule.list) == ("Bash(rm:*)", "deny")
+    assert records[0].policy_version == policy.version
     trail.close()
 
 
@@ -287,5 +293,7 @@ async def test_an_unreadable_history_is_a_recorded_deny(trail: Trail, tmp_path: 
     db = sqlite3.connect(tmp_path / "trail.sqlite3", isolation_level=None)
     [(last,)] = db.execute("SELECT body FROM trail_records ORDER BY seq DESC LIMIT 1").fetchall()
     db.close()
-    assert json.loads(last)["behavior"] == "deny"
+    denied = parse_record(last)
+    assert isinstance(denied, DecisionRecord)
+    assert denied.decision.behavior == "deny"
     trail.close()

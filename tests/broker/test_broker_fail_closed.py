@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import json
 import os
 import signal
 import sqlite3
@@ -28,11 +27,13 @@ from magistrate.broker import (
     Broker,
     CallContext,
     Decision,
+    DecisionRecord,
     Deny,
     Environment,
     RulePolicy,
     ToolCall,
     Trail,
+    parse_record,
 )
 
 pytestmark = pytest.mark.anyio
@@ -54,8 +55,11 @@ def bash(command: str) -> ToolCall:
     return ToolCall("Bash", {"command": command}, tool_use_id="tu-1")
 
 
-def recorded(trail: Trail) -> list[dict[str, Any]]:
-    return [json.loads(r.body) for r in trail.records()]
+def recorded(trail: Trail) -> list[DecisionRecord]:
+    """The decision records, read back through their model."""
+    found = [parse_record(r.body) for r in trail.records()]
+    assert all(isinstance(r, DecisionRecord) for r in found)
+    return [r for r in found if isinstance(r, DecisionRecord)]
 
 
 RAISED: list[Callable[[], BaseException]] = [
@@ -101,8 +105,8 @@ async def test_a_policy_raising_any_base_exception_is_a_recorded_deny(trail: Tra
         assert decision.error is not None
         assert type(exc).__name__ in decision.error
     [body] = recorded(trail)
-    assert body["behavior"] == "deny"
-    assert type(exc).__name__ in body["error"]
+    assert body.decision.behavior == "deny"
+    assert type(exc).__name__ in (body.decision.error or "")
 
 
 @pytest.mark.parametrize("make", RAISED, ids=lambda m: type(m()).__name__)
@@ -126,7 +130,7 @@ async def test_a_python_rule_raising_any_base_exception_is_a_recorded_deny(
         assert decision.behavior == "deny"
         assert decision.error is not None
         assert type(exc).__name__ in decision.error
-    assert recorded(trail)[0]["behavior"] == "deny"
+    assert recorded(trail)[0].decision.behavior == "deny"
 
 
 class _Returns:
@@ -158,8 +162,8 @@ async def test_a_policy_returning_no_decision_is_a_recorded_deny(trail: Trail, v
     assert decision.error is not None
     assert "not a Decision" in decision.error
     [body] = recorded(trail)
-    assert body["behavior"] == "deny"
-    assert "not a Decision" in body["error"]
+    assert body.decision.behavior == "deny"
+    assert "not a Decision" in (body.decision.error or "")
 
 
 class _Waits:
@@ -191,8 +195,8 @@ async def test_a_cancelled_caller_is_cancelled_after_its_deny_is_recorded(trail:
             tg.cancel_scope.cancel()
     assert not reached_end  # the cancellation went on
     [body] = recorded(trail)
-    assert body["behavior"] == "deny"
-    assert "CancelledError" in body["error"]
+    assert body.decision.behavior == "deny"
+    assert "CancelledError" in (body.decision.error or "")
 
 
 async def test_a_cancelled_async_rule_is_cancelled_after_its_deny_is_recorded(trail: Trail) -> None:
@@ -213,7 +217,7 @@ async def test_a_cancelled_async_rule_is_cancelled_after_its_deny_is_recorded(tr
                 scope.cancel()
     assert scope.cancelled_caught
     [body] = recorded(trail)
-    assert body["behavior"] == "deny"
+    assert body.decision.behavior == "deny"
 
 
 # -- rules cannot change what they were not given -------------------------------------------------------------
@@ -233,7 +237,7 @@ async def test_a_rule_changing_the_raw_input_in_place_is_a_deny_and_changes_noth
     assert "TypeError" in decision.error
     assert decision.input == {"command": "echo hi"}
     assert call.tool_input == {"command": "echo hi"}
-    assert recorded(trail)[0]["input"] == {"command": "echo hi"}
+    assert recorded(trail)[0].input == {"command": "echo hi"}
 
 
 async def test_a_rule_changing_its_typed_input_behind_its_back_changes_nothing(trail: Trail) -> None:
@@ -252,7 +256,7 @@ async def test_a_rule_changing_its_typed_input_behind_its_back_changes_nothing(t
     assert decision.behavior == "allow"
     assert decision.input == {"command": "echo hi"}
     assert seen == ["echo hi"]  # the next rule gets a view of its own
-    assert recorded(trail)[0]["updated_input"] is None
+    assert recorded(trail)[0].decision.input == recorded(trail)[0].input  # not rewritten
 
 
 async def test_nested_lists_of_the_input_are_read_only_too(trail: Trail) -> None:
@@ -283,7 +287,7 @@ async def test_a_policy_that_changes_its_call_in_place_runs_the_call_as_asked(tr
     assert decision.behavior == "allow"
     assert decision.input == {"command": "echo hi"}
     assert asked.tool_input == {"command": "echo hi"}
-    assert recorded(trail)[0]["updated_input"] is None
+    assert recorded(trail)[0].decision.input == recorded(trail)[0].input  # not rewritten
 
 
 async def test_a_rule_cannot_change_the_history_or_labels_it_judges(trail: Trail) -> None:
@@ -310,7 +314,7 @@ async def test_a_rule_cannot_change_the_history_or_labels_it_judges(trail: Trail
     await broker.decide(bash("echo hi"), context)
     assert attempts == ["labels", "labels", "history"]
     assert [p.tool_input["command"] for p in broker.history("s")] == ["cat secrets", "echo hi"]
-    assert [r["labels"] for r in recorded(trail)] == [{"team": "a"}, {"team": "a"}]
+    assert [r.context.labels for r in recorded(trail)] == [{"team": "a"}, {"team": "a"}]
 
 
 async def test_a_rewrite_is_checked_again_and_the_rule_keeps_no_hold_on_it(trail: Trail) -> None:
@@ -364,7 +368,7 @@ async def test_a_sync_rule_that_hangs_is_denied_at_its_deadline(trail: Trail, sy
     assert decision.behavior == "deny"
     assert decision.error is not None
     assert "overran its 0.2 s budget" in decision.error
-    assert recorded(trail)[0]["behavior"] == "deny"
+    assert recorded(trail)[0].decision.behavior == "deny"
 
 
 @pytest.mark.timeout(600, method="thread")  # pytest-timeout's default holds SIGALRM, which sends rules to a thread

@@ -89,7 +89,7 @@ def test_wire_formats_validate_when_their_values_were_published_first() -> None:
         "    'context': {'history': [{'tool_name': 'Read', 'tool_input': {}, 'behavior': 'allow'}]}})\n"
         "assert request.context.history[0].tool_name == 'Read'\n"
         "record = b.DecisionRecord.of(request.call, request.context, decision)\n"
-        "assert b.DecisionRecord.model_validate_json(record.model_dump_json()).decision() == decision\n"
+        "assert b.DecisionRecord.model_validate_json(record.model_dump_json()).decision == decision\n"
         "approval = b.Approval('t1', 'Bash', 's', 'allow', 'alice')\n"
         "assert b.APPROVAL_ADAPTER.validate_python(b.APPROVAL_ADAPTER.dump_python(approval)) == approval\n"
         "hook = b.HookInput.model_validate({'hook_event_name': 'PreToolUse', 'tool_name': 'Bash'})\n"

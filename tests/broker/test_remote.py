@@ -28,6 +28,7 @@ from magistrate.broker import (
     Broker,
     CallContext,
     Decision,
+    DecisionRecord,
     Governor,
     PriorDecision,
     RemoteBrokerError,
@@ -36,6 +37,7 @@ from magistrate.broker import (
     ToolOutcome,
     Trail,
     load_policy,
+    parse_record,
     verify_trail,
 )
 from magistrate.broker._decision_wire import DECISION_ADAPTER, DecideRequest
@@ -165,14 +167,15 @@ async def test_allow_deny_and_ask_come_back_as_the_policy_decided_and_are_record
             assert (deny.rule.text, deny.rule.list) == ("Bash(rm:*)", "deny")
             assert deny.rule.source == expected[1].rule.source  # type: ignore[union-attr]
             assert deny.policy_version == local.version
-            stored = [json.loads(r.body) for r in broker.trail.records(start=0)]
-            assert [(r["kind"], r["tool_use_id"], r["behavior"]) for r in stored] == [
-                ("decision", "a", "allow"),
-                ("decision", "d", "deny"),
-                ("decision", "k", "ask"),
+            stored = [parse_record(r.body) for r in broker.trail.records(start=0)]
+            assert all(isinstance(r, DecisionRecord) for r in stored)
+            recorded = [(r.tool_use_id, r.decision) for r in stored if isinstance(r, DecisionRecord)]
+            assert [(tool_use_id, d.behavior) for tool_use_id, d in recorded] == [
+                ("a", "allow"),
+                ("d", "deny"),
+                ("k", "ask"),
             ]
-            assert stored[1]["rule"]["text"] == "Bash(rm:*)"
-            assert stored[1]["rule"]["source"]["path"] == deny.rule.source.path
+            assert recorded[1][1].rule == deny.rule  # the deciding rule, its text and source, as the client got it
 
 
 async def test_outcomes_and_approvals_are_recorded_and_the_trail_verifies(

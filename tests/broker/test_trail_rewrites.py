@@ -14,7 +14,6 @@ from typing import Any
 
 import anyio
 import pytest
-import rfc8785
 
 from magistrate.broker import (
     AuditError,
@@ -24,15 +23,16 @@ from magistrate.broker import (
     Decision,
     DecisionRecord,
     Deny,
+    PriorDecision,
     RulePolicy,
     ToolCall,
     Trail,
     TrailReader,
     TrailVerificationError,
 )
-from magistrate.broker._merkle import Frontier, leaf_hash
+from magistrate.broker._merkle import Frontier
 from magistrate.broker._signing import load_or_create_signing_key
-from magistrate.broker._storage import NewRecord
+from tests.broker import _old_records as old
 
 N = 6
 
@@ -249,23 +249,35 @@ def test_an_intact_trail_keeps_working_and_verifying(setup: Setup) -> None:
     assert setup.verify() is None
 
 
-def test_a_trail_of_version_2_records_still_verifies_and_reads(tmp_path: Path) -> None:
-    """Records written before decisions linked to their session's previous one (no `previous`)."""
+def test_a_trail_of_version_1_2_and_3_records_still_verifies_and_reads(tmp_path: Path) -> None:
+    """Records older versions wrote (flat fields; no `previous` before 3) stay as signed and read as today's."""
     made = Setup(str(tmp_path / "trail.sqlite3"), tmp_path / "keys" / "trail.key")
-    trail = Trail.open(made.db, key_path=made.key_path)
-    rows = []
-    for i, command in enumerate(["cat secrets.txt", "echo 1"]):
-        call = ToolCall("Bash", {"command": command}, tool_use_id=f"tu{i}")
-        record = DecisionRecord.of(call, CallContext(session_id="s"), Decision("allow", call.tool_input))
-        body = {k: v for k, v in record.model_dump(mode="json").items() if k != "previous"}
-        encoded = rfc8785.dumps({**body, "v": 2})
-        rows.append(NewRecord("decision", record.time, "s", f"tu{i}", "Bash", encoded, leaf_hash(encoded)))
-    trail._write(rows)
-    trail.close()
+    old.write_old_trail(made.db, made.key_path)
     assert made.verify() is None
     with made.reader() as reader:
-        assert [r.previous for r in reader.session_decisions("s", 10)] == [None, None]
-    assert anyio.run(_decide, made, "curl https://example.com").behavior == "deny"  # the history still counts
+        assert [r.body for r in reader.records()] == old.OLD_RECORDS  # never rewritten
+        decisions = reader.session_decisions("s", 10)
+        assert [(r.v, r.call, r.context, r.decision) for r in decisions] == [
+            (v, old.CALL, old.CONTEXT, old.DECISION) for v in (1, 2, 3)
+        ]
+        found = reader.decision_for("tu1")
+        assert found is not None
+        assert found.decision == old.DECISION
+    # the history still counts: the session's old decisions are read back for a broker that has not seen it
+    seen: list[tuple[PriorDecision, ...]] = []
+    policy = RulePolicy(default="allow")
+
+    @policy.rule("Bash")
+    def look(call: CallView, context: CallContext) -> None:
+        seen.append(context.history)
+
+    async def decide() -> None:
+        async with await Trail.aopen(made.db, key_path=made.key_path) as again:
+            with anyio.fail_after(30):
+                await Broker(policy, again).decide(ToolCall("Bash", {"command": "ls"}, "tu2"), CallContext("s"))
+
+    anyio.run(decide)
+    assert seen == [(PriorDecision("Bash", {"command": "rm x"}, "deny", "deny:0"),) * 3]
     assert made.verify() is None
 
 

@@ -17,6 +17,7 @@ import pytest
 from magistrate.broker import CallContext, Decision, DecisionRecord, ToolCall, Trail
 from magistrate.cli import main
 from tests._bounded import read_lines
+from tests.broker import _old_records as old
 from tests.cli._terminal import on_terminal
 
 S1 = "3f2a9c1e-0000-4000-8000-000000000001"
@@ -221,3 +222,28 @@ def test_a_postgres_trail_reads_the_same(postgres_database: str, capsys: pytest.
     assert code == 0
     assert [json.loads(line)["seq"] for line in out.splitlines()] == [3]
     assert json.loads(out)["verified"] is True
+
+
+def test_records_of_older_versions_are_listed_as_todays_and_exported_as_they_were_signed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "old.sqlite3"
+    old.write_old_trail(db)
+    signed = [json.loads(body) for body in old.OLD_RECORDS]
+    append(db, [("Bash", {"command": "rm x"}, "deny", "s")], first=9)  # today's version beside them
+    code, out, _ = run(capsys, "show", "--db", str(db))
+    assert code == 0
+    listed = out.splitlines()[1:]
+    for line in listed[:3]:  # versions 1 to 3: the asked input, the rewrite, the rule, as for today's records
+        assert line.split()[5] == "deny"
+        assert '{"command":"rm x"} -> {"command":"rm -i x"}' in line
+        assert "Bash(rm:*)" in line
+    assert "by queue:ana: ticket OPS-12" in listed[3]
+    assert listed[4].split()[5] == "error"
+    assert listed[5].split()[5] == "deny"
+    code, out, _ = run(capsys, "show", "--db", str(db), "--decision", "deny", "--json")
+    exported = [json.loads(line) for line in out.splitlines()]
+    assert [line["seq"] for line in exported] == [0, 1, 2, 5]
+    assert [line["record"] for line in exported[:3]] == signed[:3]  # exactly what was signed, in its own shape
+    assert exported[3]["record"]["v"] == 4
+    assert exported[3]["record"]["decision"]["behavior"] == "deny"

@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from magistrate.broker import DecisionRecord, OutcomeRecord, TrailRecord
+from tests._harness import exported_records
+
 POLICY = textwrap.dedent(
     """
     from magistrate.broker import Allow, Deny, RulePolicy
@@ -80,7 +83,7 @@ def decision_of(stdout: str) -> dict[str, Any]:
     return answer
 
 
-def trail(db: Path) -> list[dict[str, Any]]:
+def trail(db: Path) -> list[TrailRecord]:
     done = subprocess.run(
         [sys.executable, "-m", "magistrate.cli", "audit", "export", "--db", str(db)],
         capture_output=True,
@@ -88,7 +91,7 @@ def trail(db: Path) -> list[dict[str, Any]]:
         check=True,
         timeout=60,
     )
-    return [json.loads(line)["record"] for line in done.stdout.splitlines()]
+    return exported_records(done.stdout)
 
 
 def test_allow_deny_ask_and_rewrite_come_from_the_policy(policy_file: Path, db: Path) -> None:
@@ -108,14 +111,17 @@ def test_allow_deny_ask_and_rewrite_come_from_the_policy(policy_file: Path, db: 
         "permissionDecision": "allow",
         "updatedInput": {"command": "echo hello from the policy"},
     }
-    records = trail(db)
-    assert [(r["kind"], r["behavior"], r["tool_use_id"]) for r in records] == [
-        ("decision", "deny", "toolu_0"),
-        ("decision", "allow", "toolu_1"),
-        ("decision", "ask", "toolu_2"),
-        ("decision", "allow", "toolu_3"),
+    records = [r for r in trail(db) if isinstance(r, DecisionRecord)]
+    assert [(r.decision.behavior, r.tool_use_id) for r in records] == [
+        ("deny", "toolu_0"),
+        ("allow", "toolu_1"),
+        ("ask", "toolu_2"),
+        ("allow", "toolu_3"),
     ]
-    assert records[3]["updated_input"] == {"command": "echo hello from the policy"}
+    assert (records[3].input, records[3].decision.input) == (
+        {"command": "echo hello"},
+        {"command": "echo hello from the policy"},
+    )
 
 
 def test_the_policy_comes_from_the_environment_too(policy_file: Path, db: Path) -> None:
@@ -164,8 +170,9 @@ def test_a_broken_policy_is_a_recorded_deny(tmp_path: Path, db: Path, policy_tex
     assert "policy" in answer["permissionDecisionReason"]
     assert "hook_policy_not_loaded" in err
     [record] = trail(db)
-    assert record["behavior"] == "deny"
-    assert "PolicyLoadError" in record["error"]
+    assert isinstance(record, DecisionRecord)
+    assert record.decision.behavior == "deny"
+    assert "PolicyLoadError" in (record.decision.error or "")
 
 
 def test_a_missing_policy_file_is_a_deny(tmp_path: Path, db: Path) -> None:
@@ -260,13 +267,12 @@ def test_post_events_record_outcomes_linked_to_their_decisions(policy_file: Path
         code, out, _ = hook(payload, "--db", str(db))  # a Post event needs no policy
         assert code == 0
         assert json.loads(out) == {}
-    outcomes = {r["tool_use_id"]: r for r in trail(db) if r["kind"] == "outcome"}
-    assert outcomes["toolu_ok"]["status"] == "success"
-    assert outcomes["toolu_ok"]["session_id"] == "s1"
-    assert outcomes["toolu_ok"]["result_size"] > 0
-    assert len(outcomes["toolu_ok"]["result_sha256"]) == 64
-    assert outcomes["toolu_bad"]["status"] == "error"
-    assert outcomes["toolu_bad"]["error"] == "Exit code 1"
+    outcomes = {r.tool_use_id: r.outcome for r in trail(db) if isinstance(r, OutcomeRecord)}
+    assert outcomes["toolu_ok"].status == "success"
+    assert outcomes["toolu_ok"].session_id == "s1"
+    assert outcomes["toolu_ok"].result_size > 0
+    assert len(outcomes["toolu_ok"].result_sha256) == 64
+    assert (outcomes["toolu_bad"].status, outcomes["toolu_bad"].error) == ("error", "Exit code 1")
     verify = subprocess.run(
         [sys.executable, "-m", "magistrate.cli", "audit", "verify", "--db", str(db)],
         capture_output=True,

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from magistrate.broker import AskRequest
+from magistrate.broker import ApprovalRecord, AskRequest, DecisionRecord, parse_record
 from magistrate.sdk.scripted_model import ScriptedModel
 from magistrate.servers import ApprovalQueue
-from tests._harness import CliRun
+from tests._harness import CliRun, exported_records
 from tests.console.conftest import SCENARIO, Console, Governed, governed_setup
 
 WAIT_MS = 30_000
@@ -116,7 +116,9 @@ def test_overview_decisions_filters_and_one_record_with_its_proof(
     expect(page.locator("main")).to_contain_text(f"signed tree of {len(records)} records")
     expect(page.locator("main")).to_contain_text("outcome")  # the linked outcome, in the same call's records
     page.get_by_role("link", name="Policy").click()
-    expect(page.get_by_test_id("policy-version")).to_have_text(echo["record"]["policy_version"])
+    recorded = parse_record(json.dumps(echo["record"]).encode())
+    assert isinstance(recorded, DecisionRecord)
+    expect(page.get_by_test_id("policy-version")).to_have_text(recorded.decision.policy_version)
     expect(page.locator("main")).to_contain_text("Bash(touch:*)")
     page.close()
 
@@ -151,9 +153,9 @@ def test_an_ask_is_approved_with_the_button_while_the_agent_waits(
     assert run.returncode == 0, run.stderr
     assert (governed.workspace / "approved.txt").exists()  # the agent continued and ran the call
 
-    trail = [r["record"] for r in exported(governed)]
-    [approval] = [r for r in trail if r["kind"] == "approval"]
-    assert (approval["behavior"], approval["approver"], approval["note"]) == ("allow", "queue:ana", "ticket OPS-12")
+    done = governed.magistrate("audit", "export", "--db", str(governed.trail))
+    [approval] = [r.approval for r in exported_records(done.stdout) if isinstance(r, ApprovalRecord)]
+    assert (approval.behavior, approval.approver, approval.note) == ("allow", "queue:ana", "ticket OPS-12")
     page.goto(console.url + "/decisions?decision=ask")
     [row] = rows(page)
     assert "queue:ana" in row

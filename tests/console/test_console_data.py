@@ -23,6 +23,7 @@ from magistrate.broker import (
 )
 from magistrate.cli._console_data import DecisionFilters, decision_page, overview, trail_status
 from magistrate.cli._console_html import decisions_table
+from tests.broker import _old_records as old
 
 CALLS = 1200
 
@@ -124,3 +125,24 @@ def test_a_missing_key_is_a_failed_status_not_an_error(big: tuple[str, Path], tm
         status = trail_status(reader, tmp_path / "nowhere.key")
     assert not status.ok
     assert "no key to verify with" in status.message
+
+
+def test_records_of_older_versions_are_shown_as_todays(tmp_path: Path) -> None:
+    db, key = str(tmp_path / "old.sqlite3"), tmp_path / "trail.key"
+    old.write_old_trail(db, key)
+    with TrailReader.open(db) as reader:
+        assert trail_status(reader, key).ok
+        page = decision_page(reader, DecisionFilters(decision="deny", rule="deny:0"))
+        assert [r.seq for r in page.rows] == [2, 1, 0]
+        for row in page.rows:  # each version read into the same values
+            assert (row.behavior, row.message, row.rule_text, row.rule_where) == (
+                "deny",
+                "no",
+                "Bash(rm:*)",
+                "/etc/claude/settings.json:7",
+            )
+            assert (row.input, row.agent_id) == ({"command": "rm x"}, "ag")
+            assert (row.approver, row.note, row.outcome) == ("queue:ana", "ticket OPS-12", "error")
+        seen = overview(reader)
+        assert seen.by_decision == {"deny": 3}
+        assert seen.sessions[0].agents == {"ag"}

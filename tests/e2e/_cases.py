@@ -3,11 +3,13 @@ and reading the trail the way an auditor does, with `magistrate audit`."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from magistrate.broker import Approval, ApprovalRecord, DecisionRecord, OutcomeRecord, ToolOutcome, TrailRecord
+from tests._harness import exported_records
 
 
 def bash(command: str) -> dict[str, Any]:
@@ -43,8 +45,21 @@ def magistrate(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def trail_records(db: Path) -> list[dict[str, Any]]:
-    """Every record of the trail at `db`, in order, from `magistrate audit export`."""
+def trail_records(db: Path) -> list[TrailRecord]:
+    """Every record of the trail at `db`, in order, from `magistrate audit export`, read through its model."""
     done = magistrate("audit", "export", "--db", str(db))
     assert done.returncode == 0, done.stderr
-    return [json.loads(line)["record"] for line in done.stdout.splitlines() if line.strip()]
+    return exported_records(done.stdout)
+
+
+def decisions_of(trail: list[TrailRecord]) -> list[DecisionRecord]:
+    return [r for r in trail if isinstance(r, DecisionRecord)]
+
+
+def outcomes_of(trail: list[TrailRecord]) -> dict[str, ToolOutcome]:
+    """The outcomes by the id of their call."""
+    return {r.outcome.tool_use_id: r.outcome for r in trail if isinstance(r, OutcomeRecord)}
+
+
+def approvals_of(trail: list[TrailRecord]) -> list[Approval]:
+    return [r.approval for r in trail if isinstance(r, ApprovalRecord)]

@@ -38,7 +38,7 @@ from magistrate.sdk import (
     rename_session,
 )
 from magistrate.sdk.scripted_model import ScriptedModel
-from tests.e2e._cases import bash, trail_records
+from tests.e2e._cases import bash, decisions_of, trail_records
 
 SCENARIO = {
     "rules": [
@@ -104,8 +104,7 @@ async def test_a_broker_deny_stays_a_deny_whatever_can_use_tool_and_the_hooks_sa
     [result] = model.tool_results()
     assert result.is_error
     assert asked == []  # a deny never reaches the approver
-    decisions = [r for r in trail_records(db) if r["kind"] == "decision"]
-    assert [d["behavior"] for d in decisions] == ["deny"]
+    assert [d.decision.behavior for d in decisions_of(trail_records(db))] == ["deny"]
     assert isinstance(messages[-1], ResultMessage)
 
 

@@ -21,7 +21,7 @@ import pytest
 from magistrate.sdk import ClaudeCodeOptions, query
 from magistrate.sdk.scripted_model import ScriptedModel
 from tests._harness import run_cli
-from tests.e2e._cases import bash, magistrate, trail_records
+from tests.e2e._cases import bash, decisions_of, magistrate, trail_records
 
 POLICY = 'from magistrate.broker import RulePolicy\n\npolicy = RulePolicy(default="allow")\n'
 
@@ -47,20 +47,21 @@ def model(project: Path) -> Iterator[ScriptedModel]:
 
 
 def _check(db: Path, project: Path) -> None:
-    decisions = [r for r in trail_records(db) if r["kind"] == "decision"]
-    by_tool = {r["tool_name"]: r for r in decisions}
+    decisions = decisions_of(trail_records(db))
+    by_tool = {r.tool_name: r.decision for r in decisions}
     assert len(decisions) == 3, decisions  # one per call the model made, none twice
     assert set(by_tool) == {"Read", "NoSuchTool", "Bash"}
+    assert [r.input for r in decisions if r.tool_name == "Read"] == [{"file_path": str(project / ".env")}]
     env_read = by_tool["Read"]
-    assert env_read["behavior"] == "deny"
-    assert env_read["input"] == {"file_path": str(project / ".env")}
-    assert env_read["rule"]["source"]["kind"] == "claude_code"
-    assert "permission settings" in env_read["rule"]["text"]
-    assert "denied by your permission settings" in env_read["message"]
-    assert by_tool["NoSuchTool"]["rule"]["source"]["kind"] == "claude_code"
-    assert by_tool["NoSuchTool"]["behavior"] == "deny"
-    assert by_tool["Bash"]["behavior"] == "allow"
-    assert by_tool["Bash"]["rule"]["source"]["kind"] == "default"
+    assert env_read.behavior == "deny"
+    assert env_read.rule is not None
+    assert env_read.rule.source.kind == "claude_code"
+    assert "permission settings" in env_read.rule.text
+    assert "denied by your permission settings" in env_read.message
+    assert by_tool["NoSuchTool"].rule is not None
+    assert (by_tool["NoSuchTool"].behavior, by_tool["NoSuchTool"].rule.source.kind) == ("deny", "claude_code")
+    assert by_tool["Bash"].rule is not None
+    assert (by_tool["Bash"].behavior, by_tool["Bash"].rule.source.kind) == ("allow", "default")
     assert magistrate("audit", "verify", "--db", str(db)).returncode == 0
 
 

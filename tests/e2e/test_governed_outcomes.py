@@ -11,14 +11,14 @@ import textwrap
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 
+from magistrate.broker import DecisionRecord, ToolOutcome
 from magistrate.sdk import ClaudeCodeOptions, query
 from magistrate.sdk.scripted_model import ScriptedModel
-from tests.e2e._cases import bash, magistrate, trail_records
+from tests.e2e._cases import approvals_of, bash, decisions_of, magistrate, outcomes_of, trail_records
 
 POLICY = textwrap.dedent(
     """
@@ -58,8 +58,8 @@ async def governed_run(workspace: Path, policy_file: Path, db: Path) -> None:
         pass
 
 
-def command_of(record: dict[str, Any], decisions: dict[str, dict[str, Any]]) -> str:
-    return str(decisions[record["tool_use_id"]]["input"]["command"])
+def command_of(outcome: ToolOutcome, decisions: dict[str | None, DecisionRecord]) -> str:
+    return str(decisions[outcome.tool_use_id].input["command"])
 
 
 @pytest.mark.anyio
@@ -70,20 +70,20 @@ async def test_each_call_that_ran_has_one_outcome_and_a_refused_call_none(
     with anyio.fail_after(120):
         await governed_run(workspace, policy_file, db)
     trail = trail_records(db)
-    decisions = {r["tool_use_id"]: r for r in trail if r["kind"] == "decision"}
-    outcomes = [r for r in trail if r["kind"] == "outcome"]
-    assert sorted(d["behavior"] for d in decisions.values()) == ["allow", "allow", "ask", "deny"]
+    decisions = {r.tool_use_id: r for r in decisions_of(trail)}
+    outcomes = list(outcomes_of(trail).values())
+    assert sorted(d.decision.behavior for d in decisions.values()) == ["allow", "allow", "ask", "deny"]
     by_command = {command_of(o, decisions): o for o in outcomes}
     assert len(outcomes) == len(by_command) == 2
-    assert by_command["echo fine"]["status"] == "success"
-    assert by_command["echo fine"]["result_size"] > 0
-    assert by_command["ls ./no-such-folder"]["status"] == "error"
-    assert "no-such-folder" in by_command["ls ./no-such-folder"]["error"]
+    assert by_command["echo fine"].status == "success"
+    assert by_command["echo fine"].result_size > 0
+    assert by_command["ls ./no-such-folder"].status == "error"
+    assert "no-such-folder" in (by_command["ls ./no-such-folder"].error or "")
     assert not (workspace / "asked.txt").exists()
     # An outcome is recorded after its decision (it rides in a later commit), never before.
-    order = [(r["kind"], r.get("tool_use_id")) for r in trail]
+    order = [(r.kind, r.tool_use_id) for r in trail]
     for o in outcomes:
-        assert order.index(("decision", o["tool_use_id"])) < order.index(("outcome", o["tool_use_id"]))
+        assert order.index(("decision", o.tool_use_id)) < order.index(("outcome", o.tool_use_id))
     assert magistrate("audit", "verify", "--db", str(db)).returncode == 0
 
 
@@ -98,15 +98,14 @@ async def test_sixteen_governed_runs_at_once_lose_nothing(
             for _ in range(runs):
                 group.start_soon(governed_run, workspace, policy_file, db)
     trail = trail_records(db)
-    decisions = {r["tool_use_id"]: r for r in trail if r["kind"] == "decision"}
-    outcomes = Counter(r["tool_use_id"] for r in trail if r["kind"] == "outcome")
+    decisions = {r.tool_use_id: r for r in decisions_of(trail)}
+    outcomes = Counter(r.tool_use_id for r in trail if r.kind == "outcome")
     assert len(decisions) == runs * len(CALLS)
-    assert len({d["session_id"] for d in decisions.values()}) == runs
-    allowed = {tid for tid, d in decisions.items() if d["behavior"] == "allow"}
+    assert len({d.session_id for d in decisions.values()}) == runs
+    allowed = {tid for tid, d in decisions.items() if d.decision.behavior == "allow"}
     assert len(allowed) == runs * 2
     assert set(outcomes) == allowed, "every allowed call has its outcome, and only those"
     assert set(outcomes.values()) == {1}, "no outcome is recorded twice"
-    approvals = [r for r in trail if r["kind"] == "approval"]
-    assert len(approvals) == runs
+    assert len(approvals_of(trail)) == runs
     done = magistrate("audit", "verify", "--db", str(db))
     assert done.returncode == 0, done.stdout + done.stderr

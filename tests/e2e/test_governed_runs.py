@@ -22,7 +22,16 @@ import pytest
 from magistrate.broker import AskRequest, Verdict
 from magistrate.sdk import ClaudeCodeOptions, ResultMessage, UserMessage, query
 from magistrate.sdk.scripted_model import ScriptedModel
-from tests.e2e._cases import ASK, AUTO_APPROVED, bash, magistrate, trail_records
+from tests.e2e._cases import (
+    ASK,
+    AUTO_APPROVED,
+    approvals_of,
+    bash,
+    decisions_of,
+    magistrate,
+    outcomes_of,
+    trail_records,
+)
 
 POLICY = textwrap.dedent(
     """
@@ -115,16 +124,16 @@ async def test_calls_the_cli_would_auto_approve_are_decided_by_the_policy(
     assert isinstance(messages[-1], ResultMessage)
 
     trail = trail_records(db)
-    decisions = {r["tool_use_id"]: r for r in trail if r["kind"] == "decision"}
-    outcomes = {r["tool_use_id"]: r for r in trail if r["kind"] == "outcome"}
+    decisions = {r.tool_use_id: r.decision for r in decisions_of(trail)}
+    outcomes = outcomes_of(trail)
     assert set(decisions) == set(results)
-    by_rule = {d["rule"]["text"]: d for d in decisions.values() if d["rule"]}
-    assert by_rule["Bash(ls:*)"]["behavior"] == "deny"
-    assert by_rule["Bash(cat:*)"]["behavior"] == "deny"
-    assert by_rule["Edit(./locked.txt)"]["behavior"] == "deny"
-    allowed = [tid for tid, d in decisions.items() if d["behavior"] == "allow"]
+    by_rule = {d.rule.text: d for d in decisions.values() if d.rule}
+    assert by_rule["Bash(ls:*)"].behavior == "deny"
+    assert by_rule["Bash(cat:*)"].behavior == "deny"
+    assert by_rule["Edit(./locked.txt)"].behavior == "deny"
+    allowed = [tid for tid, d in decisions.items() if d.behavior == "allow"]
     assert len(allowed) == 1
-    assert outcomes[allowed[0]]["status"] == "success"
+    assert outcomes[str(allowed[0])].status == "success"
     assert audit(db, "verify").returncode == 0
 
 
@@ -136,9 +145,9 @@ async def test_a_rule_rewrites_the_input_and_the_rewritten_command_runs(
     messages = await run("rewrite it", ClaudeCodeOptions(cwd=workspace, policy=policy_file, audit=db))
     assert isinstance(messages[-1], ResultMessage)
     assert messages[-1].result == "Got: hello from the policy"
-    decision = next(r for r in trail_records(db) if r["kind"] == "decision")
-    assert decision["input"]["command"] == "echo hello"
-    assert decision["updated_input"]["command"] == "echo hello from the policy"
+    [decision] = decisions_of(trail_records(db))
+    assert decision.input["command"] == "echo hello"
+    assert decision.decision.input["command"] == "echo hello from the policy"
 
 
 @pytest.mark.anyio
@@ -156,9 +165,9 @@ async def test_an_ask_goes_to_the_approver_and_the_answer_is_recorded(
     assert (workspace / "approved.txt").exists()
     assert [ask.rule for ask in seen] == ["Bash(touch:*)"]
     trail = trail_records(db)
-    approval = next(r for r in trail if r["kind"] == "approval")
-    assert (approval["behavior"], approval["approver"], approval["note"]) == ("allow", "reviewer:ana", "ticket OPS-12")
-    assert any(r["kind"] == "outcome" and r["status"] == "success" for r in trail)
+    [approval] = approvals_of(trail)
+    assert (approval.behavior, approval.approver, approval.note) == ("allow", "reviewer:ana", "ticket OPS-12")
+    assert any(o.status == "success" for o in outcomes_of(trail).values())
     assert audit(db, "verify").returncode == 0
 
 
@@ -170,9 +179,9 @@ async def test_an_ask_with_no_approver_is_a_recorded_deny(
     await run("ask first", ClaudeCodeOptions(cwd=workspace, policy=policy_file, audit=db, approver="none"))
     assert not (workspace / "approved.txt").exists()
     trail = trail_records(db)
-    approval = next(r for r in trail if r["kind"] == "approval")
-    assert (approval["behavior"], approval["approver"]) == ("deny", "none")
-    assert not any(r["kind"] == "outcome" and r["status"] == "success" for r in trail)
+    [approval] = approvals_of(trail)
+    assert (approval.behavior, approval.approver) == ("deny", "none")
+    assert not any(o.status == "success" for o in outcomes_of(trail).values())
 
 
 @pytest.mark.anyio
@@ -183,9 +192,9 @@ async def test_a_rule_that_raises_is_a_deny_recorded_with_its_error(
     await run("explode", ClaudeCodeOptions(cwd=workspace, policy=policy_file, audit=db))
     [result] = model.tool_results()
     assert result.is_error
-    decision = next(r for r in trail_records(db) if r["kind"] == "decision")
-    assert decision["behavior"] == "deny"
-    assert "this rule has a bug" in decision["error"]
+    decision = decisions_of(trail_records(db))[0].decision
+    assert decision.behavior == "deny"
+    assert "this rule has a bug" in (decision.error or "")
 
 
 def test_an_unchanged_script_runs_governed_from_the_environment(
@@ -212,9 +221,9 @@ def test_an_unchanged_script_runs_governed_from_the_environment(
         [sys.executable, str(script)], cwd=workspace, env=env, capture_output=True, text=True, check=False, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    decisions = [r for r in trail_records(db) if r["kind"] == "decision"]
+    decisions = [r.decision for r in decisions_of(trail_records(db))]
     assert len(decisions) == 4
-    assert {d["rule"]["text"] for d in decisions if d["behavior"] == "deny"} >= {"Bash(ls:*)", "Bash(cat:*)"}
+    assert {d.rule.text for d in decisions if d.behavior == "deny" and d.rule} >= {"Bash(ls:*)", "Bash(cat:*)"}
 
 
 @pytest.mark.anyio
@@ -233,7 +242,7 @@ async def test_concurrent_governed_runs_share_one_trail_that_verifies(
             for _ in range(8):
                 group.start_soon(one)
     trail = trail_records(db)
-    decisions = [r for r in trail if r["kind"] == "decision"]
+    decisions = decisions_of(trail)
     assert len(decisions) == 8 * 4
-    assert len({d["session_id"] for d in decisions}) == 8
+    assert len({d.session_id for d in decisions}) == 8
     assert audit(db, "verify").returncode == 0

@@ -29,7 +29,7 @@ import pytest
 from magistrate.sdk.scripted_model import ScriptedModel
 from magistrate.servers import ApprovalQueue
 from tests._harness import CliRun, run_cli
-from tests.e2e._cases import bash, magistrate, trail_records
+from tests.e2e._cases import approvals_of, bash, decisions_of, magistrate, outcomes_of, trail_records
 
 POLICY = textwrap.dedent(
     """
@@ -123,19 +123,18 @@ def test_a_bare_claude_is_governed_by_the_installed_settings_and_its_broker_star
     assert stopped.returncode == 0, stopped.stderr  # SIGTERM: in-flight work finished, the trail closed
     db = tmp_path / "trail.sqlite3"
     trail = trail_records(db)
-    decisions = {r["tool_use_id"]: r for r in trail if r["kind"] == "decision"}
+    decisions = {r.tool_use_id: r for r in decisions_of(trail)}
     assert set(decisions) == {c.id for c in calls.values()}
-    assert decisions[calls["ls"].id]["rule"]["text"] == "Bash(ls:*)"
-    assert decisions[calls["Read"].id]["rule"]["text"] == "Read"
-    assert decisions[calls["touch asked.txt"].id]["behavior"] == "ask"
-    assert {d["session_id"] for d in decisions.values()} == {run.result["session_id"]}
+    rules = {tid: d.decision.rule.text if d.decision.rule else None for tid, d in decisions.items()}
+    assert (rules[calls["ls"].id], rules[calls["Read"].id]) == ("Bash(ls:*)", "Read")
+    assert decisions[calls["touch asked.txt"].id].decision.behavior == "ask"
+    assert {d.session_id for d in decisions.values()} == {run.result["session_id"]}
     fine = calls["echo fine"].id
-    assert decisions[fine]["behavior"] == "allow"
-    outcomes = {r["tool_use_id"]: r for r in trail if r["kind"] == "outcome"}
-    assert outcomes[fine]["status"] == "success"
+    assert decisions[fine].decision.behavior == "allow"
+    assert outcomes_of(trail)[fine].status == "success"
     # The ask went to the CLI's own flow; with no one to ask in `-p`, it was refused there, and that is recorded.
-    [approval] = [r for r in trail if r["kind"] == "approval"]
-    assert (approval["tool_use_id"], approval["behavior"], approval["approver"]) == (
+    [approval] = approvals_of(trail)
+    assert (approval.tool_use_id, approval.behavior, approval.approver) == (
         calls["touch asked.txt"].id,
         "deny",
         "cli-prompt",
@@ -250,8 +249,9 @@ async def test_an_ask_waits_in_the_queue_calls_the_webhook_and_runs_once_approve
     assert done.returncode == 0, done.stderr
     assert (workspace / "approved.txt").exists()
     [call] = done.calls("Bash")
-    trail = [r for r in trail_records(tmp_path / "trail.sqlite3") if r["tool_use_id"] == call.id]
-    assert [r["kind"] for r in trail] == ["decision", "approval", "outcome"]
-    assert trail[0]["behavior"] == "ask"
-    assert (trail[1]["behavior"], trail[1]["approver"]) == ("allow", "queue:ana")
-    assert trail[2]["status"] == "success"
+    trail = [r for r in trail_records(tmp_path / "trail.sqlite3") if r.tool_use_id == call.id]
+    assert [r.kind for r in trail] == ["decision", "approval", "outcome"]
+    [decision], [approval], outcomes = decisions_of(trail), approvals_of(trail), outcomes_of(trail)
+    assert decision.decision.behavior == "ask"
+    assert (approval.behavior, approval.approver) == ("allow", "queue:ana")
+    assert outcomes[call.id].status == "success"

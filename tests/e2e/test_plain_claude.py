@@ -22,7 +22,15 @@ import pytest
 from magistrate.sdk.scripted_model import ScriptedModel
 from magistrate.servers._approval_queue import ApprovalQueue, QueuedAsk
 from tests._harness import CliRun, run_cli
-from tests.e2e._cases import ASK, AUTO_APPROVED, magistrate, trail_records
+from tests.e2e._cases import (
+    ASK,
+    AUTO_APPROVED,
+    approvals_of,
+    decisions_of,
+    magistrate,
+    outcomes_of,
+    trail_records,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -105,18 +113,18 @@ def test_calls_the_cli_would_auto_approve_are_decided_by_the_policy_and_recorded
     assert results[calls["echo fine"].id].content == "fine"
 
     trail = trail_records(db)
-    decisions = {r["tool_use_id"]: r for r in trail if r["kind"] == "decision"}
-    outcomes = {r["tool_use_id"]: r for r in trail if r["kind"] == "outcome"}
+    decisions = {r.tool_use_id: r for r in decisions_of(trail)}
+    outcomes = outcomes_of(trail)
     assert set(decisions) == {c.id for c in calls.values()}
-    assert decisions[calls["ls"].id]["rule"]["text"] == "Bash(ls:*)"
-    assert decisions[calls["cat notes.txt"].id]["behavior"] == "deny"
-    assert decisions[write.id]["rule"]["text"] == "Edit(./locked.txt)"
-    assert {d["permission_mode"] for d in decisions.values()} == {"acceptEdits"}
+    rules = {tid: d.decision.rule.text if d.decision.rule else None for tid, d in decisions.items()}
+    assert (rules[calls["ls"].id], rules[write.id]) == ("Bash(ls:*)", "Edit(./locked.txt)")
+    assert decisions[calls["cat notes.txt"].id].decision.behavior == "deny"
+    assert {d.context.permission_mode for d in decisions.values()} == {"acceptEdits"}
     fine = calls["echo fine"].id
-    assert decisions[fine]["behavior"] == "allow"
-    assert decisions[fine]["session_id"] == run.result["session_id"]
+    assert decisions[fine].decision.behavior == "allow"
+    assert decisions[fine].session_id == run.result["session_id"]
     assert set(outcomes) == {fine}
-    assert outcomes[fine]["status"] == "success"
+    assert outcomes[fine].status == "success"
     assert magistrate("audit", "verify", "--db", str(db)).returncode == 0
 
 
@@ -166,15 +174,15 @@ async def test_an_ask_answered_through_the_approval_queue_runs(
     assert not call.denied
 
     trail = trail_records(db)
-    mine = [r for r in trail if r["tool_use_id"] == call.id]
-    kinds = [r["kind"] for r in mine]
+    mine = [r for r in trail if r.tool_use_id == call.id]
+    kinds = [r.kind for r in mine]
     # The hook decided the ask; the approval server found that decision instead of deciding again.
     assert kinds.count("decision") == 1
     assert kinds[0] == "decision"
-    assert (mine[0]["behavior"], mine[0]["session_id"]) == ("ask", run.result["session_id"])
-    approval = next(r for r in mine if r["kind"] == "approval")
-    assert (approval["behavior"], approval["approver"], approval["note"]) == ("allow", "queue:ana", "ticket OPS-12")
-    assert approval["session_id"] == run.result["session_id"]
-    outcome = next(r for r in mine if r["kind"] == "outcome")
-    assert outcome["status"] == "success"
+    [decision] = decisions_of(mine)
+    assert (decision.decision.behavior, decision.session_id) == ("ask", run.result["session_id"])
+    [approval] = approvals_of(mine)
+    assert (approval.behavior, approval.approver, approval.note) == ("allow", "queue:ana", "ticket OPS-12")
+    assert approval.session_id == run.result["session_id"]
+    assert outcomes_of(mine)[call.id].status == "success"
     assert magistrate("audit", "verify", "--db", str(db)).returncode == 0

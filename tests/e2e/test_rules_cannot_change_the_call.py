@@ -19,7 +19,7 @@ import pytest
 
 from magistrate.sdk import ClaudeCodeOptions, ResultMessage, query
 from magistrate.sdk.scripted_model import ScriptedModel
-from tests.e2e._cases import bash, magistrate, trail_records
+from tests.e2e._cases import bash, decisions_of, magistrate, trail_records
 
 POLICY = textwrap.dedent(
     """
@@ -71,15 +71,15 @@ async def test_a_rule_changing_its_input_in_place_cannot_run_a_denied_touch(
     assert isinstance(messages[-1], ResultMessage)
     assert not (workspace / "pwned").exists()
     [result] = model.tool_results()
-    [decision] = [r for r in trail_records(db) if r["kind"] == "decision"]
-    assert decision["input"] == {"command": f"echo {how}"}
-    assert decision["updated_input"] is None
+    [record] = decisions_of(trail_records(db))
+    decision = record.decision
+    assert record.input == decision.input == {"command": f"echo {how}"}  # asked for, and run, unchanged
     if how == "raw":  # changing the read-only input is an error in the rule: a deny, with the error recorded
         assert result.is_error
-        assert decision["behavior"] == "deny"
-        assert "TypeError" in decision["error"]
+        assert decision.behavior == "deny"
+        assert "TypeError" in (decision.error or "")
     else:  # the rule changed a copy of its own: what was asked for runs, and nothing else
         assert not result.is_error
         assert messages[-1].result == f"Got: {how}"
-        assert decision["behavior"] == "allow"
+        assert decision.behavior == "allow"
     assert magistrate("audit", "verify", "--db", str(db)).returncode == 0

@@ -9,7 +9,6 @@ broker, all at once; then `magistrate audit export` and `magistrate audit verify
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -19,16 +18,17 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.lowlevel
 import pytest
 
-from magistrate.broker import RemoteBrokerError, RemoteGovernor
+from magistrate.broker import RemoteBrokerError, RemoteGovernor, TrailRecord
 from magistrate.broker._decision_wire import Health
 from magistrate.sdk import ClaudeCodeOptions, ResultMessage, query
 from magistrate.sdk.scripted_model import ScriptedModel
+from tests._harness import exported_records
+from tests.e2e._cases import decisions_of, outcomes_of
 
 TOKEN = "shared-broker-token"
 RUNS = 4
@@ -145,10 +145,10 @@ def model(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedModel]:
         yield scripted
 
 
-def records(db: str, env: dict[str, str]) -> list[dict[str, Any]]:
+def records(db: str, env: dict[str, str]) -> list[TrailRecord]:
     done = magistrate("audit", "export", "--db", db, env=env)
     assert done.returncode == 0, done.stderr
-    return [json.loads(line)["record"] for line in done.stdout.splitlines() if line.strip()]
+    return exported_records(done.stdout)
 
 
 @pytest.mark.anyio
@@ -187,18 +187,19 @@ async def test_concurrent_runs_through_two_brokers_share_one_trail_that_verifies
     assert sum(not r.is_error for r in tool_results) == RUNS  # only `echo allowed` ran, in every run
 
     trail = records(postgres_database, broker_env)
-    decisions = {r["tool_use_id"]: r for r in trail if r["kind"] == "decision"}
-    outcomes = {r["tool_use_id"]: r for r in trail if r["kind"] == "outcome"}
+    decided = {r.tool_use_id: r for r in decisions_of(trail)}
+    decisions = {tid: r.decision for tid, r in decided.items()}
+    outcomes = outcomes_of(trail)
     assert set(decisions) == {r.tool_use_id for r in tool_results}  # every call of every run was decided
-    assert len({d["session_id"] for d in decisions.values()}) == RUNS
-    denied = [d for d in decisions.values() if d["behavior"] == "deny"]
+    assert len({r.session_id for r in decided.values()}) == RUNS
+    denied = [d.rule for d in decisions.values() if d.behavior == "deny"]
     assert len(denied) == 2 * RUNS
-    assert {d["rule"]["text"] for d in denied} == {"Bash(ls:*)", "Bash(cat:*)"}
-    assert all(d["rule"]["source"]["path"] == str(tmp_path / "policy.py") for d in denied)
-    assert {d["policy_version"] for d in decisions.values()} == {health[0].policy_version}
-    allowed = [tid for tid, d in decisions.items() if d["behavior"] == "allow"]
+    assert {r.text for r in denied if r} == {"Bash(ls:*)", "Bash(cat:*)"}
+    assert all(r is not None and r.source.path == str(tmp_path / "policy.py") for r in denied)
+    assert {d.policy_version for d in decisions.values()} == {health[0].policy_version}
+    allowed = [str(tid) for tid, d in decisions.items() if d.behavior == "allow"]
     assert len(allowed) == RUNS
-    assert all(outcomes[tid]["status"] == "success" for tid in allowed)
+    assert all(outcomes[tid].status == "success" for tid in allowed)
 
     verified = magistrate("audit", "verify", "--db", postgres_database, env=broker_env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
@@ -292,12 +293,12 @@ async def test_load_through_two_brokers_survives_a_policy_edit_and_a_kill_9_and_
     assert any(g.command == "rm scratch" and g.behavior == "allow" for g in got if g.phase == "before")
 
     trail = records(postgres_database, broker_env)
-    decisions = {r["tool_use_id"]: r for r in trail if r["kind"] == "decision"}
+    decisions = {r.tool_use_id: r.decision for r in decisions_of(trail)}
     answered = [g for g in got if g.error is None]
     assert len(answered) > 600
     for g in answered:  # every answer a client got was durable in the trail first, as it was answered
         record = decisions[g.tool_use_id]
-        assert (record["behavior"], record["policy_version"]) == (g.behavior, g.policy_version)
+        assert (record.behavior, record.policy_version) == (g.behavior, g.policy_version)
 
     _, proc, _ = brokers[0]
     proc.send_signal(signal.SIGTERM)

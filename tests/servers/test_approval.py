@@ -21,6 +21,7 @@ from magistrate.broker import (
     Broker,
     CallbackApprover,
     CallContext,
+    DecisionRecord,
     PromptResolver,
     RulePolicy,
     TerminalApprover,
@@ -28,10 +29,10 @@ from magistrate.broker import (
     Trail,
     Verdict,
 )
-from magistrate.broker._audit_records import parse_record
 from magistrate.broker._decision import Decision
 from magistrate.broker._interfaces import ToolOutcome
 from magistrate.broker._trail_errors import AuditError
+from tests._harness import last_approval, records
 
 pytestmark = pytest.mark.anyio
 
@@ -44,10 +45,6 @@ def anyio_backend() -> str:
 @pytest.fixture
 def broker(trail: Trail) -> Broker:
     return Broker(RulePolicy(default="allow", deny=["Bash(rm:*)"], ask=["Bash(touch:*)"]), trail)
-
-
-def records(trail: Trail) -> list[dict[str, Any]]:
-    return [parse_record(r.body).model_dump() for r in trail.records()]
 
 
 def request(command: str, tool_use_id: str = "toolu_1") -> dict[str, Any]:
@@ -85,14 +82,15 @@ async def test_a_deny_stays_a_deny_whatever_the_approver(broker: Broker, trail: 
     assert result["behavior"] == "deny"
     assert "Bash(rm:*)" in result["message"]
     assert yes.asked == 0
-    assert [r["kind"] for r in records(trail)] == ["decision"]
+    assert [r.kind for r in records(trail)] == ["decision"]
 
 
 async def test_an_undecided_call_is_decided_and_recorded_first(broker: Broker, trail: Trail) -> None:
     result = await answer(resolver(broker, None), request("echo hi"))
     assert result == {"behavior": "allow", "updatedInput": {"command": "echo hi"}}
     [decision] = records(trail)
-    assert (decision["kind"], decision["behavior"], decision["tool_use_id"]) == ("decision", "allow", "toolu_1")
+    assert isinstance(decision, DecisionRecord)
+    assert (decision.decision.behavior, decision.tool_use_id) == ("allow", "toolu_1")
 
 
 async def test_a_call_the_hook_already_decided_is_not_decided_again(broker: Broker, trail: Trail) -> None:
@@ -103,7 +101,7 @@ async def test_a_call_the_hook_already_decided_is_not_decided_again(broker: Brok
     prompt.known["toolu_9"] = (call, decision)
     result = await answer(prompt, request("touch f", "toolu_9"))
     assert result["behavior"] == "allow"
-    assert [r["kind"] for r in records(trail)] == ["decision", "approval"]
+    assert [r.kind for r in records(trail)] == ["decision", "approval"]
 
 
 async def test_an_ask_goes_to_the_approver_and_its_answer_is_recorded(broker: Broker, trail: Trail) -> None:
@@ -122,23 +120,22 @@ async def test_an_ask_goes_to_the_approver_and_its_answer_is_recorded(broker: Br
         "Bash(touch:*)",
         "s1",
     )
-    approval = records(trail)[-1]
-    assert approval["kind"] == "approval"
-    assert (approval["behavior"], approval["approver"], approval["note"]) == ("allow", "reviewer:ana", "OPS-12")
-    assert approval["updated_input"] == {"command": "touch g"}
+    approval = last_approval(trail)
+    assert (approval.behavior, approval.approver, approval.note) == ("allow", "reviewer:ana", "OPS-12")
+    assert approval.updated_input == {"command": "touch g"}
 
 
 async def test_an_approver_saying_no_is_a_recorded_deny(broker: Broker, trail: Trail) -> None:
     no = Counting(Verdict(approved=False, approver="reviewer:bo", note="not today"))
     result = await answer(resolver(broker, no), request("touch f"))
     assert result == {"behavior": "deny", "message": "Denied by reviewer:bo (not today)."}
-    assert records(trail)[-1]["behavior"] == "deny"
+    assert last_approval(trail).behavior == "deny"
 
 
 async def test_no_approver_is_a_deny(broker: Broker, trail: Trail) -> None:
     result = await answer(resolver(broker, None), request("touch f"))
     assert result["behavior"] == "deny"
-    assert records(trail)[-1]["approver"] == "none"
+    assert last_approval(trail).approver == "none"
 
 
 async def test_an_approver_that_does_not_answer_in_time_is_a_deny(broker: Broker, trail: Trail) -> None:
@@ -150,8 +147,8 @@ async def test_an_approver_that_does_not_answer_in_time_is_a_deny(broker: Broker
     result = await answer(resolver(broker, Silent(), timeout=0.2), request("touch f"))
     assert result["behavior"] == "deny"
     assert "timeout" in result["message"]
-    approval = records(trail)[-1]
-    assert (approval["behavior"], approval["approver"]) == ("deny", "timeout")
+    approval = last_approval(trail)
+    assert (approval.behavior, approval.approver) == ("deny", "timeout")
 
 
 async def test_an_approver_that_raises_is_a_deny(broker: Broker, trail: Trail) -> None:
@@ -160,9 +157,9 @@ async def test_an_approver_that_raises_is_a_deny(broker: Broker, trail: Trail) -
 
     result = await answer(resolver(broker, CallbackApprover(explode)), request("touch f"))
     assert result["behavior"] == "deny"
-    approval = records(trail)[-1]
-    assert (approval["behavior"], approval["approver"]) == ("deny", "error")
-    assert "the approver has a bug" in approval["note"]
+    approval = last_approval(trail)
+    assert (approval.behavior, approval.approver) == ("deny", "error")
+    assert "the approver has a bug" in approval.note
 
 
 async def test_a_callback_returning_something_else_is_a_deny(broker: Broker) -> None:

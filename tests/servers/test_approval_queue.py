@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import anyio
 import pytest
 
-from magistrate.broker import AskRequest, Broker, CallContext, PromptResolver, RulePolicy, Trail, Verdict
-from magistrate.broker._audit_records import parse_record
+from magistrate.broker import (
+    AskRequest,
+    Broker,
+    CallContext,
+    PromptResolver,
+    RulePolicy,
+    Trail,
+    Verdict,
+)
 from magistrate.servers._approval_queue import ApprovalQueue, QueueApprover, QueuedAsk
+from tests._harness import last_approval
 
 pytestmark = pytest.mark.anyio
 
@@ -58,10 +65,6 @@ async def approvals(queue: ApprovalQueue, *args: str) -> tuple[int, str, str]:
     return done.returncode, done.stdout.decode(), done.stderr.decode()
 
 
-def records(trail: Trail) -> list[dict[str, Any]]:
-    return [parse_record(r.body).model_dump() for r in trail.records()]
-
-
 async def test_an_ask_is_approved_from_another_process_with_a_note(trail: Trail, queue: ApprovalQueue) -> None:
     resolver = prompt(trail, queue)
     answers: list[str] = []
@@ -89,8 +92,8 @@ async def test_an_ask_is_approved_from_another_process_with_a_note(trail: Trail,
             assert code == 0, err
             assert f"{row.id} approved by ana" in out
     assert json.loads(answers[0]) == {"behavior": "allow", "updatedInput": {"command": "touch f"}}
-    approval = records(trail)[-1]
-    assert (approval["behavior"], approval["approver"], approval["note"]) == ("allow", "queue:ana", "change CHG-7")
+    approval = last_approval(trail)
+    assert (approval.behavior, approval.approver, approval.note) == ("allow", "queue:ana", "change CHG-7")
     answered = queue.get(row.id)
     assert answered is not None
     assert answered.status == "approved"
@@ -119,7 +122,7 @@ async def test_a_timeout_expires_the_ask_so_it_cannot_be_approved_late(trail: Tr
     with anyio.fail_after(30):
         answer = json.loads(await resolver.answer({"tool_name": "Bash", "input": {"command": "touch f"}}))
     assert answer["behavior"] == "deny"
-    assert records(trail)[-1]["approver"] == "timeout"
+    assert last_approval(trail).approver == "timeout"
     [row] = queue.list(None)
     assert row.status == "expired"
     code, _, err = await approvals(queue, "approve", row.id)

@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from magistrate.broker import AskRequest, Broker, CallbackApprover, RulePolicy, Trail
+from magistrate.broker import (
+    Approval,
+    ApprovalRecord,
+    AskRequest,
+    Broker,
+    CallbackApprover,
+    RulePolicy,
+    Trail,
+    parse_record,
+)
 from magistrate.servers._hook_api import HookEndpoint
 
 pytestmark = pytest.mark.anyio
@@ -48,12 +57,13 @@ async def answer(endpoint: HookEndpoint, raw: bytes) -> dict[str, Any]:
     return got
 
 
-def approvals(broker: Broker) -> dict[str | None, dict[str, Any]]:
-    """The trail's approval records by tool_use_id, as an auditor reads them."""
-    found: dict[str | None, dict[str, Any]] = {}
+def approvals(broker: Broker) -> dict[str | None, Approval]:
+    """The trail's approvals by tool_use_id, as an auditor reads them."""
+    found: dict[str | None, Approval] = {}
     for stored in broker.trail.records():
-        if stored.kind == "approval":
-            found[stored.tool_use_id] = json.loads(stored.body)
+        record = parse_record(stored.body)
+        if isinstance(record, ApprovalRecord):
+            found[stored.tool_use_id] = record.approval
     return found
 
 
@@ -78,8 +88,8 @@ async def test_an_ask_left_to_the_cli_prompt_is_recorded_as_answered_there(broke
     recorded = approvals(broker)
     assert set(recorded) == {"toolu_a", "toolu_b"}
     a, b = recorded["toolu_a"], recorded["toolu_b"]
-    assert (a["behavior"], a["approver"]) == ("allow", "cli-prompt")
-    assert (b["behavior"], b["approver"]) == ("deny", "cli-prompt")
+    assert (a.behavior, a.approver) == ("allow", "cli-prompt")
+    assert (b.behavior, b.approver) == ("deny", "cli-prompt")
 
 
 async def test_with_an_approver_the_ask_is_answered_inside_the_hook_and_recorded(broker: Broker) -> None:
@@ -97,9 +107,9 @@ async def test_with_an_approver_the_ask_is_answered_inside_the_hook_and_recorded
     allowed = await answer(endpoint, event("PermissionRequest", "touch yes"))
     assert allowed["hookSpecificOutput"]["decision"] == {"behavior": "allow"}
     recorded = approvals(broker)
-    assert (recorded["toolu_y"]["approver"], recorded["toolu_y"]["behavior"]) == ("callback:reviewer", "allow")
-    assert recorded["toolu_n"]["behavior"] == "deny"
-    assert recorded[None]["behavior"] == "allow"
+    assert (recorded["toolu_y"].approver, recorded["toolu_y"].behavior) == ("callback:reviewer", "allow")
+    assert recorded["toolu_n"].behavior == "deny"
+    assert recorded[None].behavior == "allow"
 
 
 async def test_an_approver_that_fails_is_a_deny(broker: Broker) -> None:
