@@ -397,7 +397,7 @@ async def test_a_sync_rule_that_swallows_the_alarm_is_denied_and_then_runs_in_a_
         assert decision.behavior == "deny"
         assert decision.error is not None
         assert "overran its 0.2 s budget" in decision.error
-    assert [body["behavior"] for body in recorded(trail)] == ["deny", "deny"]
+    assert [r.decision.behavior for r in recorded(trail)] == ["deny", "deny"]
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
