@@ -123,6 +123,25 @@ async def test_cancelling_a_run_leaves_no_cli_process(model_env: ScriptedModel, 
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # trio warns of a generator left without aclose()
+async def test_breaking_out_of_a_query_mid_answer_leaves_no_cli_process(
+    model_env: ScriptedModel, tmp_path: Path
+) -> None:
+    marker = _marker()
+    with anyio.fail_after(60):
+        async for message in query(prompt="slow please", options=_options(tmp_path, marker)):
+            if isinstance(message, SystemMessage):
+                assert _processes_with(marker), "the CLI should be running"
+                break
+        # The generator left behind is closed in a task of its own, which kills the CLI first.
+        for _ in range(600):
+            if not _processes_with(marker):
+                break
+            await anyio.sleep(0.05)
+    assert _processes_with(marker) == []
+
+
+@pytest.mark.anyio
 async def test_leaving_async_with_early_leaves_no_cli_process(model_env: ScriptedModel, tmp_path: Path) -> None:
     marker = _marker()
     with anyio.fail_after(60):
