@@ -10,6 +10,8 @@ Three choices carry the robustness promises:
 - a watchdog (`_watchdog.py`) kills the group when this process dies without reaching `close()`, `kill -9`
   included, so no CLI outlives the program that started it; it and a `close()` that must kill the CLI also
   kill the CLI's descendants in other sessions (its Bash tools' shells), found through `/proc`.
+- `kill()` ends the group and its descendants at once, without awaiting, for a teardown that the event loop
+  may never finish (a `query()` left mid-answer, finalised while `asyncio.run` winds down after Ctrl-C).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import signal
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from subprocess import PIPE
@@ -58,6 +61,16 @@ def _descendants(root: int) -> list[int]:
         found.extend(children)
         frontier = children
     return found
+
+
+def _exited(pid: int) -> bool:
+    """Whether the child `pid` has exited, looked at without reaping it (not knowable without `waitid`)."""
+    if not hasattr(os, "waitid"):  # macOS before Python 3.13
+        return True
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # reaped already
+        return True
 
 
 class CLIProcess:
@@ -176,6 +189,30 @@ class CLIProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, sig)
 
+    def _kill_tree(self) -> None:
+        """SIGKILL the CLI's group and every descendant: killed, the CLI cannot end its tools' shells, which run
+        in sessions of their own. The group is stopped first, so that nothing forks past the walk."""
+        self._signal_group(signal.SIGSTOP)
+        for pid in _descendants(self._process.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        self._signal_group(signal.SIGKILL)
+
+    def kill(self, *, timeout: float = 2.0) -> None:
+        """End the CLI, its group and its descendants now, without awaiting anything: for a teardown that the
+        event loop may not run to its end (a `query()` left mid-answer is finalised in another task, after
+        Ctrl-C while `asyncio.run` winds down). Blocks until the CLI has exited, at most `timeout` seconds,
+        without reaping it (the child watcher still does); `close()` is still to be called."""
+        if self._process.returncode is not None:
+            return
+        self._watchdog.disarm()  # first: once the CLI is reaped, its id may be reused
+        self._kill_tree()
+        deadline = time.monotonic() + timeout
+        while not _exited(self._process.pid) and time.monotonic() < deadline:
+            time.sleep(0.005)
+
     async def close(self, *, grace: float = 5.0) -> None:
         """End the CLI for sure: stdin closed, `grace` seconds to exit, then SIGTERM, then SIGKILL."""
         if self._closed:
@@ -191,14 +228,7 @@ class CLIProcess:
                 with anyio.move_on_after(3.0):
                     await self._drain_and_wait()
             if self._process.returncode is None:
-                # Killed, the CLI cannot end its tools' shells, which run in sessions of their own.
-                self._signal_group(signal.SIGSTOP)
-                for pid in _descendants(self._process.pid):
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(pid, signal.SIGKILL)
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(pid, signal.SIGKILL)
-                self._signal_group(signal.SIGKILL)
+                self._kill_tree()
                 await self._process.wait()
             # The CLI may have left children in its group (shells, MCP servers); they go with it.
             self._signal_group(signal.SIGKILL)

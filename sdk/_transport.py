@@ -95,5 +95,8 @@ class TransportChannel:
         finally:
             await self._transport.close()
 
+    def kill(self) -> None:
+        """A transport is ended only by its own `close()`; there is nothing to end synchronously."""
+
     def release(self) -> None:
         """Nothing is held beyond what `close` ends."""

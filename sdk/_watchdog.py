@@ -97,6 +97,14 @@ class Watchdog:
                 os.close(self._write_fd)
                 self._write_fd = None
 
+    def disarm(self) -> None:
+        """End the watchdog now, without waiting: called when the SDK kills the CLI itself outside `close()`, so
+        that the watchdog cannot signal the CLI's group after the kernel may have reused its id. `stop()` reaps
+        it later, if it gets to run."""
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.send_signal(signal.SIGKILL)
+
     async def stop(self) -> None:
         """End the watchdog first, then close the pipe, so it can never signal a reused process group."""
         if self._process is not None:

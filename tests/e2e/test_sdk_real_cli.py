@@ -123,6 +123,25 @@ async def test_cancelling_a_run_leaves_no_cli_process(model_env: ScriptedModel, 
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # trio warns of a generator left without aclose()
+async def test_breaking_out_of_a_query_mid_answer_leaves_no_cli_process(
+    model_env: ScriptedModel, tmp_path: Path
+) -> None:
+    marker = _marker()
+    with anyio.fail_after(60):
+        async for message in query(prompt="slow please", options=_options(tmp_path, marker)):
+            if isinstance(message, SystemMessage):
+                assert _processes_with(marker), "the CLI should be running"
+                break
+        # The generator left behind is closed in a task of its own, which kills the CLI first.
+        for _ in range(600):
+            if not _processes_with(marker):
+                break
+            await anyio.sleep(0.05)
+    assert _processes_with(marker) == []
+
+
+@pytest.mark.anyio
 async def test_leaving_async_with_early_leaves_no_cli_process(model_env: ScriptedModel, tmp_path: Path) -> None:
     marker = _marker()
     with anyio.fail_after(60):
@@ -135,8 +154,13 @@ async def test_leaving_async_with_early_leaves_no_cli_process(model_env: Scripte
     assert _processes_with(marker) == []
 
 
-def test_keyboard_interrupt_leaves_no_cli_process(model_env: ScriptedModel, tmp_path: Path) -> None:
+@pytest.mark.parametrize("landing", ["awaiting", "in_body"])
+def test_keyboard_interrupt_leaves_no_cli_process(model_env: ScriptedModel, tmp_path: Path, landing: str) -> None:
+    """Ctrl-C finds the program either waiting for the CLI, or running the loop's body, which leaves the query's
+    generator behind mid-answer (on Python 3.10 asyncio then finalises it only while the loop winds down).
+    `in_body` raises the signal from the body itself, so that it lands there whatever the machine's load."""
     marker = _marker()
+    body = "signal.raise_signal(signal.SIGINT)" if landing == "in_body" else "pass"
     script = tmp_path / "agent.py"
     script.write_text(
         textwrap.dedent(
@@ -166,6 +190,7 @@ def test_keyboard_interrupt_leaves_no_cli_process(model_env: ScriptedModel, tmp_
                     if isinstance(message, SystemMessage) and not started:
                         started = True
                         print("started", flush=True)
+                        {body}
 
             try:
                 asyncio.run(main())
@@ -182,8 +207,9 @@ def test_keyboard_interrupt_leaves_no_cli_process(model_env: ScriptedModel, tmp_
                 assert agent.stdout is not None
                 lines = read_lines(agent.stdout, 1, timeout=120)
                 assert lines == [b"started\n"], stderr_text(stderr)
-                assert _processes_with(marker), "the CLI should be running"
-                agent.send_signal(signal.SIGINT)
+                if landing == "awaiting":
+                    assert _processes_with(marker), "the CLI should be running"
+                    agent.send_signal(signal.SIGINT)
                 lines = read_lines(agent.stdout, 1, timeout=60)
                 agent.wait(timeout=30)
             finally:
