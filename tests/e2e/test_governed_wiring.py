@@ -72,6 +72,8 @@ def model(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedModel]:
                                     "description": "list the root",
                                     "prompt": "subagent: list the root folder",
                                     "subagent_type": "general-purpose",
+                                    # in the foreground: the main agent waits for it, so the run cannot end first
+                                    "run_in_background": False,
                                 },
                             }
                         ]
