@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from magistrate.broker._decision_wire import Health
 
 _log = get_logger("magistrate.broker.remote")
-_HISTORY_HEADER = "Magistrate-History"  # `HISTORY_HEADER`, read in the worker thread without an import
 DEFAULT_TIMEOUT = 10.0
 HISTORY_STRING_LIMIT = 4096
 # What a kept-alive connection the broker closed looks like (http.client.RemoteDisconnected is the first).
@@ -155,7 +154,9 @@ class RemoteGovernor:
                 conn.close()
             else:
                 self._idle.append(conn)
-            return response.status, data, response.getheader(_HISTORY_HEADER)
+            from magistrate.broker._decision_wire import HISTORY_HEADER
+
+            return response.status, data, response.getheader(HISTORY_HEADER)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     async def _call(self, method: str, path: str, body: bytes | None = None) -> bytes:
@@ -237,10 +238,10 @@ class RemoteGovernor:
         at = bare.rfind(_NO_HISTORY)
         return b"".join((bare[: at + len(_NO_HISTORY) - 1], b",".join(encoded), bare[at + len(_NO_HISTORY) - 1 :]))
 
-    def _delta_request(self, call: ToolCall, context: CallContext, *, full: bool) -> tuple[bytes, int]:
+    def _delta_request(self, call: ToolCall, context: CallContext, *, full: bool) -> tuple[bytes, int, deque[bytes]]:
         """The decide-delta request's JSON, with the entries after the acknowledged ones (all of them when
-        `full`, or when the broker's acknowledged entries are no longer all remembered here), and the number of
-        entries it covers."""
+        `full`, or when the broker's acknowledged entries are no longer all remembered here), the number of
+        entries it covers, and the memory of the session they come from."""
         from magistrate.broker._decision_wire import DecideDeltaRequest, HistoryDelta
 
         session_id = context.session_id
@@ -259,7 +260,7 @@ class RemoteGovernor:
         assert bare.endswith(_NO_ENTRIES)
         sent = itertools.islice(encoded, base - first, None)
         cut = len(bare) - len(_NO_ENTRIES) + len(b'"entries":[')
-        return b"".join((bare[:cut], b",".join(sent), bare[cut:])), total
+        return b"".join((bare[:cut], b",".join(sent), bare[cut:])), total, encoded
 
     async def _decide_remotely(self, call: ToolCall, context: CallContext) -> bytes:
         """The decision's JSON: as a delta where this client has history to send and the broker takes deltas,
@@ -269,7 +270,7 @@ class RemoteGovernor:
         session_id = context.session_id
         if self.delta and session_id and not context.history and self._encoded.get(session_id):
             for full in (False, True):
-                body, covered = self._delta_request(call, context, full=full)
+                body, covered, memory = self._delta_request(call, context, full=full)
                 status, data, header = await self._send("POST", DECIDE_DELTA_PATH, body)
                 if status == 409 and not full:
                     continue
@@ -278,15 +279,16 @@ class RemoteGovernor:
                     self.delta = False
                     break
                 data = self._checked(status, data)
-                self._acknowledge(session_id, covered, header)
+                self._acknowledge(session_id, memory, covered, header)
                 return data
         return await self._call("POST", DECIDE_PATH, self._request(call, context))
 
-    def _acknowledge(self, session_id: str, covered: int, header: str | None) -> None:
+    def _acknowledge(self, session_id: str, memory: deque[bytes], covered: int, header: str | None) -> None:
         """Keep the broker's fingerprint of the entries it now holds, unless an answer covering more came first
-        (calls of one session in flight side by side)."""
+        (calls of one session in flight side by side), or the session was forgotten here meanwhile (its
+        entries are numbered anew)."""
         count, _, fingerprint = (header or "").partition(":")
-        if count != str(covered) or not fingerprint or session_id not in self._sessions:
+        if count != str(covered) or not fingerprint or self._encoded.get(session_id) is not memory:
             return
         acked = self._acked.get(session_id)
         if acked is None or acked[0] <= covered:

@@ -247,3 +247,35 @@ def post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
         return response.status, answer
     finally:
         conn.close()
+
+
+def test_a_delta_request_holds_the_entries_after_the_acknowledged_ones_as_the_broker_reads_them() -> None:
+    from magistrate.broker import DecideDeltaRequest
+
+    governor = RemoteGovernor("http://127.0.0.1:9", history_limit=3)
+    tricky: dict[str, Any] = {"text": '"entries":[]}}', "history": [], "path": "/é/𝄞"}
+    for i in range(4):  # the first is forgotten to the limit
+        tool_input = {**tricky, "n": i}
+        governor._remember("s", ToolCall("Bash", tool_input, f"t{i}"), Decision("allow", tool_input))
+    call = ToolCall("Bash", {"text": '"entries":[]}}'}, "t9")
+    context = CallContext(session_id="s", cwd="/w", labels={"entries": "[]}}"})
+
+    def sent(*, full: bool = False) -> DecideDeltaRequest:
+        body, covered, _ = governor._delta_request(call, context, full=full)
+        assert covered == 4
+        return DecideDeltaRequest.model_validate_json(body)
+
+    whole = sent()  # nothing acknowledged yet: all the client remembers, numbered from the first one kept
+    assert (whole.call, whole.context) == (call, context)
+    assert (whole.history.base, whole.history.fingerprint, whole.history.length) == (1, None, 3)
+    assert whole.history.entries == governor.history("s")
+    memory = governor._encoded["s"]
+    governor._acknowledge("s", memory, 3, "3:ab12")
+    tail = sent()
+    assert (tail.history.base, tail.history.fingerprint, tail.history.length) == (3, "ab12", 3)
+    assert tail.history.entries == governor.history("s")[-1:]
+    assert sent(full=True).history == whole.history  # after a 409
+    governor._acknowledge("s", memory, 2, "2:cd34")  # an answer covering less, arriving late, is not kept
+    assert sent().history.fingerprint == "ab12"
+    governor._acknowledge("s", memory, 4, "3:ef56")  # an answer that does not say what was asked is not kept
+    assert sent().history.fingerprint == "ab12"
