@@ -7,10 +7,10 @@ of the broker's `Governor` story and must not pull in the servers package.
 
 The values are the in-process frozen dataclasses themselves (`Decision`, `ToolCall`, `CallContext`,
 `ToolOutcome`, `Approval`): a pydantic `TypeAdapter` over each reads and writes its JSON, so there is no second
-copy of their fields to keep in step. Only the envelopes (the decide request, health, errors) are models.
-Unknown fields are ignored, so an older client can talk to a newer broker and the other way round; a bad
-literal or a missing required field is a validation error, which the service answers with 422 and the
-client turns into a deny.
+copy of their fields to keep in step. Only the envelopes (the decide requests, a history delta, health, errors)
+are models. Unknown fields are ignored, so an older client can talk to a newer broker and the other way
+round; a bad literal or a missing required field is a validation error, which the service answers with 422
+and the client turns into a deny.
 """
 
 from __future__ import annotations
