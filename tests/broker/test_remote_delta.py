@@ -63,12 +63,12 @@ class Seeing:
 
 class Balancer:
     """Sends each HTTP request to the next of `apps` in turn, as a round-robin load balancer does, and notes
-    each decide request's path and answer. An `old` one answers the delta path 404, as a broker from before
-    the path does (its router knows no such route)."""
+    each decide request's path and answer. With `delta_status`, it answers the delta path so itself: 404 as
+    a broker from before the path does (its router knows no such route), or 409 always."""
 
-    def __init__(self, apps: Sequence[ASGIApp], *, old: bool = False) -> None:
+    def __init__(self, apps: Sequence[ASGIApp], *, delta_status: int | None = None) -> None:
         self.apps = list(apps)
-        self.old = old
+        self.delta_status = delta_status
         self.turn = 0
         self.exchanges: list[tuple[str, int]] = []
 
@@ -83,8 +83,8 @@ class Balancer:
                 self.exchanges.append((path, int(message["status"])))
             await send(message)
 
-        if self.old and path == DECIDE_DELTA_PATH:
-            await PlainTextResponse("Not Found", status_code=404)(scope, receive, noting)
+        if self.delta_status is not None and path == DECIDE_DELTA_PATH:
+            await PlainTextResponse("no", status_code=self.delta_status)(scope, receive, noting)
             return
         app = self.apps[self.turn % len(self.apps)]
         self.turn += 1
@@ -206,7 +206,7 @@ async def test_a_broker_too_old_for_deltas_answers_404_and_the_client_sends_in_f
     made = calls(tmp_path, 3)
     with anyio.fail_after(60):
         async with brokers(tmp_path, 1, policy) as [broker]:
-            balancer = Balancer([decision_app(broker)], old=True)
+            balancer = Balancer([decision_app(broker)], delta_status=404)
             async with serving(broker, balancer) as url, RemoteGovernor(url, token=TOKEN) as governor:
                 before = await run(governor, "s", made)
                 assert not governor.delta
@@ -215,6 +215,21 @@ async def test_a_broker_too_old_for_deltas_answers_404_and_the_client_sends_in_f
                 len(made) - 1
             )
             assert decisions_in(broker.trail) == [c.tool_use_id for c in made]
+
+
+async def test_a_broker_that_misses_even_the_full_history_gets_no_call_allowed(tmp_path: Path) -> None:
+    policy = Seeing()
+    with anyio.fail_after(60):
+        async with brokers(tmp_path, 1, policy) as [broker]:
+            balancer = Balancer([decision_app(broker)], delta_status=409)
+            async with serving(broker, balancer) as url, RemoteGovernor(url, token=TOKEN) as governor:
+                first, second = calls(tmp_path, 0)
+                assert (await governor.decide(first, CallContext(session_id="s"))).behavior == "allow"
+                refused = await governor.decide(second, CallContext(session_id="s"))
+            assert refused.behavior == "deny"
+            assert "answered 409" in (refused.error or "")
+            assert balancer.exchanges == [(DECIDE_PATH, 200), (DECIDE_DELTA_PATH, 409), (DECIDE_DELTA_PATH, 409)]
+            assert governor.delta  # a miss is no reason to stop sending deltas
 
 
 async def test_two_brokers_behind_a_load_balancer_see_the_whole_session(tmp_path: Path) -> None:
