@@ -15,10 +15,16 @@
   sends them; rules that read the history then see the whole session whichever process answers. Strings in
   remembered inputs longer than `HISTORY_STRING_LIMIT` are cut to that length (with a note of the cut), so a
   session that writes large files does not resend them with every call.
+- Only what is new. The history goes to `POST /v1/decide-delta` as the entries after the ones the broker
+  last acknowledged, with the fingerprint it gave for those. A broker that does not hold them (restarted,
+  another process behind the load balancer, forgotten) answers 409 without deciding, and the history goes
+  again in full; a broker too old for the path answers 404, and this client sends every later history in
+  full to `POST /v1/decide`.
 """
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 import urllib.parse
@@ -46,6 +52,7 @@ HISTORY_STRING_LIMIT = 4096
 # What a kept-alive connection the broker closed looks like (http.client.RemoteDisconnected is the first).
 _STALE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 _NO_HISTORY = b'"history":[]'
+_NO_ENTRIES = b'"entries":[]}}'
 
 
 class RemoteBrokerError(AuditError):
@@ -100,6 +107,12 @@ class RemoteGovernor:
         self._sessions: OrderedDict[str, deque[PriorDecision]] = OrderedDict()
         self._encoded: dict[str, deque[bytes]] = {}
         """Each remembered decision's JSON as it is sent, so a call does not serialise the history anew."""
+        self._counted: dict[str, int] = {}
+        """How many decisions each remembered session has had, the forgotten oldest included."""
+        self._acked: dict[str, tuple[int, str]] = {}
+        """Per session, how many of its entries the broker last said it holds, and its fingerprint of them."""
+        self.delta = True
+        """Whether histories go as deltas (`/v1/decide-delta`); off once a broker answers that path 404."""
         self.policy_version = ""
         """The version of the broker's policy, as of its latest answer."""
 
@@ -115,7 +128,7 @@ class RemoteGovernor:
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
-    def _exchange(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+    def _exchange(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes, str | None]:
         """One request and its whole answer, on a kept-alive connection when there is one idle."""
         for attempt in range(2):
             try:
@@ -141,16 +154,21 @@ class RemoteGovernor:
                 conn.close()
             else:
                 self._idle.append(conn)
-            return response.status, data
+            from magistrate.broker._decision_wire import HISTORY_HEADER
+
+            return response.status, data, response.getheader(HISTORY_HEADER)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     async def _call(self, method: str, path: str, body: bytes | None = None) -> bytes:
         """The answer's body for a 200; `RemoteBrokerError` for anything else, within `timeout`."""
+        status, data, _ = await self._send(method, path, body)
+        return self._checked(status, data)
+
+    async def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes, str | None]:
+        """The answer's status, body and history header; `RemoteBrokerError` for no answer within `timeout`."""
         try:
             with anyio.fail_after(self.timeout):
-                status, data = await anyio.to_thread.run_sync(
-                    self._exchange, method, path, body, abandon_on_cancel=True
-                )
+                return await anyio.to_thread.run_sync(self._exchange, method, path, body, abandon_on_cancel=True)
         except TimeoutError:
             raise RemoteBrokerError(
                 f"the broker at {self.url} did not answer within {self.timeout:g} s", url=self.url
@@ -159,6 +177,8 @@ class RemoteGovernor:
             raise RemoteBrokerError(f"cannot reach the broker at {self.url}: {exc}", url=self.url) from exc
         except Exception as exc:  # http.client's protocol errors (a bad status line, ...) are not OSErrors
             raise RemoteBrokerError(f"bad exchange with the broker at {self.url}: {exc!r}", url=self.url) from exc
+
+    def _checked(self, status: int, data: bytes) -> bytes:
         if status == 200:
             return data
         if status == 401:
@@ -195,7 +215,10 @@ class RemoteGovernor:
             while len(self._sessions) > self._session_limit:
                 forgotten, _ = self._sessions.popitem(last=False)
                 self._encoded.pop(forgotten, None)
+                self._counted.pop(forgotten, None)
+                self._acked.pop(forgotten, None)
         self._sessions.move_to_end(session_id)
+        self._counted[session_id] = self._counted.get(session_id, 0) + 1
         rule_id = decision.rule.id if decision.rule else None
         prior = PriorDecision(call.tool_name, _trim(dict(call.tool_input)), decision.behavior, rule_id)
         past.append(prior)
@@ -215,13 +238,69 @@ class RemoteGovernor:
         at = bare.rfind(_NO_HISTORY)
         return b"".join((bare[: at + len(_NO_HISTORY) - 1], b",".join(encoded), bare[at + len(_NO_HISTORY) - 1 :]))
 
+    def _delta_request(self, call: ToolCall, context: CallContext, *, full: bool) -> tuple[bytes, int, deque[bytes]]:
+        """The decide-delta request's JSON, with the entries after the acknowledged ones (all of them when
+        `full`, or when the broker's acknowledged entries are no longer all remembered here), the number of
+        entries it covers, and the memory of the session they come from."""
+        from magistrate.broker._decision_wire import DecideDeltaRequest, HistoryDelta
+
+        session_id = context.session_id
+        encoded = self._encoded[session_id]
+        total = self._counted[session_id]
+        first = total - len(encoded)
+        acked = None if full else self._acked.get(session_id)
+        if acked is not None and first <= acked[0] <= total:
+            base, fingerprint = acked
+        else:
+            base, fingerprint = first, None
+        # Built without its entries, which are joined into the text below: unchecked, as it is not whole yet.
+        delta = HistoryDelta.model_construct(base=base, fingerprint=fingerprint, length=len(encoded))
+        bare = DecideDeltaRequest.model_construct(call=call, context=context, history=delta).model_dump_json().encode()
+        # The entries are the last field of the history, the last field of the request: the text ends so.
+        assert bare.endswith(_NO_ENTRIES)
+        sent = itertools.islice(encoded, base - first, None)
+        cut = len(bare) - len(_NO_ENTRIES) + len(b'"entries":[')
+        return b"".join((bare[:cut], b",".join(sent), bare[cut:])), total, encoded
+
+    async def _decide_remotely(self, call: ToolCall, context: CallContext) -> bytes:
+        """The decision's JSON: as a delta where this client has history to send and the broker takes deltas,
+        again in full on a 409, and to `/v1/decide` in full once the broker answered the delta path 404."""
+        from magistrate.broker._decision_wire import DECIDE_DELTA_PATH, DECIDE_PATH
+
+        session_id = context.session_id
+        if self.delta and session_id and not context.history and self._encoded.get(session_id):
+            for full in (False, True):
+                body, covered, memory = self._delta_request(call, context, full=full)
+                status, data, header = await self._send("POST", DECIDE_DELTA_PATH, body)
+                if status == 409 and not full:
+                    continue
+                if status == 404:
+                    _log.info("broker_takes_no_history_delta", broker=self.url)
+                    self.delta = False
+                    break
+                data = self._checked(status, data)
+                self._acknowledge(session_id, memory, covered, header)
+                return data
+        return await self._call("POST", DECIDE_PATH, self._request(call, context))
+
+    def _acknowledge(self, session_id: str, memory: deque[bytes], covered: int, header: str | None) -> None:
+        """Keep the broker's fingerprint of the entries it now holds, unless an answer covering more came first
+        (calls of one session in flight side by side), or the session was forgotten here meanwhile (its
+        entries are numbered anew)."""
+        count, _, fingerprint = (header or "").partition(":")
+        if count != str(covered) or not fingerprint or self._encoded.get(session_id) is not memory:
+            return
+        acked = self._acked.get(session_id)
+        if acked is None or acked[0] <= covered:
+            self._acked[session_id] = (covered, fingerprint)
+
     async def decide(self, call: ToolCall, context: CallContext) -> Decision:
         """The broker's decision, recorded in the shared trail; a deny naming the error when it can't be had."""
-        from magistrate.broker._decision_wire import DECIDE_PATH, DECISION_ADAPTER
+        from magistrate.broker._decision_wire import DECISION_ADAPTER
 
         started = time.perf_counter_ns()
         try:
-            data = await self._call("POST", DECIDE_PATH, self._request(call, context))
+            data = await self._decide_remotely(call, context)
             try:
                 decision = DECISION_ADAPTER.validate_json(data)
             except ValueError as exc:

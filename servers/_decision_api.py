@@ -4,6 +4,8 @@
 behind the same bearer-token check, a small JSON API for `magistrate.broker.RemoteGovernor`:
 
 - `POST /v1/decide`: a call and its context in, the broker's decision out, recorded before the answer;
+- `POST /v1/decide-delta`: the same, with the session's history sent as the entries this process has not
+  seen yet (`HistoryDelta`); 409 when it does not hold the rest, and the client sends it in full;
 - `POST /v1/outcome`, `POST /v1/approval`: append an outcome or an approval, answered once durable;
 - `GET /v1/health`: the policy version and trail id, so a deployment can check every broker agrees.
 
@@ -11,8 +13,9 @@ One broker (one policy, one trail) sits behind both the prompt and the API, so t
 together. Several such processes can write one PostgreSQL trail side by side: the store serialises
 appends, and each process signs its checkpoints with the key at `$MAGISTRATE_TRAIL_KEY` (share one key file
 among the brokers of a deployment, so `magistrate audit verify` needs one public key and equal secrets get
-equal redaction stand-ins everywhere). The API keeps no state between requests (a run's history travels with
-each decide request), so any process behind a load balancer can answer any request.
+equal redaction stand-ins everywhere). A run's history travels with each decide request, in full or as
+what this process has not seen; the copies kept for the second are only a cache (`HistoryCache`), so any
+process behind a load balancer can answer any request, at worst with a 409 that costs a full resend.
 """
 
 from __future__ import annotations
@@ -27,16 +30,20 @@ from magistrate.broker import (
     APPROVAL_ADAPTER,
     APPROVAL_PATH,
     CLI_DECISION_PATH,
+    DECIDE_DELTA_PATH,
     DECIDE_PATH,
     DECISION_ADAPTER,
     HEALTH_PATH,
+    HISTORY_HEADER,
     OUTCOME_ADAPTER,
     OUTCOME_PATH,
     AuditError,
     CliDecisionRequest,
+    DecideDeltaRequest,
     DecideRequest,
     ErrorBody,
     Health,
+    HistoryCache,
     Recorded,
     get_logger,
 )
@@ -55,6 +62,10 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 """A decide request carries the call's input and the session's history; a Write of a large file is big."""
 
 _T = TypeVar("_T")
+
+
+class _Unknown(Exception):  # noqa: N818 - control flow inside this module, never raised to a caller
+    """A history delta this process cannot rebuild: answered 409, nothing decided."""
 
 
 class _Refused(Exception):  # noqa: N818 - control flow inside this module, never raised to a caller
@@ -103,12 +114,15 @@ def decision_app(
     governor: Governor | None = None,
     routes: Sequence[Any] = (),
     busy: Callable[[], AbstractContextManager[object]] | None = None,
+    histories: HistoryCache | None = None,
 ) -> ASGIApp:
     """The `/v1/...` routes over `broker`, as an ASGI app (no token check: `http_app` wraps it in one).
 
     Decisions go through `governor` when given (the broker, counted for `/metrics`); `routes` are served
     beside them (`/hook`, `/metrics`), and `busy` is entered around each request, so a stopping service
-    finishes the ones in flight."""
+    finishes the ones in flight. `histories` holds the histories sent to `/v1/decide-delta` (a new,
+    bounded cache by default)."""
+    import dataclasses
     from contextlib import nullcontext
 
     from starlette.applications import Starlette
@@ -116,12 +130,24 @@ def decision_app(
 
     deciding: Governor = governor if governor is not None else broker
     entered = busy or nullcontext
+    cache = histories if histories is not None else HistoryCache()
 
     async def decide(request: Request) -> Response:
         parsed = await _parse(request, DecideRequest.model_validate_json)
         # The broker never raises for a policy's or the trail's failure: those are recorded denies.
         decision = await deciding.decide(parsed.call, parsed.context)
         return _json(DECISION_ADAPTER.dump_json(decision))
+
+    async def decide_delta(request: Request) -> Response:
+        parsed = await _parse(request, DecideDeltaRequest.model_validate_json)
+        resolved = cache.resolve(parsed.context.session_id, parsed.history)
+        if resolved is None:
+            raise _Unknown  # never a decision on a history cut short
+        history, fingerprint = resolved
+        decision = await deciding.decide(parsed.call, dataclasses.replace(parsed.context, history=history))
+        response = _json(DECISION_ADAPTER.dump_json(decision))
+        response.headers[HISTORY_HEADER] = f"{parsed.history.base + len(parsed.history.entries)}:{fingerprint}"
+        return response
 
     async def outcome(request: Request) -> Response:
         await deciding.record_outcome(await _parse(request, OUTCOME_ADAPTER.validate_json))
@@ -145,6 +171,11 @@ def decision_app(
             try:
                 with entered():
                     response: Response = await handler(request)
+            except _Unknown:
+                # Expected after a restart, behind a load balancer, or once the cache forgot the session.
+                _log.debug("decision_api_history_unknown", path=request.url.path)
+                detail = "this broker does not hold the session's history the request builds on; send it in full"
+                return _error(409, "history_unknown", detail)
             except _Refused as refused:
                 _log.warning(
                     "decision_api_refused", path=request.url.path, status=refused.status, detail=refused.detail
@@ -162,6 +193,7 @@ def decision_app(
 
     routes = [
         Route(DECIDE_PATH, guarded(decide), methods=["POST"]),
+        Route(DECIDE_DELTA_PATH, guarded(decide_delta), methods=["POST"]),
         Route(OUTCOME_PATH, guarded(outcome), methods=["POST"]),
         Route(APPROVAL_PATH, guarded(approval), methods=["POST"]),
         Route(HEALTH_PATH, guarded(health), methods=["GET"]),
