@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -131,6 +132,15 @@ def ensure_venv(name: str, requirements: Sequence[str]) -> Path:
         old.unlink()
     stamp.touch()
     return python
+
+
+def fresh_trails(home: Path, *trails: Path) -> None:
+    """Remove an earlier run's trails, and the bench HOME's witness: it pins which trail lives at each path, so a
+    trail started anew where another was is refused as a replaced one, which is the witness doing its job."""
+    for trail in trails:
+        for stale in trail.parent.glob(f"{trail.name}*"):
+            stale.unlink()
+    shutil.rmtree(home / ".config" / "magistrate" / "trail.witness", ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from _common import (
     FIFTY_TOOLS,
     ONE_TOOL,
     TOOL_OUTPUT,
+    fresh_trails,
     last_json_line,
     load_note,
     median,
@@ -217,8 +218,7 @@ def main() -> None:
         batch = inner_run("batch", str(db), str(args.batch), str(args.rounds))
         fifty = inner_run("fifty", str(db), str(args.runs))
         concurrent_db = BUILD / "trail-concurrent.sqlite3"
-        for stale in BUILD.glob("trail-concurrent.sqlite3*"):
-            stale.unlink()
+        fresh_trails(model.home, concurrent_db)
         together = inner_run("concurrent", str(concurrent_db), str(args.concurrent))
         exported = audit_cli(env, "export", "--db", str(concurrent_db))
         records = [json.loads(line)["record"] for line in exported.stdout.splitlines() if line.strip()]

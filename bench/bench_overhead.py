@@ -46,6 +46,7 @@ from _common import (
     TWENTY_TOOLS,
     Model,
     ensure_venv,
+    fresh_trails,
     last_json_line,
     load_note,
     median,
@@ -56,6 +57,8 @@ from _common import (
     verdict,
     write_child,
 )
+
+from magistrate.broker import DecisionRecord, OutcomeRecord, parse_record
 
 PLAIN = "claude -p"
 STREAMING = "claude -p, stream-json on stdin"
@@ -175,8 +178,7 @@ def main() -> None:
     ws.mkdir(parents=True, exist_ok=True)
     db = BUILD / "trail-overhead.sqlite3"
     concurrent_db = BUILD / "trail-overhead-concurrent.sqlite3"
-    for stale in (*BUILD.glob("trail-overhead.sqlite3*"), *BUILD.glob("trail-overhead-concurrent.sqlite3*")):
-        stale.unlink()
+    fresh_trails(BUILD / "home", db, concurrent_db)
 
     wall: dict[tuple[str, int], list[float]] = defaultdict(list)
     cpu: dict[tuple[str, int], list[float]] = defaultdict(list)
@@ -202,7 +204,11 @@ def main() -> None:
         warm = inner_run(model, policy, "batch", str(db), str(args.batch), str(args.rounds))
         together = inner_run(model, policy, "concurrent", str(concurrent_db), str(args.concurrent))
         exported = audit_cli(env, "export", "--db", str(concurrent_db))
-        records = [json.loads(line)["record"] for line in exported.stdout.splitlines() if line.strip()]
+        records = [
+            parse_record(json.dumps(json.loads(line)["record"]).encode())
+            for line in exported.stdout.splitlines()
+            if line.strip()
+        ]
         verified = audit_cli(env, "verify", "--db", str(concurrent_db)).returncode
     p50, p99 = policy_latency(args.calls)
 
@@ -258,9 +264,9 @@ def main() -> None:
     cold_plain, cold_governed = vs_plain(wall, UNGOVERNED), vs_plain(wall, GOVERNED)
     per_run = warm["ratio"]
     peak = median(rss[GOVERNED])
-    decisions = [r for r in records if r.get("kind") == "decision"]
-    outcomes = {r.get("tool_use_id") for r in records if r.get("kind") == "outcome" and r.get("status") == "success"}
-    allowed = {r.get("tool_use_id") for r in decisions if r.get("behavior") == "allow"}
+    decisions = [r for r in records if isinstance(r, DecisionRecord)]
+    outcomes = {r.tool_use_id for r in records if isinstance(r, OutcomeRecord) and r.outcome.status == "success"}
+    allowed = {r.tool_use_id for r in decisions if r.decision.behavior == "allow"}
     n = args.concurrent
     kept = together["finished"] == n and len(decisions) == n and allowed <= outcomes and verified == 0
     targets = [
