@@ -51,6 +51,13 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
+def _named_call(call: ToolCall) -> ToolCall:
+    """The check both decide requests make of their call: a tool name to judge it by."""
+    if not call.tool_name:
+        raise ValueError("the tool name is empty")
+    return call
+
+
 class DecideRequest(_Wire):
     """`POST /v1/decide`: decide one call and record the decision before answering."""
 
@@ -60,12 +67,7 @@ class DecideRequest(_Wire):
     """The session around it. Its history is the client's: rules that read the history then see the whole
     session whichever broker process answers."""
 
-    @field_validator("call")
-    @classmethod
-    def _named(cls, call: ToolCall) -> ToolCall:
-        if not call.tool_name:
-            raise ValueError("the tool name is empty")
-        return call
+    _named = field_validator("call")(_named_call)
 
 
 class HistoryDelta(_Wire):
@@ -105,12 +107,7 @@ class DecideDeltaRequest(_Wire):
     history: HistoryDelta
     """The session's history, as the entries this broker has not seen. The last field (see `entries`)."""
 
-    @field_validator("call")
-    @classmethod
-    def _named(cls, call: ToolCall) -> ToolCall:
-        if not call.tool_name:
-            raise ValueError("the tool name is empty")
-        return call
+    _named = field_validator("call")(_named_call)
 
     @field_validator("context")
     @classmethod

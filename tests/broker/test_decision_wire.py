@@ -27,10 +27,8 @@ from magistrate.broker import (
 )
 from magistrate.broker._decision_wire import DecideRequest
 from tests.broker import _old_records as old
-from tests.broker._old_records import OLD_DECISIONS
+from tests.broker._old_records import OLD_DECISIONS, OTHER, RULE
 
-RULE = RuleRef("deny:0", "Bash(rm:*)", RuleSource("settings", "/etc/claude/settings.json", 7), "deny")
-OTHER = RuleRef("python:m.f", "m.f", RuleSource("python", "/srv/policy.py"), "python")
 CONTEXT = CallContext(
     session_id="s",
     cwd="/w",
