@@ -37,9 +37,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from magistrate.broker._signing import Checkpoint
 from magistrate.broker._trail_errors import AuditError
+
+_K = TypeVar("_K")
+_S = TypeVar("_S")
+_V = TypeVar("_V")
 
 _ADVICE = "refusing to append; run `magistrate audit verify`"
 LAG = 0.1
@@ -102,13 +107,7 @@ class Witness:
             return None
         except OSError as exc:
             raise AuditError(f"cannot read the witness {path}: {exc}") from exc
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        cached = self._cache.get(path)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        found = self._read(log_id)
-        self._cache[path] = (stamp, found)
-        return found
+        return _unless_unchanged(self._cache, path, (st.st_ino, st.st_mtime_ns, st.st_size), lambda: self._read(log_id))
 
     def _pinned_cached(self, db: str) -> str | None:
         """`pinned`, skipped while the pin file is unchanged (and, without a pin file, while the directory is)."""
@@ -126,12 +125,7 @@ class Witness:
             stamp = (-st.st_ino, st.st_mtime_ns, st.st_size)
         except OSError as exc:
             raise AuditError(f"the witness pin {path} is unreadable: {exc}") from exc
-        cached = self._pins.get(db)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        found = self._pinned(db)
-        self._pins[db] = (stamp, found)
-        return found
+        return _unless_unchanged(self._pins, db, stamp, lambda: self._pinned(db))
 
     def pinned(self, db: str) -> str | None:
         """The log id of the trail pinned at database location `db`, if one is.
@@ -297,3 +291,14 @@ def _write(path: Path, data: dict[str, object]) -> None:
     tmp.write_text(json.dumps(data, indent=1) + "\n")
     tmp.chmod(0o600)
     tmp.replace(path)
+
+
+def _unless_unchanged(cache: dict[_K, tuple[_S, _V]], key: _K, stamp: _S, load: Callable[[], _V]) -> _V:
+    """What `load` gave for `key` when the file was last seen with this `stamp`; loaded (and kept) anew
+    when the stamp differs."""
+    cached = cache.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    found = load()
+    cache[key] = (stamp, found)
+    return found
