@@ -351,30 +351,42 @@ def sync_rules_run(request: pytest.FixtureRequest) -> Iterator[str]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """What a hanging rule waits on; set when the test ends, so a worker thread left to it ends too."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def assert_overran(decision: Decision) -> None:
+    """The deny a sync rule that overran its 0.2 s budget gives."""
+    assert decision.behavior == "deny"
+    assert decision.error is not None
+    assert "overran its 0.2 s budget" in decision.error
+
+
 @pytest.mark.timeout(600, method="thread")  # pytest-timeout's default holds SIGALRM, which sends rules to a thread
-async def test_a_sync_rule_that_hangs_is_denied_at_its_deadline(trail: Trail, sync_rules_run: str) -> None:
+async def test_a_sync_rule_that_hangs_is_denied_at_its_deadline(
+    trail: Trail, sync_rules_run: str, release: threading.Event
+) -> None:
     policy = RulePolicy(default="allow")
-    release = threading.Event()
 
     @policy.rule("Bash", timeout=0.2)
     def hangs(call: Any) -> None:
         release.wait()  # until the test lets it go: far past the budget
 
-    try:
-        with anyio.fail_after(20):  # without abandoning the thread, this would wait for the rule for ever
-            decision = await Broker(policy, trail).decide(bash("echo hi"), CallContext(session_id="s"))
-    finally:
-        release.set()
-    assert decision.behavior == "deny"
-    assert decision.error is not None
-    assert "overran its 0.2 s budget" in decision.error
+    with anyio.fail_after(20):  # without abandoning the thread, this would wait for the rule for ever
+        decision = await Broker(policy, trail).decide(bash("echo hi"), CallContext(session_id="s"))
+    assert_overran(decision)
     assert recorded(trail)[0].decision.behavior == "deny"
 
 
 @pytest.mark.timeout(600, method="thread")  # pytest-timeout's default holds SIGALRM, which sends rules to a thread
-async def test_a_sync_rule_that_swallows_the_alarm_is_denied_and_then_runs_in_a_worker_thread(trail: Trail) -> None:
+async def test_a_sync_rule_that_swallows_the_alarm_is_denied_and_then_runs_in_a_worker_thread(
+    trail: Trail, release: threading.Event
+) -> None:
     policy = RulePolicy(default="allow")
-    release = threading.Event()
     caught: list[str] = []
 
     @policy.rule("Bash", timeout=0.2)
@@ -386,26 +398,20 @@ async def test_a_sync_rule_that_swallows_the_alarm_is_denied_and_then_runs_in_a_
         release.wait()  # outside the `try`: the next raise ends the rule here
 
     broker = Broker(policy, trail)
-    try:
-        with anyio.fail_after(20):
-            first = await broker.decide(bash("echo one"), CallContext(session_id="s"))
-            second = await broker.decide(bash("echo two"), CallContext(session_id="s"))
-    finally:
-        release.set()
+    with anyio.fail_after(20):
+        first = await broker.decide(bash("echo one"), CallContext(session_id="s"))
+        second = await broker.decide(bash("echo two"), CallContext(session_id="s"))
     assert caught  # the first call ran inline and had the alarm raised into it
     for decision in (first, second):
-        assert decision.behavior == "deny"
-        assert decision.error is not None
-        assert "overran its 0.2 s budget" in decision.error
+        assert_overran(decision)
     assert [r.decision.behavior for r in recorded(trail)] == ["deny", "deny"]
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
 @pytest.mark.timeout(600, method="thread")  # pytest-timeout's default holds SIGALRM, which sends rules to a thread
-async def test_a_sync_rule_leaves_someone_elses_alarm_handler_alone(trail: Trail) -> None:
+async def test_a_sync_rule_leaves_someone_elses_alarm_handler_alone(trail: Trail, release: threading.Event) -> None:
     policy = RulePolicy(default="allow")
-    release = threading.Event()
     fired: list[int] = []
 
     @policy.rule("Bash", timeout=0.2)
@@ -425,17 +431,16 @@ async def test_a_sync_rule_leaves_someone_elses_alarm_handler_alone(trail: Trail
             decision = await Broker(policy, trail).decide(bash("echo hi"), CallContext(session_id="s"))
         assert signal.getsignal(signal.SIGALRM) is theirs
     finally:
-        release.set()
         signal.signal(signal.SIGALRM, previous)
-    assert decision.error is not None
-    assert "overran its 0.2 s budget" in decision.error
+    assert_overran(decision)
     assert fired == []
 
 
 @pytest.mark.timeout(600, method="thread")  # pytest-timeout's default holds SIGALRM, which sends rules to a thread
-async def test_a_sync_rule_off_the_main_thread_is_denied_at_its_deadline(trail: Trail) -> None:
+async def test_a_sync_rule_off_the_main_thread_is_denied_at_its_deadline(
+    trail: Trail, release: threading.Event
+) -> None:
     policy = RulePolicy(default="allow")
-    release = threading.Event()
 
     @policy.rule("Bash", timeout=0.2)
     def hangs(call: Any) -> None:
@@ -448,14 +453,9 @@ async def test_a_sync_rule_off_the_main_thread_is_denied_at_its_deadline(trail: 
     def decide_in_a_thread() -> Decision:
         return anyio.run(policy.decide, bash("echo hi"), CallContext(session_id="s"))
 
-    try:
-        with anyio.fail_after(20):
-            decision = await anyio.to_thread.run_sync(decide_in_a_thread)
-    finally:
-        release.set()
-    assert decision.behavior == "deny"
-    assert decision.error is not None
-    assert "overran its 0.2 s budget" in decision.error
+    with anyio.fail_after(20):
+        decision = await anyio.to_thread.run_sync(decide_in_a_thread)
+    assert_overran(decision)
     assert decision.rule is not None
     assert decision.rule.text.endswith(".hangs")
 
